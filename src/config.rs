@@ -1,0 +1,184 @@
+//! Typed settings from the environment (and `.env`, read before this runs).
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A setting that is present but malformed.
+#[derive(Debug, thiserror::Error)]
+#[error("{name}={value:?} is not valid: {reason}")]
+pub struct ConfigError {
+    name: &'static str,
+    value: String,
+    reason: String,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Which storage backend a `DATABASE_URL` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `postgres://…` or `postgresql://…`.
+    Postgres,
+    /// `sqlite://…` (the embedded default).
+    Sqlite,
+}
+
+/// Everything the server reads from its environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `DATABASE_URL`: where state lives. Never logged whole (it may hold a password).
+    pub database_url: String,
+    /// `BIND_ADDR`: the listen address.
+    pub bind_addr: SocketAddr,
+    /// `SEED_DEMO`: load the demo themes and polls on start if missing.
+    pub seed_demo: bool,
+    /// `LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+    /// `DB_MAX_CONNECTIONS`: database pool size.
+    pub db_max_connections: u32,
+    /// `REQUEST_TIMEOUT_SECS`: longest a request may take before a 408.
+    pub request_timeout: Duration,
+    /// `BODY_LIMIT_BYTES`: largest request body accepted.
+    pub body_limit: usize,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass a map.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &'static str, default: &str| {
+            let value = lookup(name).filter(|v| !v.trim().is_empty());
+            (name, value.unwrap_or_else(|| default.to_owned()))
+        };
+        let (name, database_url) = get("DATABASE_URL", "sqlite://data/votestream.db");
+        backend_of(&database_url).map_err(|reason| ConfigError {
+            name,
+            value: redact(&database_url),
+            reason,
+        })?;
+        Ok(Self {
+            database_url,
+            bind_addr: parse(get("BIND_ADDR", "127.0.0.1:3000"), "expected host:port, such as 127.0.0.1:3000")?,
+            seed_demo: parse_bool(get("SEED_DEMO", "true"))?,
+            log_format: match get("LOG_FORMAT", "text") {
+                (_, v) if v.eq_ignore_ascii_case("text") => LogFormat::Text,
+                (_, v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
+                (name, value) => return Err(ConfigError { name, value, reason: "expected text or json".into() }),
+            },
+            db_max_connections: positive(parse(get("DB_MAX_CONNECTIONS", "10"), "expected a whole number")?, "DB_MAX_CONNECTIONS")?,
+            request_timeout: Duration::from_secs(positive(
+                parse(get("REQUEST_TIMEOUT_SECS", "10"), "expected a whole number of seconds")?,
+                "REQUEST_TIMEOUT_SECS",
+            )?),
+            body_limit: positive(parse(get("BODY_LIMIT_BYTES", "65536"), "expected a number of bytes")?, "BODY_LIMIT_BYTES")?,
+        })
+    }
+
+    /// The storage backend `database_url` names.
+    pub fn backend(&self) -> Backend {
+        backend_of(&self.database_url).unwrap_or(Backend::Sqlite)
+    }
+
+    /// `database_url` without its password, for logs.
+    pub fn database_url_redacted(&self) -> String {
+        redact(&self.database_url)
+    }
+}
+
+fn backend_of(url: &str) -> Result<Backend, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Backend::Postgres)
+    } else if url.starts_with("sqlite:") {
+        Ok(Backend::Sqlite)
+    } else {
+        Err("expected a postgres://… or sqlite://… URL".into())
+    }
+}
+
+/// Hides the password in `scheme://user:password@host/…`.
+fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let Some((credentials, host)) = rest.split_once('@') else { return url.to_owned() };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+fn parse<T: FromStr>((name, value): (&'static str, String), reason: &str) -> Result<T, ConfigError> {
+    value.trim().parse().map_err(|_| ConfigError { name, value, reason: reason.to_owned() })
+}
+
+fn parse_bool((name, value): (&'static str, String)) -> Result<bool, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError { name, value, reason: "expected true or false".into() }),
+    }
+}
+
+fn positive<T: Default + PartialEq + ToString>(value: T, name: &'static str) -> Result<T, ConfigError> {
+    if value == T::default() {
+        Err(ConfigError { name, value: value.to_string(), reason: "must be more than 0".into() })
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        Settings::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_gives_the_documented_defaults() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert_eq!(s.database_url, "sqlite://data/votestream.db");
+        assert_eq!(s.backend(), Backend::Sqlite);
+        assert_eq!(s.bind_addr.to_string(), "127.0.0.1:3000");
+        assert!(s.seed_demo);
+        assert_eq!(s.log_format, LogFormat::Text);
+    }
+
+    #[test]
+    fn bad_values_are_named_in_the_error() {
+        let cases = [
+            ("BIND_ADDR", "localhost", "BIND_ADDR=\"localhost\""),
+            ("SEED_DEMO", "maybe", "expected true or false"),
+            ("LOG_FORMAT", "xml", "expected text or json"),
+            ("DATABASE_URL", "mysql://x", "postgres://"),
+            ("DB_MAX_CONNECTIONS", "0", "more than 0"),
+        ];
+        for (name, value, expected) in cases {
+            let error = settings(&[(name, value)]).expect_err(name).to_string();
+            assert!(error.contains(expected), "{name}={value}: {error}");
+        }
+    }
+
+    #[test]
+    fn the_database_password_is_redacted() {
+        let s = settings(&[("DATABASE_URL", "postgres://vs:secret@db:5432/vs")]).expect("valid");
+        assert_eq!(s.backend(), Backend::Postgres);
+        assert_eq!(s.database_url_redacted(), "postgres://vs:***@db:5432/vs");
+        let error = settings(&[("DATABASE_URL", "mongo://u:secret@h")]).expect_err("bad scheme").to_string();
+        assert!(!error.contains("secret"), "{error}");
+    }
+}

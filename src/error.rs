@@ -1,0 +1,112 @@
+//! One error type for HTML handlers and its JSON twin for the API.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use votestream_views::ErrorView;
+
+use crate::store::StoreError;
+
+/// What can go wrong in a request, as the client should hear it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 404 with a message naming what was not found.
+    #[error("{0}")]
+    NotFound(String),
+    /// 400: the request itself is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 403: refused, such as a cross-site form post.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 409: the request conflicts with what is stored (a closed poll).
+    #[error("{0}")]
+    Conflict(String),
+    /// 422: well-formed but not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// 500: logged with detail, shown without.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Shorthand for handler results.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+impl From<StoreError> for AppError {
+    fn from(error: StoreError) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl AppError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the client is told. Internal errors are logged here, once, and not described.
+    fn public_message(&self) -> String {
+        match self {
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "request failed");
+                "Something went wrong on our side. Please try again in a moment.".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "Not found",
+            Self::BadRequest(_) => "Bad request",
+            Self::Forbidden(_) => "Not allowed",
+            Self::Conflict(_) => "Not possible now",
+            Self::Invalid(_) => "Cannot do that",
+            Self::Internal(_) => "Something went wrong",
+        }
+    }
+}
+
+/// HTML errors leave the body to [`crate::web::render_error_pages`], which knows whether
+/// the request wants a whole page or an HTMX fragment.
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let view = ErrorView { status: self.status().as_u16(), title: self.title().to_owned(), message: self.public_message() };
+        let mut response = self.status().into_response();
+        response.extensions_mut().insert(view);
+        response
+    }
+}
+
+/// The same errors as JSON, for `/api`.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(error: E) -> Self {
+        Self(error.into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.0.status();
+        json_error(status, &self.0.public_message())
+    }
+}
+
+/// `{"error": message}` with `status`.
+pub fn json_error(status: StatusCode, message: &str) -> Response {
+    let mut response = (status, Json(json!({ "error": message }))).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}

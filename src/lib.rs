@@ -1,0 +1,14 @@
+//! VoteStream: themed polls, votes and result bars, server-rendered with maud and htmx.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod guard;
+pub mod routes;
+pub mod seed;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod web;

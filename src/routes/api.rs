@@ -1,0 +1,205 @@
+//! The JSON API, in the spirit of the original VoteStream's endpoints.
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use crate::domain::{PollDraft, VoterId};
+use crate::error::{ApiError, AppError};
+use crate::state::AppState;
+use crate::store::{DynStore, Poll, PollOption, Theme, ThemeStats, VoteOutcome};
+use crate::web::{PollId, poll_not_found};
+
+type ApiResult<T = Response> = Result<T, ApiError>;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/themes", get(themes))
+        .route("/themes/{key}/polls", get(theme_polls))
+        .route("/polls", get(polls).post(create_poll))
+        .route("/polls/{id}", get(poll))
+        .route("/polls/{id}/vote", axum::routing::post(vote))
+        .route("/polls/{id}/results", get(results))
+        .fallback(|| async { ApiError(AppError::NotFound("No such API endpoint.".into())) })
+}
+
+/// `Json` whose rejections are JSON errors that say what is wrong with the body.
+pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(request, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError(match rejection {
+                JsonRejection::JsonDataError(e) => AppError::Invalid(format!("The JSON body does not fit: {}", e.body_text())),
+                other => AppError::BadRequest(other.body_text()),
+            })),
+        }
+    }
+}
+
+fn theme_json(theme: &Theme) -> Value {
+    json!({
+        "key": theme.key, "slug": theme.slug, "name": theme.name,
+        "icon": theme.icon, "color": theme.color, "description": theme.description,
+    })
+}
+
+fn options_json(options: &[PollOption]) -> Value {
+    options.iter().map(|o| json!({ "id": o.id, "text": o.text, "votes": o.votes })).collect()
+}
+
+fn poll_json(poll: &Poll, theme: Option<&Theme>) -> Value {
+    json!({
+        "id": poll.id,
+        "question": poll.question,
+        "theme": theme.map(|t| t.key.as_str()),
+        "closed": poll.closed,
+        "options": options_json(&poll.options),
+        "total": poll.total(),
+    })
+}
+
+fn results_json(poll_id: i64, options: &[PollOption]) -> Value {
+    json!({
+        "poll_id": poll_id,
+        "options": options_json(options),
+        "total": options.iter().map(|o| o.votes).sum::<i64>(),
+    })
+}
+
+async fn themes(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
+    let stats = store.theme_stats().await?;
+    Ok(Json(
+        stats
+            .iter()
+            .map(|ThemeStats { theme, poll_count, vote_count }| {
+                let mut value = theme_json(theme);
+                value["poll_count"] = json!(poll_count);
+                value["vote_count"] = json!(vote_count);
+                value
+            })
+            .collect(),
+    ))
+}
+
+async fn theme_polls(State(store): State<DynStore>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
+    let theme = store
+        .theme(&key)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no theme “{key}”.")))?;
+    let polls = store.polls_of_theme(theme.id).await?;
+    Ok(Json(polls.iter().map(|p| poll_json(p, Some(&theme))).collect()))
+}
+
+async fn polls(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
+    let themes = store.themes().await?;
+    let polls = store.polls().await?;
+    Ok(Json(
+        polls
+            .iter()
+            .map(|p| poll_json(p, themes.iter().find(|t| t.id == p.theme_id)))
+            .collect(),
+    ))
+}
+
+async fn poll(State(store): State<DynStore>, PollId(id): PollId) -> ApiResult<Json<Value>> {
+    let poll = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
+    let theme = store.theme_by_id(poll.theme_id).await?;
+    Ok(Json(poll_json(&poll, theme.as_ref())))
+}
+
+async fn results(State(store): State<DynStore>, PollId(id): PollId) -> ApiResult<Json<Value>> {
+    let poll = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
+    Ok(Json(results_json(poll.id, &poll.options)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewPollBody {
+    question: String,
+    theme: String,
+    options: Vec<NewOptionBody>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOptionBody {
+    text: String,
+}
+
+async fn create_poll(State(store): State<DynStore>, ApiJson(body): ApiJson<NewPollBody>) -> ApiResult {
+    let theme = store.theme(body.theme.trim()).await?;
+    let draft = PollDraft {
+        question: body.question,
+        theme: body.theme,
+        options: body.options.into_iter().map(|o| o.text).collect(),
+    };
+    match draft.validate(theme.as_ref().map(|t| t.id)) {
+        Ok(new_poll) => {
+            let id = store.create_poll(&new_poll).await?;
+            let poll = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
+            let location = format!("/api/polls/{id}");
+            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(poll_json(&poll, theme.as_ref()))).into_response())
+        }
+        Err(errors) => {
+            let fields: serde_json::Map<String, Value> = errors.messages().into_iter().map(|(k, v)| (k, json!(v))).collect();
+            let summary: Vec<String> = fields.values().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+            let body = json!({ "error": format!("The poll was not created: {}", summary.join(" ")), "fields": fields });
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
+        }
+    }
+}
+
+/// `{"choice": index}` (0-based, as the original app took it) or `{"option_id": n}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VoteBody {
+    choice: Option<i64>,
+    option_id: Option<i64>,
+}
+
+async fn vote(State(store): State<DynStore>, PollId(id): PollId, voter: VoterId, ApiJson(body): ApiJson<VoteBody>) -> ApiResult {
+    let poll = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
+    let option_id = match (body.choice, body.option_id) {
+        (Some(choice), None) => {
+            let count = poll.options.len();
+            usize::try_from(choice)
+                .ok()
+                .and_then(|i| poll.options.get(i))
+                .map(|o| o.id)
+                .ok_or_else(|| {
+                    AppError::Invalid(format!(
+                        "choice {choice} is out of range: this poll has {count} options, numbered 0 to {}.",
+                        count.saturating_sub(1)
+                    ))
+                })?
+        }
+        (None, Some(option_id)) => option_id,
+        _ => return Err(AppError::Invalid("Give either \"choice\" (the option's 0-based index) or \"option_id\", not both.".into()).into()),
+    };
+    match store.cast_vote(id, option_id, &voter).await? {
+        VoteOutcome::Accepted(options) => Ok(Json(json!({
+            "status": "accepted",
+            "option_id": option_id,
+            "results": results_json(id, &options),
+        }))
+        .into_response()),
+        VoteOutcome::AlreadyVoted { option_id } => Ok((
+            StatusCode::CONFLICT,
+            Json(json!({ "error": "You already voted in this poll.", "option_id": option_id })),
+        )
+            .into_response()),
+        VoteOutcome::Closed => Err(AppError::Conflict("This poll is closed: voting has ended.".into()).into()),
+        VoteOutcome::UnknownPoll => Err(poll_not_found(id).into()),
+        VoteOutcome::UnknownOption => Err(AppError::Invalid(format!("Option {option_id} is not part of poll {id}.")).into()),
+    }
+}

@@ -1,0 +1,49 @@
+//! The router: HTML pages, the JSON API, assets and health checks.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::middleware::from_fn;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+
+use crate::config::Settings;
+use crate::guard::{csrf, headers, voter};
+use crate::state::AppState;
+use crate::web;
+
+pub mod api;
+pub mod assets;
+pub mod home;
+pub mod polls;
+mod present;
+pub mod system;
+pub mod themes;
+
+/// Every route with its guards.
+pub fn router(state: AppState, settings: &Settings) -> Router {
+    let pages = Router::new()
+        .merge(home::router())
+        .merge(themes::router())
+        .merge(polls::router())
+        .merge(system::pages())
+        .fallback(web::not_found)
+        .layer(from_fn(csrf::html))
+        .layer(from_fn(voter::assign))
+        .layer(from_fn(web::render_error_pages));
+    let api = api::router().layer(from_fn(csrf::api)).layer(from_fn(voter::assign));
+    let app = Router::new()
+        .nest("/api", api)
+        .merge(assets::router())
+        .merge(system::probes())
+        .merge(pages)
+        .with_state(state);
+    headers::apply(app)
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
+        .layer(crate::telemetry::http_trace())
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}

@@ -1,0 +1,73 @@
+//! Health checks, totals and the theme colours.
+
+use std::fmt::Write as _;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use votestream_views::{Stats, stats};
+
+use crate::error::Result;
+use crate::state::AppState;
+use crate::store::DynStore;
+use crate::web::HxMode;
+
+/// Pages that share the HTML guards.
+pub fn pages() -> Router<AppState> {
+    Router::new().route("/stats", get(totals)).route("/themes.css", get(theme_css))
+}
+
+/// Liveness and readiness, outside every guard.
+pub fn probes() -> Router<AppState> {
+    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+}
+
+async fn healthz() -> &'static str {
+    "ok"
+}
+
+async fn readyz(State(store): State<DynStore>) -> Response {
+    match store.ping().await {
+        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "up" }))).into_response(),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not ready", "database": "down" }))).into_response()
+        }
+    }
+}
+
+/// Totals as a page, or as JSON for `Accept: application/json`.
+async fn totals(State(store): State<DynStore>, headers: HeaderMap, mode: HxMode) -> Result<Response> {
+    let t = store.totals().await?;
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        return Ok(Json(json!({ "themes": t.themes, "polls": t.polls, "options": t.options, "votes": t.votes })).into_response());
+    }
+    let model = Stats { themes: t.themes, polls: t.polls, options: t.options, votes: t.votes };
+    let mut response = mode.render(StatusCode::OK, stats::TITLE, stats::fragment(&model));
+    response.headers_mut().append(header::VARY, HeaderValue::from_static("Accept"));
+    Ok(response)
+}
+
+/// One class per theme carrying its colour, so markup needs no inline styles (the CSP
+/// forbids them). Slugs and colours are constrained by the schema to safe characters.
+async fn theme_css(State(store): State<DynStore>) -> Result<Response> {
+    let mut css = String::new();
+    for theme in store.themes().await? {
+        let _ = writeln!(css, ".theme-{} {{ --theme: {}; }}", theme.slug, theme.color);
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60")),
+        ],
+        css,
+    )
+        .into_response())
+}

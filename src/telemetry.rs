@@ -1,0 +1,42 @@
+//! Logging set-up: one subscriber, filtered by `RUST_LOG`, as text or JSON.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+/// Installs the global subscriber. A second call (tests) is a no-op.
+pub fn init(format: &LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _already_set = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Request spans: method, matched route (not the raw path), request id; the response
+/// adds status and latency. Health checks log at debug.
+pub fn http_trace() -> tower_http::trace::TraceLayer<
+    tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
+    impl Fn(&axum::http::Request<axum::body::Body>) -> tracing::Span + Clone,
+> {
+    tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or("unmatched", |p| p.as_str())
+            .to_owned();
+        let request_id = request
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_owned();
+        let path = request.uri().path();
+        if path == "/healthz" || path == "/readyz" {
+            tracing::debug_span!("request", method = %request.method(), route, request_id)
+        } else {
+            tracing::info_span!("request", method = %request.method(), route, request_id)
+        }
+    })
+}

@@ -1,0 +1,22 @@
+//! The 404 page and the error page.
+
+use maud::{Markup, html};
+
+use crate::model::ErrorView;
+
+/// The message with a way back.
+pub fn fragment(error: &ErrorView) -> Markup {
+    html! {
+        section.error-page {
+            p.status { (error.status) }
+            h1 { (error.title) }
+            p.message { (error.message) }
+            a.button href="/" { "Back to themes" }
+        }
+    }
+}
+
+/// The full page.
+pub fn page(error: &ErrorView) -> Markup {
+    crate::layout::page(&error.title, fragment(error))
+}

@@ -1,0 +1,44 @@
+//! `/`: the theme cards.
+
+use maud::{Markup, html};
+
+use crate::components::{count, theme_class};
+use crate::model::ThemeCard;
+
+/// Page title.
+pub const TITLE: &str = "Themes";
+
+/// The theme grid.
+pub fn fragment(cards: &[ThemeCard]) -> Markup {
+    html! {
+        section.hero {
+            h1 { "What does everyone think?" }
+            p { "Pick a theme, vote, and watch the results move live." }
+        }
+        @if cards.is_empty() {
+            p.empty { "No themes yet. Run " code { "votestream seed" } " to load the demo." }
+        } @else {
+            ul.theme-grid {
+                @for card in cards {
+                    li {
+                        a.theme-card.(theme_class(&card.theme.slug)) href={ "/themes/" (card.theme.slug) } {
+                            span.theme-icon aria-hidden="true" { (card.theme.icon) }
+                            h2 { (card.theme.name) }
+                            p { (card.theme.description) }
+                            p.meta {
+                                span.polls { (count(card.poll_count, "poll")) }
+                                " · "
+                                span.votes { (count(card.vote_count, "vote")) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The full page.
+pub fn page(cards: &[ThemeCard]) -> Markup {
+    crate::layout::page(TITLE, fragment(cards))
+}

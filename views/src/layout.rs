@@ -1,0 +1,48 @@
+//! The document around every page.
+
+use maud::{DOCTYPE, Markup, html};
+
+/// htmx settings: no injected styles or eval (so the CSP holds), and 4xx answers
+/// (validation, already voted) are swapped in like any other page.
+const HTMX_CONFIG: &str = r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"responseHandling":[{"code":"204","swap":false},{"code":"[234]..","swap":true},{"code":"5..","swap":true,"error":true}]}"#;
+
+/// A full HTML document with `content` as the main part.
+pub fn page(title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="htmx-config" content=(HTMX_CONFIG);
+                title { (title) " · VoteStream" }
+                link rel="stylesheet" href="/assets/app.css";
+                link rel="stylesheet" href="/themes.css";
+                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
+                script src="/assets/vendor/htmx.min.js" defer {}
+            }
+            body hx-boost="true" hx-target="#main" hx-swap="innerHTML show:window:top" {
+                a.skip href="#main" { "Skip to content" }
+                header.site-header {
+                    a.brand href="/" { span.brand-mark aria-hidden="true" { "▮▮▮" } " VoteStream" }
+                    nav aria-label="Main" {
+                        a href="/" { "Themes" }
+                        a.button.small href="/polls/new" { "Create a poll" }
+                    }
+                }
+                main #main tabindex="-1" { (content) }
+                footer.site-footer {
+                    p { "VoteStream — vote and watch what everyone thinks. " a href="/stats" { "Stats" } }
+                }
+            }
+        }
+    }
+}
+
+/// What an HTMX request receives: the fragment, with a `<title>` htmx moves into the head.
+pub fn fragment(title: &str, content: Markup) -> Markup {
+    html! {
+        title { (title) " · VoteStream" }
+        (content)
+    }
+}

@@ -1,0 +1,17 @@
+//! VoteStream's HTML, as pure functions from plain view structs to [`Markup`].
+//!
+//! Every page module has `fragment()` (what an HTMX request swaps into `#main`) and
+//! `page()` (the same fragment inside the shared layout), so both render the same markup.
+
+pub mod components;
+pub mod error;
+pub mod home;
+pub mod layout;
+pub mod model;
+pub mod new_poll;
+pub mod poll;
+pub mod stats;
+pub mod theme;
+
+pub use maud::Markup;
+pub use model::*;

@@ -1,0 +1,198 @@
+//! View models: what the templates need, already loaded and computed.
+
+/// The parts of a theme shown in headers and links.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThemeSummary {
+    /// URL slug, also used for the theme's colour class.
+    pub slug: String,
+    /// Display name, such as `#OnTrend`.
+    pub name: String,
+    /// One emoji.
+    pub icon: String,
+    /// A sentence or two about the theme.
+    pub description: String,
+}
+
+/// A card on the home page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThemeCard {
+    /// Name, icon, description.
+    pub theme: ThemeSummary,
+    /// How many polls the theme has.
+    pub poll_count: i64,
+    /// Votes cast on all of the theme's polls.
+    pub vote_count: i64,
+}
+
+/// A poll as listed on its theme's page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollCard {
+    /// Poll id, for the "Vote now" link.
+    pub id: i64,
+    /// The question.
+    pub question: String,
+    /// Option texts, in order.
+    pub options: Vec<String>,
+    /// Votes cast so far.
+    pub total_votes: i64,
+    /// Whether voting has ended.
+    pub closed: bool,
+}
+
+/// `/themes/{slug}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThemePage {
+    /// The theme.
+    pub theme: ThemeSummary,
+    /// Its polls in order; numbered #1, #2… on the page.
+    pub polls: Vec<PollCard>,
+}
+
+/// One option with its tally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionTally {
+    /// Option id (the form value when voting).
+    pub id: i64,
+    /// Option text.
+    pub text: String,
+    /// Votes for it.
+    pub votes: i64,
+}
+
+/// The result bars of a poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Results {
+    /// Poll id, for the element id.
+    pub poll_id: i64,
+    /// Options in order with their votes.
+    pub options: Vec<OptionTally>,
+    /// The option this viewer voted for, highlighted.
+    pub chosen: Option<i64>,
+}
+
+impl Results {
+    /// Votes over all options.
+    pub fn total(&self) -> i64 {
+        self.options.iter().map(|o| o.votes).sum()
+    }
+}
+
+/// Where the viewer stands with a poll.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ballot {
+    /// Not voted yet, poll open: show the choices.
+    Open,
+    /// Voted (now or before): show the results.
+    Voted {
+        /// The option they chose.
+        option_id: i64,
+        /// They just tried to vote a second time.
+        again: bool,
+    },
+    /// Voting has ended: show the results.
+    Closed {
+        /// The option they chose, if they voted.
+        option_id: Option<i64>,
+    },
+}
+
+/// `/polls/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VotePage {
+    /// The poll's theme.
+    pub theme: ThemeSummary,
+    /// The question.
+    pub question: String,
+    /// 1-based position of this poll within its theme.
+    pub step: usize,
+    /// Number of polls in the theme.
+    pub steps: usize,
+    /// Options and their tallies.
+    pub results: Results,
+    /// Choices or results.
+    pub ballot: Ballot,
+    /// The theme's next poll, if any.
+    pub next_poll: Option<i64>,
+}
+
+/// A theme in the poll form's select.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThemeChoice {
+    /// Form value.
+    pub slug: String,
+    /// Shown name.
+    pub name: String,
+    /// Shown icon.
+    pub icon: String,
+}
+
+/// Messages shown next to the poll form's fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FormErrors {
+    /// About the question.
+    pub question: Option<String>,
+    /// About the theme.
+    pub theme: Option<String>,
+    /// About the options as a whole (count).
+    pub options: Option<String>,
+    /// About single options, by position.
+    pub option: Vec<Option<String>>,
+}
+
+impl FormErrors {
+    /// True when no field has a message.
+    pub fn is_empty(&self) -> bool {
+        self.question.is_none()
+            && self.theme.is_none()
+            && self.options.is_none()
+            && self.option.iter().all(Option::is_none)
+    }
+
+    /// The message for option `index`, if any.
+    pub fn for_option(&self, index: usize) -> Option<&str> {
+        self.option.get(index).and_then(|m| m.as_deref())
+    }
+}
+
+/// `/polls/new`, blank or as submitted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPollForm {
+    /// Themes to choose from.
+    pub themes: Vec<ThemeChoice>,
+    /// The question as typed.
+    pub question: String,
+    /// The chosen theme's slug.
+    pub theme: String,
+    /// The options as typed.
+    pub options: Vec<String>,
+    /// Messages per field.
+    pub errors: FormErrors,
+    /// Fewest options a poll may have.
+    pub min_options: usize,
+    /// Most options a poll may have.
+    pub max_options: usize,
+}
+
+/// A 404 or error page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorView {
+    /// HTTP status code, shown small.
+    pub status: u16,
+    /// Headline.
+    pub title: String,
+    /// What went wrong and what to do.
+    pub message: String,
+}
+
+/// `/stats`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// Number of themes.
+    pub themes: i64,
+    /// Number of polls.
+    pub polls: i64,
+    /// Number of options.
+    pub options: i64,
+    /// Number of votes.
+    pub votes: i64,
+}
