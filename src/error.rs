@@ -23,6 +23,9 @@ pub enum AppError {
     /// 409: the request conflicts with what is stored (a closed poll).
     #[error("{0}")]
     Conflict(String),
+    /// 415: a body in a format the endpoint does not read.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 422: well-formed but not acceptable.
     #[error("{0}")]
     Invalid(String),
@@ -48,6 +51,7 @@ impl AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -70,6 +74,7 @@ impl AppError {
             Self::BadRequest(_) => "Bad request",
             Self::Forbidden(_) => "Not allowed",
             Self::Conflict(_) => "Not possible now",
+            Self::UnsupportedMediaType(_) => "Unsupported format",
             Self::Invalid(_) => "Cannot do that",
             Self::Internal(_) => "Something went wrong",
         }

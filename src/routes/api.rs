@@ -40,6 +40,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             Ok(Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(ApiError(match rejection {
                 JsonRejection::JsonDataError(e) => AppError::Invalid(format!("The JSON body does not fit: {}", e.body_text())),
+                JsonRejection::MissingJsonContentType(e) => AppError::UnsupportedMediaType(e.body_text()),
                 other => AppError::BadRequest(other.body_text()),
             })),
         }
@@ -151,8 +152,9 @@ async fn create_poll(State(store): State<DynStore>, ApiJson(body): ApiJson<NewPo
             Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(poll_json(&poll, theme.as_ref()))).into_response())
         }
         Err(errors) => {
-            let fields: serde_json::Map<String, Value> = errors.messages().into_iter().map(|(k, v)| (k, json!(v))).collect();
-            let summary: Vec<String> = fields.values().filter_map(|v| v.as_str().map(str::to_owned)).collect();
+            let messages = errors.messages();
+            let summary: Vec<&str> = messages.iter().map(|(_, m)| m.as_str()).collect();
+            let fields: serde_json::Map<String, Value> = messages.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
             let body = json!({ "error": format!("The poll was not created: {}", summary.join(" ")), "fields": fields });
             Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
         }

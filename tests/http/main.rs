@@ -1,1 +1,12 @@
-fn x(){}
+//! HTTP tests: the real server over a real PostgreSQL, driven like a browser or a script.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod api;
+mod create;
+mod pages;
+mod security;
+mod voting;

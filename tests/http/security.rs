@@ -1,0 +1,94 @@
+use reqwest::StatusCode;
+
+use crate::support::spawn_app;
+
+#[tokio::test]
+async fn pages_carry_a_strict_content_security_policy() {
+    let app = spawn_app().await;
+
+    let page = app.get("/").await;
+
+    let csp = page.header("content-security-policy");
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(csp.contains("style-src 'self'"), "{csp}");
+    assert!(!csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.header("x-content-type-options"), "nosniff");
+    assert!(!page.body.contains("style=\""), "no inline styles for the CSP to block");
+    assert!(page.texts("script").iter().all(String::is_empty), "no inline scripts");
+}
+
+#[tokio::test]
+async fn the_voter_cookie_is_http_only_and_same_site() {
+    let app = spawn_app().await;
+
+    let first = app.get("/").await;
+    let second = app.get("/").await;
+
+    let cookie = first.header("set-cookie");
+    assert!(cookie.starts_with("vs_voter="), "{cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
+    assert_eq!(second.header("set-cookie"), "", "set once, then kept");
+}
+
+#[tokio::test]
+async fn cross_site_form_posts_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let poll = app.first_poll("OnTrend").await;
+    let option = app.poll_options(poll).await[0].to_string();
+    let path = format!("/polls/{poll}/votes");
+    let cases: [(&str, &[(&str, &str)]); 3] = [
+        ("fetch metadata says cross-site", &[("Sec-Fetch-Site", "cross-site")]),
+        ("foreign Origin", &[("Sec-Fetch-Site", "same-site"), ("Origin", "https://evil.example")]),
+        ("Origin only, foreign", &[("Origin", "https://evil.example")]),
+    ];
+    for (description, headers) in cases {
+        let mut request = app.client.post(app.url(&path)).form(&[("option", option.as_str())]);
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{description}");
+        assert!(response.text().await.unwrap().contains("came from another site"), "{description}");
+    }
+    let api = app
+        .client
+        .post(app.url(&format!("/api/polls/{poll}/vote")))
+        .header("Sec-Fetch-Site", "cross-site")
+        .json(&serde_json::json!({ "choice": 0 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::FORBIDDEN);
+    assert!(api.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().contains("another site"));
+    assert_eq!(app.scalar("select count(*) from votes").await, 0);
+}
+
+#[tokio::test]
+async fn a_same_origin_post_with_a_matching_origin_header_is_accepted() {
+    let app = spawn_app().await;
+    let poll = app.first_poll("OnTrend").await;
+    let option = app.poll_options(poll).await[0].to_string();
+
+    let response = app
+        .client
+        .post(app.url(&format!("/polls/{poll}/votes")))
+        .header("Origin", format!("http://{}", app.addr))
+        .form(&[("option", option.as_str())])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_with_413() {
+    let app = spawn_app().await;
+    let huge = "x".repeat(100_000);
+
+    let page = app.post_form("/polls", &[("question", huge.as_str()), ("theme", "sports")]).await;
+
+    assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(app.scalar("select count(*) from polls").await, 10);
+}

@@ -1,0 +1,178 @@
+//! Shared test harness: a real PostgreSQL, the real server on port 0, a cookie-aware client.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+pub mod postgres;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use reqwest::header::HeaderMap;
+use reqwest::{Client, StatusCode, redirect};
+use scraper::{Html, Selector};
+use votestream::config::Settings;
+use votestream::startup::Application;
+use votestream::store::DynStore;
+
+/// A server started for one test, over its own fresh database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub store: DynStore,
+    /// The test's browser: keeps cookies, does not follow redirects.
+    pub client: Client,
+}
+
+/// A response read whole.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn html(&self) -> Html {
+        Html::parse_document(&self.body)
+    }
+
+    /// Text of every element matching `selector`, white space folded.
+    pub fn texts(&self, selector: &str) -> Vec<String> {
+        let selector = Selector::parse(selector).unwrap();
+        self.html()
+            .select(&selector)
+            .map(|e| e.text().collect::<String>().split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect()
+    }
+
+    /// Text of the first element matching `selector`; panics if there is none.
+    pub fn text(&self, selector: &str) -> String {
+        self.texts(selector)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no {selector} in:\n{}", self.body))
+    }
+
+    /// An attribute of every element matching `selector`.
+    pub fn attrs(&self, selector: &str, attr: &str) -> Vec<String> {
+        let selector = Selector::parse(selector).unwrap();
+        self.html()
+            .select(&selector)
+            .filter_map(|e| e.value().attr(attr).map(str::to_owned))
+            .collect()
+    }
+
+    pub fn header(&self, name: &str) -> String {
+        self.headers.get(name).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// True for a whole HTML document (with the layout), false for a fragment.
+    pub fn is_full_document(&self) -> bool {
+        self.body.starts_with("<!DOCTYPE html>") && self.body.contains("<header class=\"site-header\">")
+    }
+}
+
+pub fn new_client() -> Client {
+    Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().unwrap()
+}
+
+/// Starts the server over a fresh database with the demo content.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the server with extra environment settings.
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let database_url = postgres::server().fresh_database().await;
+    let mut env: HashMap<String, String> = HashMap::from([
+        ("DATABASE_URL".into(), database_url.clone()),
+        ("BIND_ADDR".into(), "127.0.0.1:0".into()),
+        ("SEED_DEMO".into(), "true".into()),
+        ("DB_MAX_CONNECTIONS".into(), "20".into()),
+    ]);
+    for (k, v) in extra {
+        env.insert((*k).into(), (*v).into());
+    }
+    let settings = Settings::from_lookup(|name| env.get(name).cloned()).unwrap();
+    let app = Application::build(settings).await.expect("the server starts");
+    let addr = app.local_addr().unwrap();
+    let store = app.store();
+    tokio::spawn(app.run_until(std::future::pending()));
+    TestApp { addr, database_url, store, client: new_client() }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn read(response: reqwest::Response) -> Page {
+        Page { status: response.status(), headers: response.headers().clone(), body: response.text().await.unwrap() }
+    }
+
+    pub async fn get(&self, path: &str) -> Page {
+        Self::read(self.client.get(self.url(path)).send().await.unwrap()).await
+    }
+
+    /// A GET as htmx sends it.
+    pub async fn get_hx(&self, path: &str) -> Page {
+        Self::read(self.client.get(self.url(path)).header("HX-Request", "true").send().await.unwrap()).await
+    }
+
+    /// A form post as a browser on our own page sends it.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        self.post_form_with(&self.client, path, fields, &[]).await
+    }
+
+    pub async fn post_form_with(&self, client: &Client, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+        let mut request = client.post(self.url(path)).form(fields).header("Sec-Fetch-Site", "same-origin");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        Self::read(request.send().await.unwrap()).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Page {
+        Self::read(self.client.post(self.url(path)).json(body).send().await.unwrap()).await
+    }
+
+    pub async fn api(&self, path: &str) -> serde_json::Value {
+        let page = self.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.body);
+        page.json()
+    }
+
+    /// Votes through the HTML form with this app's client.
+    pub async fn vote(&self, poll: i64, option: i64) -> Page {
+        self.post_form(&format!("/polls/{poll}/votes"), &[("option", &option.to_string())]).await
+    }
+
+    /// A demo poll: (poll id, its option ids), from the API.
+    pub async fn poll_options(&self, poll: i64) -> Vec<i64> {
+        let json = self.api(&format!("/api/polls/{poll}")).await;
+        json["options"].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect()
+    }
+
+    /// The first poll of a demo theme, by theme key.
+    pub async fn first_poll(&self, theme_key: &str) -> i64 {
+        let polls = self.api(&format!("/api/themes/{theme_key}/polls")).await;
+        polls[0]["id"].as_i64().unwrap()
+    }
+
+    /// Runs a query returning one number.
+    pub async fn scalar(&self, sql: &'static str) -> i64 {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.database_url).await.unwrap();
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&mut conn).await.unwrap();
+        n
+    }
+
+    /// Options whose stored counter differs from their vote rows (should be none).
+    pub async fn counters_out_of_step(&self) -> i64 {
+        self.scalar("select count(*) from options o where o.votes <> (select count(*) from votes v where v.option_id = o.id)")
+            .await
+    }
+}

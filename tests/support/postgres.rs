@@ -1,0 +1,135 @@
+//! A throwaway PostgreSQL server for one test binary, from the system's binaries.
+//!
+//! Started once per test process on a free loopback port, with its data in a fresh
+//! temporary folder. A watchdog process holds a pipe from this process: when the tests
+//! exit, however they exit, the pipe closes and the watchdog stops the server and
+//! removes its folder.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+/// A running server.
+pub struct PgServer {
+    pub port: u16,
+    /// Kept only so its stdin stays open while the tests run.
+    _watchdog: Child,
+}
+
+static SERVER: OnceLock<PgServer> = OnceLock::new();
+
+/// The server of this test process, started on first use.
+pub fn server() -> &'static PgServer {
+    SERVER.get_or_init(start)
+}
+
+fn bin_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("PG_BIN") {
+        return PathBuf::from(dir);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path().join("bin"))
+        .filter(|bin| bin.join("postgres").exists())
+        .collect();
+    found.sort_by_key(|p| {
+        p.parent()
+            .and_then(|v| v.file_name())
+            .and_then(|v| v.to_str())
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(0)
+    });
+    found.pop().unwrap_or_else(|| {
+        panic!(
+            "These tests need a PostgreSQL server binary and none was found under /usr/lib/postgresql. \
+             Install it (apt-get install postgresql) or point PG_BIN at its bin folder."
+        )
+    })
+}
+
+/// Runs server commands as the `postgres` user when we are root (PostgreSQL refuses root).
+fn as_server_user(program: &Path) -> Command {
+    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if is_root {
+        let mut command = Command::new("setpriv");
+        command.args(["--reuid=postgres", "--regid=postgres", "--clear-groups", "--"]).arg(program);
+        command
+    } else {
+        Command::new(program)
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn run(mut command: Command, what: &str) {
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: cannot run: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn start() -> PgServer {
+    let bin = bin_dir();
+    let dir = std::env::temp_dir().join(format!("votestream-pg-{}-{:x}", std::process::id(), rand::random::<u32>()));
+    std::fs::create_dir_all(&dir).expect("create the data folder");
+    let is_root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+    if is_root {
+        let mut chown = Command::new("chown");
+        chown.arg("postgres:postgres").arg(&dir);
+        run(chown, "chown data folder");
+    }
+    let data = dir.join("data");
+    let mut initdb = as_server_user(&bin.join("initdb"));
+    initdb.args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"]).arg(&data);
+    run(initdb, "initdb");
+
+    let port = free_port();
+    let options = format!(
+        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+         -c full_page_writes=off -c max_connections=300",
+        dir.display()
+    );
+    let mut pg_ctl = as_server_user(&bin.join("pg_ctl"));
+    pg_ctl.arg("-D").arg(&data).args(["-o", &options, "-l"]).arg(dir.join("server.log")).args(["-w", "-t", "60", "start"]);
+    run(pg_ctl, "pg_ctl start");
+
+    let stop = format!(
+        "cat >/dev/null; '{}' -D '{}' stop -m immediate >/dev/null 2>&1; rm -rf '{}'",
+        bin.join("pg_ctl").display(),
+        data.display(),
+        dir.display()
+    );
+    let mut watchdog = as_server_user(Path::new("/bin/sh"));
+    watchdog.args(["-c", &stop]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
+    let watchdog = watchdog.spawn().expect("start the PostgreSQL watchdog");
+    PgServer { port, _watchdog: watchdog }
+}
+
+impl PgServer {
+    /// The admin URL.
+    pub fn url(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// A new empty database, and its URL.
+    pub async fn fresh_database(&self) -> String {
+        use sqlx::Connection;
+        let name = format!("test_{:x}", rand::random::<u64>());
+        let mut admin = sqlx::PgConnection::connect(&self.url("postgres")).await.expect("connect to the test server");
+        sqlx::query(sqlx::AssertSqlSafe(format!("create database {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create a test database");
+        self.url(&name)
+    }
+}
