@@ -63,11 +63,7 @@ impl Settings {
             (name, value.unwrap_or_else(|| default.to_owned()))
         };
         let (name, database_url) = get("DATABASE_URL", "sqlite://data/votestream.db");
-        backend_of(&database_url).map_err(|reason| ConfigError {
-            name,
-            value: redact(&database_url),
-            reason,
-        })?;
+        backend_of(&database_url).map_err(|reason| ConfigError { name, value: redact(&database_url), reason })?;
         Ok(Self {
             database_url,
             bind_addr: parse(get("BIND_ADDR", "127.0.0.1:3000"), "expected host:port, such as 127.0.0.1:3000")?,
@@ -77,12 +73,18 @@ impl Settings {
                 (_, v) if v.eq_ignore_ascii_case("json") => LogFormat::Json,
                 (name, value) => return Err(ConfigError { name, value, reason: "expected text or json".into() }),
             },
-            db_max_connections: positive(parse(get("DB_MAX_CONNECTIONS", "10"), "expected a whole number")?, "DB_MAX_CONNECTIONS")?,
+            db_max_connections: positive(
+                parse(get("DB_MAX_CONNECTIONS", "10"), "expected a whole number")?,
+                "DB_MAX_CONNECTIONS",
+            )?,
             request_timeout: Duration::from_secs(positive(
                 parse(get("REQUEST_TIMEOUT_SECS", "10"), "expected a whole number of seconds")?,
                 "REQUEST_TIMEOUT_SECS",
             )?),
-            body_limit: positive(parse(get("BODY_LIMIT_BYTES", "65536"), "expected a number of bytes")?, "BODY_LIMIT_BYTES")?,
+            body_limit: positive(
+                parse(get("BODY_LIMIT_BYTES", "65536"), "expected a number of bytes")?,
+                "BODY_LIMIT_BYTES",
+            )?,
         })
     }
 

@@ -85,7 +85,11 @@ impl AppError {
 /// the request wants a whole page or an HTMX fragment.
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let view = ErrorView { status: self.status().as_u16(), title: self.title().to_owned(), message: self.public_message() };
+        let view = ErrorView {
+            status: self.status().as_u16(),
+            title: self.title().to_owned(),
+            message: self.public_message(),
+        };
         let mut response = self.status().into_response();
         response.extensions_mut().insert(view);
         response

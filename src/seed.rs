@@ -79,7 +79,11 @@ mod tests {
         for theme in &data.themes {
             assert!(theme.color.len() == 7 && theme.color.starts_with('#'), "{}", theme.slug);
             for poll in &theme.polls {
-                let draft = PollDraft { question: poll.question.clone(), theme: theme.slug.clone(), options: poll.options.clone() };
+                let draft = PollDraft {
+                    question: poll.question.clone(),
+                    theme: theme.slug.clone(),
+                    options: poll.options.clone(),
+                };
                 assert!(draft.validate(Some(1)).is_ok(), "{}", poll.question);
             }
         }

@@ -27,9 +27,8 @@ impl Application {
             let report = seed::load_demo(store.as_ref()).await?;
             tracing::info!(themes = report.themes_added, polls = report.polls_added, "demo content checked");
         }
-        let listener = TcpListener::bind(settings.bind_addr)
-            .await
-            .with_context(|| format!("binding {}", settings.bind_addr))?;
+        let listener =
+            TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
         let router = routes::router(AppState { store: store.clone() }, &settings);
         tracing::info!(
             database = %settings.database_url_redacted(),

@@ -21,17 +21,9 @@ pub fn http_trace() -> tower_http::trace::TraceLayer<
     impl Fn(&axum::http::Request<axum::body::Body>) -> tracing::Span + Clone,
 > {
     tower_http::trace::TraceLayer::new_for_http().make_span_with(|request: &axum::http::Request<axum::body::Body>| {
-        let route = request
-            .extensions()
-            .get::<axum::extract::MatchedPath>()
-            .map_or("unmatched", |p| p.as_str())
-            .to_owned();
-        let request_id = request
-            .headers()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-")
-            .to_owned();
+        let route =
+            request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
+        let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
         let path = request.uri().path();
         if path == "/healthz" || path == "/readyz" {
             tracing::debug_span!("request", method = %request.method(), route, request_id)

@@ -3,5 +3,8 @@
 pub mod poll;
 pub mod voter;
 
-pub use poll::{MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, NewPoll, OptionText, PollDraft, PollErrors, Question};
+pub use poll::{
+    MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, NewPoll, OptionText, PollDraft, PollErrors,
+    Question,
+};
 pub use voter::VoterId;

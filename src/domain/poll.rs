@@ -91,7 +91,10 @@ pub struct PollErrors {
 impl PollErrors {
     /// True when no field has a message.
     pub fn is_empty(&self) -> bool {
-        self.question.is_none() && self.theme.is_none() && self.options.is_none() && self.option.iter().all(Option::is_none)
+        self.question.is_none()
+            && self.theme.is_none()
+            && self.options.is_none()
+            && self.option.iter().all(Option::is_none)
     }
 
     /// All messages in form order, for an API answer or a log line.
@@ -200,7 +203,13 @@ mod tests {
             ("eleven options", draft("q", "t", &eleven), Some(1), "options", "at most 10 options"),
             ("blank option", draft("q", "t", &["a", " "]), Some(1), "options[1]", "Option 2 is blank"),
             ("long option", draft("q", "t", &["a", &long_o]), Some(1), "options[1]", "Option 2 is too long"),
-            ("duplicate option", draft("q", "t", &["Yes", "no", " yes "]), Some(1), "options[2]", "Option 3 repeats option 1."),
+            (
+                "duplicate option",
+                draft("q", "t", &["Yes", "no", " yes "]),
+                Some(1),
+                "options[2]",
+                "Option 3 repeats option 1.",
+            ),
         ];
         for (description, draft, theme_id, field, expected) in cases {
             let errors = draft.validate(theme_id).expect_err(description);

@@ -39,7 +39,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
         match Json::<T>::from_request(request, state).await {
             Ok(Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(ApiError(match rejection {
-                JsonRejection::JsonDataError(e) => AppError::Invalid(format!("The JSON body does not fit: {}", e.body_text())),
+                JsonRejection::JsonDataError(e) => {
+                    AppError::Invalid(format!("The JSON body does not fit: {}", e.body_text()))
+                }
                 JsonRejection::MissingJsonContentType(e) => AppError::UnsupportedMediaType(e.body_text()),
                 other => AppError::BadRequest(other.body_text()),
             })),
@@ -93,10 +95,7 @@ async fn themes(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
 }
 
 async fn theme_polls(State(store): State<DynStore>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
-    let theme = store
-        .theme(&key)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no theme “{key}”.")))?;
+    let theme = store.theme(&key).await?.ok_or_else(|| AppError::NotFound(format!("There is no theme “{key}”.")))?;
     let polls = store.polls_of_theme(theme.id).await?;
     Ok(Json(polls.iter().map(|p| poll_json(p, Some(&theme))).collect()))
 }
@@ -104,12 +103,7 @@ async fn theme_polls(State(store): State<DynStore>, Path(key): Path<String>) -> 
 async fn polls(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
     let themes = store.themes().await?;
     let polls = store.polls().await?;
-    Ok(Json(
-        polls
-            .iter()
-            .map(|p| poll_json(p, themes.iter().find(|t| t.id == p.theme_id)))
-            .collect(),
-    ))
+    Ok(Json(polls.iter().map(|p| poll_json(p, themes.iter().find(|t| t.id == p.theme_id))).collect()))
 }
 
 async fn poll(State(store): State<DynStore>, PollId(id): PollId) -> ApiResult<Json<Value>> {
@@ -149,7 +143,8 @@ async fn create_poll(State(store): State<DynStore>, ApiJson(body): ApiJson<NewPo
             let id = store.create_poll(&new_poll).await?;
             let poll = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
             let location = format!("/api/polls/{id}");
-            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(poll_json(&poll, theme.as_ref()))).into_response())
+            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(poll_json(&poll, theme.as_ref())))
+                .into_response())
         }
         Err(errors) => {
             let messages = errors.messages();
@@ -169,24 +164,30 @@ struct VoteBody {
     option_id: Option<i64>,
 }
 
-async fn vote(State(store): State<DynStore>, PollId(id): PollId, voter: VoterId, ApiJson(body): ApiJson<VoteBody>) -> ApiResult {
+async fn vote(
+    State(store): State<DynStore>,
+    PollId(id): PollId,
+    voter: VoterId,
+    ApiJson(body): ApiJson<VoteBody>,
+) -> ApiResult {
     let poll = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
     let option_id = match (body.choice, body.option_id) {
         (Some(choice), None) => {
             let count = poll.options.len();
-            usize::try_from(choice)
-                .ok()
-                .and_then(|i| poll.options.get(i))
-                .map(|o| o.id)
-                .ok_or_else(|| {
-                    AppError::Invalid(format!(
-                        "choice {choice} is out of range: this poll has {count} options, numbered 0 to {}.",
-                        count.saturating_sub(1)
-                    ))
-                })?
+            usize::try_from(choice).ok().and_then(|i| poll.options.get(i)).map(|o| o.id).ok_or_else(|| {
+                AppError::Invalid(format!(
+                    "choice {choice} is out of range: this poll has {count} options, numbered 0 to {}.",
+                    count.saturating_sub(1)
+                ))
+            })?
         }
         (None, Some(option_id)) => option_id,
-        _ => return Err(AppError::Invalid("Give either \"choice\" (the option's 0-based index) or \"option_id\", not both.".into()).into()),
+        _ => {
+            return Err(AppError::Invalid(
+                "Give either \"choice\" (the option's 0-based index) or \"option_id\", not both.".into(),
+            )
+            .into());
+        }
     };
     match store.cast_vote(id, option_id, &voter).await? {
         VoteOutcome::Accepted(options) => Ok(Json(json!({
@@ -202,6 +203,8 @@ async fn vote(State(store): State<DynStore>, PollId(id): PollId, voter: VoterId,
             .into_response()),
         VoteOutcome::Closed => Err(AppError::Conflict("This poll is closed: voting has ended.".into()).into()),
         VoteOutcome::UnknownPoll => Err(poll_not_found(id).into()),
-        VoteOutcome::UnknownOption => Err(AppError::Invalid(format!("Option {option_id} is not part of poll {id}.")).into()),
+        VoteOutcome::UnknownOption => {
+            Err(AppError::Invalid(format!("Option {option_id} is not part of poll {id}.")).into())
+        }
     }
 }

@@ -33,12 +33,8 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .layer(from_fn(voter::assign))
         .layer(from_fn(web::render_error_pages));
     let api = api::router().layer(from_fn(csrf::api)).layer(from_fn(voter::assign));
-    let app = Router::new()
-        .nest("/api", api)
-        .merge(assets::router())
-        .merge(system::probes())
-        .merge(pages)
-        .with_state(state);
+    let app =
+        Router::new().nest("/api", api).merge(assets::router()).merge(system::probes()).merge(pages).with_state(state);
     headers::apply(app)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))

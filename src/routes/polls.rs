@@ -38,7 +38,12 @@ fn form_view(themes: &[Theme], draft: PollDraft, errors: PollErrors) -> NewPollF
         question: draft.question,
         theme: draft.theme,
         options: draft.options,
-        errors: FormErrors { question: errors.question, theme: errors.theme, options: errors.options, option: errors.option },
+        errors: FormErrors {
+            question: errors.question,
+            theme: errors.theme,
+            options: errors.options,
+            option: errors.option,
+        },
         min_options: MIN_OPTIONS,
         max_options: MAX_OPTIONS,
     }
@@ -94,7 +99,11 @@ impl Intent {
 /// Creates the poll, or (without JavaScript as with it) adds or removes an option row and
 /// shows the form again.
 #[tracing::instrument(skip_all)]
-async fn create(State(store): State<DynStore>, mode: HxMode, form: Result<Form<PollForm>, FormRejection>) -> Result<Response> {
+async fn create(
+    State(store): State<DynStore>,
+    mode: HxMode,
+    form: Result<Form<PollForm>, FormRejection>,
+) -> Result<Response> {
     let Form(form) = form.map_err(bad_form)?;
     let intent = Intent::parse(form.intent.as_deref())?;
     let themes = store.themes().await?;
@@ -156,10 +165,9 @@ async fn vote(
     if raw.trim().is_empty() {
         return Err(AppError::Invalid("Choose one of the options before voting.".into()));
     }
-    let option_id: i64 = raw
-        .trim()
-        .parse()
-        .map_err(|_| AppError::Invalid(format!("“{raw}” is not an option of this poll. Choose one of the options shown.")))?;
+    let option_id: i64 = raw.trim().parse().map_err(|_| {
+        AppError::Invalid(format!("“{raw}” is not an option of this poll. Choose one of the options shown."))
+    })?;
     let status = match store.cast_vote(id, option_id, &voter).await? {
         VoteOutcome::Accepted(_) => return Ok(Redirect::to(&format!("/polls/{id}")).into_response()),
         VoteOutcome::UnknownPoll => return Err(poll_not_found(id)),

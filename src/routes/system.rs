@@ -34,7 +34,8 @@ async fn readyz(State(store): State<DynStore>) -> Response {
         Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "up" }))).into_response(),
         Err(error) => {
             tracing::warn!(%error, "not ready: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not ready", "database": "down" }))).into_response()
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not ready", "database": "down" })))
+                .into_response()
         }
     }
 }
@@ -42,12 +43,11 @@ async fn readyz(State(store): State<DynStore>) -> Response {
 /// Totals as a page, or as JSON for `Accept: application/json`.
 async fn totals(State(store): State<DynStore>, headers: HeaderMap, mode: HxMode) -> Result<Response> {
     let t = store.totals().await?;
-    let wants_json = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains("application/json"));
+    let wants_json =
+        headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("application/json"));
     if wants_json {
-        return Ok(Json(json!({ "themes": t.themes, "polls": t.polls, "options": t.options, "votes": t.votes })).into_response());
+        return Ok(Json(json!({ "themes": t.themes, "polls": t.polls, "options": t.options, "votes": t.votes }))
+            .into_response());
     }
     let model = Stats { themes: t.themes, polls: t.polls, options: t.options, votes: t.votes };
     let mut response = mode.render(StatusCode::OK, stats::TITLE, stats::fragment(&model));

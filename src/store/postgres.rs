@@ -20,7 +20,6 @@ const SEED_LOCK: i64 = 0x766f_7465_7365_6564;
 
 type ThemeRow = (i64, String, String, String, String, String, String);
 
-
 fn theme((id, key, slug, name, icon, color, description): ThemeRow) -> Theme {
     Theme { id, key, slug, name, icon, color, description }
 }
@@ -68,7 +67,11 @@ impl PgStore {
             .collect())
     }
 
-    async fn seed_theme(tx: &mut Transaction<'_, Postgres>, position: i32, seed: &crate::seed::SeedTheme) -> StoreResult<(i64, bool)> {
+    async fn seed_theme(
+        tx: &mut Transaction<'_, Postgres>,
+        position: i32,
+        seed: &crate::seed::SeedTheme,
+    ) -> StoreResult<(i64, bool)> {
         let inserted: Option<(i64,)> = sqlx::query_as(
             "insert into themes (key, slug, name, icon, color, description, position)
              values ($1, $2, $3, $4, $5, $6, $7)
@@ -87,15 +90,21 @@ impl PgStore {
         if let Some((id,)) = inserted {
             return Ok((id, true));
         }
-        let (id,): (i64,) = sqlx::query_as("select id from themes where slug = $1 or key = $2 order by slug = $1 desc limit 1")
-            .bind(&seed.slug)
-            .bind(&seed.key)
-            .fetch_one(&mut **tx)
-            .await?;
+        let (id,): (i64,) =
+            sqlx::query_as("select id from themes where slug = $1 or key = $2 order by slug = $1 desc limit 1")
+                .bind(&seed.slug)
+                .bind(&seed.key)
+                .fetch_one(&mut **tx)
+                .await?;
         Ok((id, false))
     }
 
-    async fn insert_poll(tx: &mut Transaction<'_, Postgres>, theme_id: i64, question: &str, options: &[&str]) -> StoreResult<i64> {
+    async fn insert_poll(
+        tx: &mut Transaction<'_, Postgres>,
+        theme_id: i64,
+        question: &str,
+        options: &[&str],
+    ) -> StoreResult<i64> {
         let (poll_id,): (i64,) = sqlx::query_as("insert into polls (theme_id, question) values ($1, $2) returning id")
             .bind(theme_id)
             .bind(question)
@@ -133,11 +142,12 @@ impl Store for PgStore {
             let (theme_id, added) = Self::seed_theme(&mut tx, position, seed_theme).await?;
             report.themes_added += usize::from(added);
             for poll in &seed_theme.polls {
-                let exists: Option<(i64,)> = sqlx::query_as("select id from polls where theme_id = $1 and question = $2 limit 1")
-                    .bind(theme_id)
-                    .bind(&poll.question)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+                let exists: Option<(i64,)> =
+                    sqlx::query_as("select id from polls where theme_id = $1 and question = $2 limit 1")
+                        .bind(theme_id)
+                        .bind(&poll.question)
+                        .fetch_optional(&mut *tx)
+                        .await?;
                 if exists.is_none() {
                     let options: Vec<&str> = poll.options.iter().map(String::as_str).collect();
                     Self::insert_poll(&mut tx, theme_id, &poll.question, &options).await?;
@@ -150,9 +160,10 @@ impl Store for PgStore {
     }
 
     async fn themes(&self) -> StoreResult<Vec<Theme>> {
-        let rows: Vec<ThemeRow> = sqlx::query_as("select id, key, slug, name, icon, color, description from themes order by position, id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows: Vec<ThemeRow> =
+            sqlx::query_as("select id, key, slug, name, icon, color, description from themes order by position, id")
+                .fetch_all(&self.pool)
+                .await?;
         Ok(rows.into_iter().map(theme).collect())
     }
 
@@ -190,18 +201,21 @@ impl Store for PgStore {
     }
 
     async fn theme_by_id(&self, id: i64) -> StoreResult<Option<Theme>> {
-        let row: Option<ThemeRow> = sqlx::query_as("select id, key, slug, name, icon, color, description from themes where id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<ThemeRow> =
+            sqlx::query_as("select id, key, slug, name, icon, color, description from themes where id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(theme))
     }
 
     async fn polls_of_theme(&self, theme_id: i64) -> StoreResult<Vec<Poll>> {
-        let heads = sqlx::query_as("select id, theme_id, question, closed_at is not null from polls where theme_id = $1 order by id")
-            .bind(theme_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let heads = sqlx::query_as(
+            "select id, theme_id, question, closed_at is not null from polls where theme_id = $1 order by id",
+        )
+        .bind(theme_id)
+        .fetch_all(&self.pool)
+        .await?;
         self.load_polls(heads).await
     }
 
@@ -286,14 +300,12 @@ impl Store for PgStore {
                 .await?;
             return Ok(VoteOutcome::AlreadyVoted { option_id: earlier });
         }
-        sqlx::query("update options set votes = votes + 1 where id = $1")
-            .bind(option_id)
-            .execute(&mut *tx)
-            .await?;
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as("select id, text, votes from options where poll_id = $1 order by position")
-            .bind(poll_id)
-            .fetch_all(&mut *tx)
-            .await?;
+        sqlx::query("update options set votes = votes + 1 where id = $1").bind(option_id).execute(&mut *tx).await?;
+        let rows: Vec<(i64, String, i64)> =
+            sqlx::query_as("select id, text, votes from options where poll_id = $1 order by position")
+                .bind(poll_id)
+                .fetch_all(&mut *tx)
+                .await?;
         tx.commit().await?;
         Ok(VoteOutcome::Accepted(rows.into_iter().map(|(id, text, votes)| PollOption { id, text, votes }).collect()))
     }

@@ -1,1 +1,230 @@
-fn main() {}
+//! Real-browser smoke tests: headless Chromium driven through chromedriver.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+use support::{TestApp, spawn_app};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a free loopback port, stopped when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+    profile: PathBuf,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.profile);
+    }
+}
+
+/// A headless Chromium session; `javascript: false` browses as a reader without scripts.
+async fn browser(javascript: bool) -> (Driver, Client) {
+    for binary in [CHROMIUM, CHROMEDRIVER] {
+        assert!(
+            std::path::Path::new(binary).exists(),
+            "browser tests need {binary}: apt-get install chromium chromium-driver"
+        );
+    }
+    let port = support::postgres::free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromedriver");
+    let profile = std::env::temp_dir().join(format!("votestream-chromium-{:x}", rand::random::<u64>()));
+    let driver = Driver { child, port, profile };
+    let status = format!("http://127.0.0.1:{port}/status");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = reqwest::get(&status).await.ok().is_some_and(|r| r.status().is_success());
+        if ready {
+            break;
+        }
+        assert!(Instant::now() < deadline, "chromedriver did not become ready on port {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut args = vec![
+        "--headless=new".to_owned(),
+        "--no-sandbox".into(),
+        "--disable-gpu".into(),
+        "--disable-dev-shm-usage".into(),
+        "--disable-background-networking".into(),
+        "--disable-component-update".into(),
+        "--disable-sync".into(),
+        "--no-first-run".into(),
+        "--window-size=1200,1000".into(),
+        format!("--user-data-dir={}", driver.profile.display()),
+    ];
+    if !javascript {
+        args.push("--blink-settings=scriptEnabled=false".into());
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
+    let client = ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&format!("http://127.0.0.1:{}", driver.port))
+        .await
+        .expect("start a Chromium session");
+    (driver, client)
+}
+
+fn screenshot_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client.wait().for_element(Locator::Css(css)).await.unwrap().text().await.unwrap()
+}
+
+/// Waits until the element's text contains `expected` (htmx swaps land asynchronously).
+async fn wait_for_text(client: &Client, css: &str, expected: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = match client.find(Locator::Css(css)).await {
+            Ok(element) => element.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if found.contains(expected) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{css} never said {expected:?}; last seen {found:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Whether htmx is running on the page (false with JavaScript off).
+async fn htmx_loaded(client: &Client) -> bool {
+    client.execute("return typeof htmx === 'object'", vec![]).await.map(|v| v == json!(true)).unwrap_or(false)
+}
+
+/// Marks the current document; the mark survives htmx swaps but not a full page load.
+async fn mark_document(client: &Client) {
+    client.execute("window.votestreamMark = 'still here'", vec![]).await.unwrap();
+}
+
+async fn document_kept(client: &Client) -> bool {
+    client
+        .execute("return window.votestreamMark === 'still here'", vec![])
+        .await
+        .map(|v| v == json!(true))
+        .unwrap_or(false)
+}
+
+async fn vote_through_the_pages(app: &TestApp, client: &Client, javascript: bool) {
+    let suffix = if javascript { "" } else { "-no-js" };
+    client.goto(&app.url("/")).await.unwrap();
+    assert_eq!(htmx_loaded(client).await, javascript, "htmx runs exactly when JavaScript is on");
+    if javascript {
+        mark_document(client).await;
+    }
+    assert_eq!(text(client, ".theme-card h2").await, "#OnTrend");
+    client.find(Locator::Css("a.theme-card[href='/themes/on-trend']")).await.unwrap().click().await.unwrap();
+    wait_for_text(client, ".theme-header h1", "#OnTrend").await;
+    client.find(Locator::Css(".poll-card .button")).await.unwrap().click().await.unwrap();
+    wait_for_text(client, ".step", "Step 1 of 3").await;
+    assert_eq!(text(client, "#prompt").await, "Select your answer:");
+    std::fs::write(screenshot_path(&format!("vote-page{suffix}.png")), client.screenshot().await.unwrap()).unwrap();
+
+    client.find(Locator::Css(".choice:nth-child(2)")).await.unwrap().click().await.unwrap();
+
+    wait_for_text(client, ".notice", "You voted for “A decentralized micro-video platform”.").await;
+    assert_eq!(text(client, ".result.chosen .count").await, "1 vote · 100%");
+    assert!(client.current_url().await.unwrap().path().starts_with("/polls/"));
+    client.find(Locator::Css(".results")).await.unwrap();
+    std::fs::write(screenshot_path(&format!("results{suffix}.png")), client.screenshot().await.unwrap()).unwrap();
+    if javascript {
+        assert!(document_kept(client).await, "htmx swapped the pages in instead of loading them");
+        assert_eq!(
+            client.title().await.unwrap(),
+            "What will be the next 'big social network' to dominate the market? · VoteStream",
+            "the swapped fragment's title replaces the document's"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_visitor_browses_to_a_theme_votes_and_sees_the_results() {
+    let app = spawn_app().await;
+    let (_driver, client) = browser(true).await;
+
+    vote_through_the_pages(&app, &client, true).await;
+
+    assert_eq!(app.scalar("select count(*) from votes").await, 1);
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn voting_works_with_javascript_off() {
+    let app = spawn_app().await;
+    let (_driver, client) = browser(false).await;
+
+    vote_through_the_pages(&app, &client, false).await;
+
+    assert_eq!(app.scalar("select count(*) from votes").await, 1);
+    client.close().await.unwrap();
+}
+
+async fn create_a_poll(app: &TestApp, client: &Client, javascript: bool) {
+    client.goto(&app.url("/")).await.unwrap();
+    if javascript {
+        mark_document(client).await;
+    }
+    client.find(Locator::LinkText("Create a poll")).await.unwrap().click().await.unwrap();
+    wait_for_text(client, "main h1", "Create a poll").await;
+    client.find(Locator::Css("#question")).await.unwrap().send_keys("Best time to vote?").await.unwrap();
+    client.find(Locator::Css("#theme")).await.unwrap().select_by_value("sports").await.unwrap();
+    client.find(Locator::Css("#option-0")).await.unwrap().send_keys("Morning").await.unwrap();
+    client.find(Locator::Css("#option-1")).await.unwrap().send_keys("Evening").await.unwrap();
+
+    client.find(Locator::Css("button.add")).await.unwrap().click().await.unwrap();
+    client.wait().for_element(Locator::Css("#option-2")).await.unwrap().send_keys("Midnight").await.unwrap();
+    client.find(Locator::Css("button.primary")).await.unwrap().click().await.unwrap();
+
+    wait_for_text(client, "h1.question", "Best time to vote?").await;
+    let choices = client.find_all(Locator::Css(".choice .text")).await.unwrap();
+    let mut texts = Vec::new();
+    for choice in choices {
+        texts.push(choice.text().await.unwrap());
+    }
+    assert_eq!(texts, ["Morning", "Evening", "Midnight"]);
+    assert!(text(client, ".step").await.starts_with("Step 4 of 4"));
+    assert_eq!(document_kept(client).await, javascript, "htmx swaps with JavaScript, full pages without");
+}
+
+#[tokio::test]
+async fn a_visitor_creates_a_poll_through_the_form() {
+    let app = spawn_app().await;
+    let (_driver, client) = browser(true).await;
+
+    create_a_poll(&app, &client, true).await;
+
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_poll_form_works_with_javascript_off() {
+    let app = spawn_app().await;
+    let (_driver, client) = browser(false).await;
+
+    create_a_poll(&app, &client, false).await;
+
+    client.close().await.unwrap();
+}

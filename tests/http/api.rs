@@ -74,7 +74,10 @@ async fn an_invalid_api_poll_gets_422_with_a_message_per_field() {
     let app = spawn_app().await;
 
     let page = app
-        .post_json("/api/polls", &json!({ "question": "", "theme": "Cooking", "options": [{ "text": "A" }, { "text": "a" }] }))
+        .post_json(
+            "/api/polls",
+            &json!({ "question": "", "theme": "Cooking", "options": [{ "text": "A" }, { "text": "a" }] }),
+        )
         .await;
 
     assert_eq!(page.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -102,7 +105,9 @@ async fn malformed_api_bodies_get_json_errors_that_say_what_is_wrong() {
     assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
     assert!(broken.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().contains("parse"));
     assert_eq!(wrong_type.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert!(wrong_type.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().contains("application/json"));
+    assert!(
+        wrong_type.json::<serde_json::Value>().await.unwrap()["error"].as_str().unwrap().contains("application/json")
+    );
     assert_eq!(missing_field.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(missing_field.json()["error"].as_str().unwrap().contains("missing field `theme`"));
     assert_eq!(wrong_shape.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -141,11 +146,21 @@ async fn voting_by_option_id_and_the_refusals() {
 
     let fresh = new_client();
     let cases = [
-        ("index out of range", json!({ "choice": 4 }), StatusCode::UNPROCESSABLE_ENTITY, "choice 4 is out of range: this poll has 4 options, numbered 0 to 3."),
+        (
+            "index out of range",
+            json!({ "choice": 4 }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "choice 4 is out of range: this poll has 4 options, numbered 0 to 3.",
+        ),
         ("negative index", json!({ "choice": -1 }), StatusCode::UNPROCESSABLE_ENTITY, "choice -1 is out of range"),
         ("both fields", json!({ "choice": 0, "option_id": options[0] }), StatusCode::UNPROCESSABLE_ENTITY, "not both"),
         ("neither field", json!({}), StatusCode::UNPROCESSABLE_ENTITY, "Give either \"choice\""),
-        ("another poll's option", json!({ "option_id": foreign_option }), StatusCode::UNPROCESSABLE_ENTITY, "is not part of poll"),
+        (
+            "another poll's option",
+            json!({ "option_id": foreign_option }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "is not part of poll",
+        ),
         ("unknown field", json!({ "pick": 1 }), StatusCode::UNPROCESSABLE_ENTITY, "unknown field `pick`"),
     ];
     for (description, body, status, message) in cases {

@@ -2,6 +2,9 @@ use reqwest::StatusCode;
 
 use crate::support::spawn_app;
 
+/// A form submission as (name, value) pairs.
+type Fields<'a> = Vec<(&'a str, &'a str)>;
+
 fn fields<'a>(question: &'a str, theme: &'a str, options: &[&'a str], intent: &'a str) -> Vec<(&'a str, &'a str)> {
     let mut fields = vec![("question", question), ("theme", theme)];
     fields.extend(options.iter().map(|o| ("option", *o)));
@@ -82,7 +85,10 @@ async fn a_valid_poll_is_created_and_shown_in_its_theme() {
     let app = spawn_app().await;
 
     let created = app
-        .post_form("/polls", &fields("  Which   season is best? ", "moral-dilemmas", &["Spring", "Summer", "Autumn"], "create"))
+        .post_form(
+            "/polls",
+            &fields("  Which   season is best? ", "moral-dilemmas", &["Spring", "Summer", "Autumn"], "create"),
+        )
         .await;
 
     assert_eq!(created.status, StatusCode::SEE_OTHER);
@@ -104,16 +110,51 @@ async fn every_validation_message_shows_next_to_its_field_and_nothing_is_stored(
     let long_option = "y".repeat(201);
     let eleven: Vec<String> = (1..=11).map(|i| format!("o{i}")).collect();
     let eleven: Vec<&str> = eleven.iter().map(String::as_str).collect();
-    let cases: Vec<(&str, Vec<(&str, &str)>, &str, &str)> = vec![
+    let cases: Vec<(&str, Fields, &str, &str)> = vec![
         ("blank question", fields("  ", "sports", &["a", "b"], "create"), "#question-error", "Enter a question."),
-        ("over-long question", fields(&long_question, "sports", &["a", "b"], "create"), "#question-error", "The question is too long: 301 characters, at most 300."),
+        (
+            "over-long question",
+            fields(&long_question, "sports", &["a", "b"], "create"),
+            "#question-error",
+            "The question is too long: 301 characters, at most 300.",
+        ),
         ("no theme", fields("Q?", "", &["a", "b"], "create"), "#theme-error", "Choose a theme."),
-        ("unknown theme", fields("Q?", "cooking", &["a", "b"], "create"), "#theme-error", "There is no theme “cooking”. Choose one from the list."),
-        ("blank option", fields("Q?", "sports", &["a", " "], "create"), "#option-1-error", "Option 2 is blank: fill it in or remove it."),
-        ("over-long option", fields("Q?", "sports", &[&long_option, "b"], "create"), "#option-0-error", "Option 1 is too long: 201 characters, at most 200."),
-        ("duplicate options", fields("Q?", "sports", &["Yes", "No", "yes"], "create"), "#option-2-error", "Option 3 repeats option 1."),
-        ("too few options", fields("Q?", "sports", &["only"], "create"), "#options-error", "A poll needs at least 2 options."),
-        ("too many options", fields("Q?", "sports", &eleven, "create"), "#options-error", "A poll can have at most 10 options."),
+        (
+            "unknown theme",
+            fields("Q?", "cooking", &["a", "b"], "create"),
+            "#theme-error",
+            "There is no theme “cooking”. Choose one from the list.",
+        ),
+        (
+            "blank option",
+            fields("Q?", "sports", &["a", " "], "create"),
+            "#option-1-error",
+            "Option 2 is blank: fill it in or remove it.",
+        ),
+        (
+            "over-long option",
+            fields("Q?", "sports", &[&long_option, "b"], "create"),
+            "#option-0-error",
+            "Option 1 is too long: 201 characters, at most 200.",
+        ),
+        (
+            "duplicate options",
+            fields("Q?", "sports", &["Yes", "No", "yes"], "create"),
+            "#option-2-error",
+            "Option 3 repeats option 1.",
+        ),
+        (
+            "too few options",
+            fields("Q?", "sports", &["only"], "create"),
+            "#options-error",
+            "A poll needs at least 2 options.",
+        ),
+        (
+            "too many options",
+            fields("Q?", "sports", &eleven, "create"),
+            "#options-error",
+            "A poll can have at most 10 options.",
+        ),
     ];
     for (description, form, selector, message) in cases {
         let page = app.post_form("/polls", &form).await;
@@ -143,7 +184,8 @@ async fn a_question_with_a_script_tag_renders_as_text() {
     let app = spawn_app().await;
     let question = "<script>alert('pwned')</script> & <b>bold</b>?";
 
-    let created = app.post_form("/polls", &fields(question, "sports", &["<img src=x onerror=alert(1)>", "fine"], "create")).await;
+    let created =
+        app.post_form("/polls", &fields(question, "sports", &["<img src=x onerror=alert(1)>", "fine"], "create")).await;
     let page = app.get(&created.header("location")).await;
     let theme = app.get("/themes/sports").await;
 

@@ -41,7 +41,12 @@ async fn a_theme_page_numbers_its_polls_and_lists_their_options() {
     assert_eq!(page.texts(".poll-card h2")[0], "What will be the next 'big social network' to dominate the market?");
     assert_eq!(
         page.texts(".poll-card:first-child .option-list li"),
-        ["A generative AI app", "A decentralized micro-video platform", "The resurgence of niche forums", "None, the market is saturated"]
+        [
+            "A generative AI app",
+            "A decentralized micro-video platform",
+            "The resurgence of niche forums",
+            "None, the market is saturated"
+        ]
     );
     assert_eq!(page.texts(".poll-card .button"), ["Vote now", "Vote now", "Vote now"]);
     let first = app.first_poll("OnTrend").await;
@@ -113,7 +118,14 @@ async fn an_unknown_address_is_a_404_page() {
 async fn htmx_requests_get_the_fragment_and_others_the_whole_page() {
     let app = spawn_app().await;
     let poll = app.first_poll("Sports").await;
-    for path in ["/".to_owned(), "/themes/sports".into(), format!("/polls/{poll}"), "/polls/new".into(), "/stats".into(), "/nowhere".into()] {
+    for path in [
+        "/".to_owned(),
+        "/themes/sports".into(),
+        format!("/polls/{poll}"),
+        "/polls/new".into(),
+        "/stats".into(),
+        "/nowhere".into(),
+    ] {
         let full = app.get(&path).await;
         let fragment = app.get_hx(&path).await;
 

@@ -30,7 +30,8 @@ async fn percentages_are_shares_of_all_votes() {
     let options = app.poll_options(poll).await;
     for choice in [0, 0, 1] {
         let voter = new_client();
-        app.post_form_with(&voter, &format!("/polls/{poll}/votes"), &[("option", &options[choice].to_string())], &[]).await;
+        app.post_form_with(&voter, &format!("/polls/{poll}/votes"), &[("option", &options[choice].to_string())], &[])
+            .await;
     }
 
     let page = app.get(&format!("/polls/{poll}/results")).await;
@@ -78,8 +79,12 @@ async fn different_voters_each_get_their_vote() {
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
 
-    let a = app.post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[0].to_string())], &[]).await;
-    let b = app.post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[0].to_string())], &[]).await;
+    let a = app
+        .post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[0].to_string())], &[])
+        .await;
+    let b = app
+        .post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[0].to_string())], &[])
+        .await;
 
     assert_eq!((a.status, b.status), (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER));
     assert_eq!(app.api(&format!("/api/polls/{poll}/results")).await["total"], 2);
@@ -91,8 +96,20 @@ async fn bad_votes_get_a_clear_message_and_store_nothing() {
     let poll = app.first_poll("OnTrend").await;
     let other_poll_option = app.poll_options(app.first_poll("Sports").await).await[0];
     let cases = [
-        ("no option chosen", format!("/polls/{poll}/votes"), String::new(), StatusCode::UNPROCESSABLE_ENTITY, "Choose one of the options before voting.".to_owned()),
-        ("not a number", format!("/polls/{poll}/votes"), "abc".into(), StatusCode::UNPROCESSABLE_ENTITY, "“abc” is not an option of this poll.".into()),
+        (
+            "no option chosen",
+            format!("/polls/{poll}/votes"),
+            String::new(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Choose one of the options before voting.".to_owned(),
+        ),
+        (
+            "not a number",
+            format!("/polls/{poll}/votes"),
+            "abc".into(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "“abc” is not an option of this poll.".into(),
+        ),
         (
             "an option of another poll",
             format!("/polls/{poll}/votes"),
@@ -100,7 +117,13 @@ async fn bad_votes_get_a_clear_message_and_store_nothing() {
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("Option {other_poll_option} is not part of poll {poll}."),
         ),
-        ("an unknown poll", "/polls/999999/votes".into(), "1".into(), StatusCode::NOT_FOUND, "There is no poll 999999".into()),
+        (
+            "an unknown poll",
+            "/polls/999999/votes".into(),
+            "1".into(),
+            StatusCode::NOT_FOUND,
+            "There is no poll 999999".into(),
+        ),
     ];
     for (description, path, option, status, message) in cases {
         let page = app.post_form(&path, &[("option", &option)]).await;
@@ -159,12 +182,15 @@ async fn two_hundred_concurrent_voters_give_exactly_two_hundred_votes() {
     let poll = app.first_poll("MoralDilemmas").await;
     let options = app.poll_options(poll).await;
 
-    let votes = (0..200).map(|i| {
-        let voter = new_client();
-        let option = options[i % options.len()].to_string();
-        let app = &app;
-        async move { app.post_form_with(&voter, &format!("/polls/{poll}/votes"), &[("option", &option)], &[]).await.status }
-    });
+    let votes =
+        (0..200).map(|i| {
+            let voter = new_client();
+            let option = options[i % options.len()].to_string();
+            let app = &app;
+            async move {
+                app.post_form_with(&voter, &format!("/polls/{poll}/votes"), &[("option", &option)], &[]).await.status
+            }
+        });
     let statuses = join_all(votes).await;
 
     assert!(statuses.iter().all(|s| *s == StatusCode::SEE_OTHER), "{statuses:?}");

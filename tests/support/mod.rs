@@ -46,19 +46,13 @@ impl Page {
 
     /// Text of the first element matching `selector`; panics if there is none.
     pub fn text(&self, selector: &str) -> String {
-        self.texts(selector)
-            .into_iter()
-            .next()
-            .unwrap_or_else(|| panic!("no {selector} in:\n{}", self.body))
+        self.texts(selector).into_iter().next().unwrap_or_else(|| panic!("no {selector} in:\n{}", self.body))
     }
 
     /// An attribute of every element matching `selector`.
     pub fn attrs(&self, selector: &str, attr: &str) -> Vec<String> {
         let selector = Selector::parse(selector).unwrap();
-        self.html()
-            .select(&selector)
-            .filter_map(|e| e.value().attr(attr).map(str::to_owned))
-            .collect()
+        self.html().select(&selector).filter_map(|e| e.value().attr(attr).map(str::to_owned)).collect()
     }
 
     pub fn header(&self, name: &str) -> String {
@@ -127,7 +121,13 @@ impl TestApp {
         self.post_form_with(&self.client, path, fields, &[]).await
     }
 
-    pub async fn post_form_with(&self, client: &Client, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+    pub async fn post_form_with(
+        &self,
+        client: &Client,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut request = client.post(self.url(path)).form(fields).header("Sec-Fetch-Site", "same-origin");
         for (k, v) in headers {
             request = request.header(*k, *v);
@@ -172,7 +172,9 @@ impl TestApp {
 
     /// Options whose stored counter differs from their vote rows (should be none).
     pub async fn counters_out_of_step(&self) -> i64 {
-        self.scalar("select count(*) from options o where o.votes <> (select count(*) from votes v where v.option_id = o.id)")
-            .await
+        self.scalar(
+            "select count(*) from options o where o.votes <> (select count(*) from votes v where v.option_id = o.id)",
+        )
+        .await
     }
 }

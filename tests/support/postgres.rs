@@ -35,11 +35,7 @@ fn bin_dir() -> PathBuf {
         .filter(|bin| bin.join("postgres").exists())
         .collect();
     found.sort_by_key(|p| {
-        p.parent()
-            .and_then(|v| v.file_name())
-            .and_then(|v| v.to_str())
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0)
+        p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
     });
     found.pop().unwrap_or_else(|| {
         panic!(
@@ -100,7 +96,12 @@ fn start() -> PgServer {
         dir.display()
     );
     let mut pg_ctl = as_server_user(&bin.join("pg_ctl"));
-    pg_ctl.arg("-D").arg(&data).args(["-o", &options, "-l"]).arg(dir.join("server.log")).args(["-w", "-t", "60", "start"]);
+    pg_ctl
+        .arg("-D")
+        .arg(&data)
+        .args(["-o", &options, "-l"])
+        .arg(dir.join("server.log"))
+        .args(["-w", "-t", "60", "start"]);
     run(pg_ctl, "pg_ctl start");
 
     let stop = format!(

@@ -5,28 +5,17 @@ use maud::{Markup, html};
 /// The letter shown before option `index`: A, B, C…
 pub fn letter(index: usize) -> char {
     // At most ten options, so the alphabet never runs out; fall back to '?' defensively.
-    u8::try_from(index)
-        .ok()
-        .filter(|i| *i < 26)
-        .map_or('?', |i| char::from(b'A' + i))
+    u8::try_from(index).ok().filter(|i| *i < 26).map_or('?', |i| char::from(b'A' + i))
 }
 
 /// `1 vote`, `2 votes`.
 pub fn count(n: i64, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 /// `votes` out of `total` as a whole percentage (0 when nobody voted).
 pub fn percent(votes: i64, total: i64) -> i64 {
-    if total <= 0 {
-        0
-    } else {
-        (votes * 100 + total / 2) / total
-    }
+    if total <= 0 { 0 } else { (votes * 100 + total / 2) / total }
 }
 
 /// The class that gives an element its theme's colour (from `/themes.css`).

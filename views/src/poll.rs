@@ -33,11 +33,7 @@ pub fn results(results: &Results) -> Markup {
 
 /// The text of the option with `id`, for messages.
 fn option_text(results: &Results, id: i64) -> &str {
-    results
-        .options
-        .iter()
-        .find(|o| o.id == id)
-        .map_or("an option", |o| o.text.as_str())
+    results.options.iter().find(|o| o.id == id).map_or("an option", |o| o.text.as_str())
 }
 
 /// What the viewer is told above the results.
@@ -53,10 +49,7 @@ fn notice(model: &VotePage) -> Option<String> {
             })
         }
         Ballot::Closed { option_id } => Some(match option_id {
-            Some(id) => format!(
-                "This poll is closed. You voted for “{}”.",
-                option_text(&model.results, id)
-            ),
+            Some(id) => format!("This poll is closed. You voted for “{}”.", option_text(&model.results, id)),
             None => "This poll is closed: voting has ended.".to_owned(),
         }),
     }

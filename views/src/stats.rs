@@ -9,12 +9,7 @@ pub const TITLE: &str = "Stats";
 
 /// The totals as a definition list.
 pub fn fragment(stats: &Stats) -> Markup {
-    let rows = [
-        ("Themes", stats.themes),
-        ("Polls", stats.polls),
-        ("Options", stats.options),
-        ("Votes", stats.votes),
-    ];
+    let rows = [("Themes", stats.themes), ("Polls", stats.polls), ("Options", stats.options), ("Votes", stats.votes)];
     html! {
         h1 { (TITLE) }
         dl.stats {

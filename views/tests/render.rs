@@ -1,0 +1,125 @@
+//! The templates render what the pages promise, without a server.
+
+use votestream_views::components::{count, letter, percent};
+use votestream_views::{
+    Ballot, ErrorView, FormErrors, NewPollForm, OptionTally, Results, ThemeSummary, VotePage, error, layout, poll,
+};
+
+fn theme() -> ThemeSummary {
+    ThemeSummary { slug: "sports".into(), name: "Sports".into(), icon: "⚽".into(), description: "Predictions".into() }
+}
+
+fn vote_page(ballot: Ballot) -> VotePage {
+    VotePage {
+        theme: theme(),
+        question: "Who wins?".into(),
+        step: 2,
+        steps: 3,
+        results: Results {
+            poll_id: 7,
+            options: vec![
+                OptionTally { id: 70, text: "Home".into(), votes: 1 },
+                OptionTally { id: 71, text: "Away".into(), votes: 2 },
+            ],
+            chosen: None,
+        },
+        ballot,
+        next_poll: Some(8),
+    }
+}
+
+#[test]
+fn letters_counts_and_percentages() {
+    assert_eq!((letter(0), letter(1), letter(9)), ('A', 'B', 'J'));
+    assert_eq!(
+        (count(0, "vote"), count(1, "vote"), count(2, "poll")),
+        ("0 votes".into(), "1 vote".into(), "2 polls".into())
+    );
+    assert_eq!((percent(1, 3), percent(2, 3), percent(0, 0), percent(5, 5)), (33, 67, 0, 100));
+}
+
+#[test]
+fn an_open_poll_shows_lettered_choices_and_no_results() {
+    let html = poll::fragment(&vote_page(Ballot::Open)).into_string();
+
+    assert!(html.contains("Step 2 of 3"));
+    assert!(html.contains(r#"<button class="choice" type="submit" name="option" value="70">"#), "{html}");
+    assert!(html.contains(">A</span>") && html.contains(">B</span>"));
+    assert!(!html.contains("class=\"results\""));
+}
+
+#[test]
+fn after_voting_the_results_and_next_link_show() {
+    let html = poll::fragment(&vote_page(Ballot::Voted { option_id: 71, again: false })).into_string();
+
+    assert!(html.contains("You voted for “Away”."));
+    assert!(html.contains(r#"<progress value="2" max="3""#), "{html}");
+    assert!(html.contains("2 votes · 67%"));
+    assert!(html.contains(r#"href="/polls/8""#));
+    assert!(!html.contains("class=\"choice\""));
+}
+
+#[test]
+fn a_second_attempt_and_a_closed_poll_say_so() {
+    let again = poll::fragment(&vote_page(Ballot::Voted { option_id: 70, again: true })).into_string();
+    let closed = poll::fragment(&vote_page(Ballot::Closed { option_id: None })).into_string();
+
+    assert!(again.contains("You already voted for “Home”. One vote per poll."));
+    assert!(closed.contains("This poll is closed: voting has ended."));
+}
+
+#[test]
+fn user_text_is_escaped() {
+    let mut page = vote_page(Ballot::Open);
+    page.question = "<script>alert(1)</script>".into();
+
+    let html = poll::page(&page).into_string();
+
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_eq!(html.matches("<script").count(), 1, "only the htmx script tag");
+}
+
+#[test]
+fn the_layout_loads_htmx_from_this_origin_with_a_csp_friendly_config() {
+    let html = layout::page("T", maud::html! { p { "x" } }).into_string();
+
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.contains(r#"<script src="/assets/vendor/htmx.min.js" defer>"#));
+    assert!(html.contains("&quot;allowEval&quot;:false"));
+    assert!(html.contains("&quot;includeIndicatorStyles&quot;:false"));
+    assert!(html.contains("<title>T · VoteStream</title>"));
+    assert!(!layout::fragment("T", maud::html! {}).into_string().contains("<html"));
+}
+
+#[test]
+fn form_errors_sit_next_to_their_fields() {
+    let form = NewPollForm {
+        themes: vec![],
+        question: String::new(),
+        theme: String::new(),
+        options: vec!["a".into(), "a".into()],
+        errors: FormErrors {
+            question: Some("Enter a question.".into()),
+            option: vec![None, Some("Option 2 repeats option 1.".into())],
+            ..FormErrors::default()
+        },
+        min_options: 2,
+        max_options: 10,
+    };
+
+    let html = votestream_views::new_poll::fragment(&form).into_string();
+
+    assert!(html.contains(r#"<p class="field-error" id="question-error">Enter a question.</p>"#), "{html}");
+    assert!(html.contains(r#"<p class="field-error" id="option-1-error">Option 2 repeats option 1.</p>"#));
+    assert!(html.contains(r#"aria-describedby="option-1-error""#));
+    assert!(!html.contains("button class=\"remove\""), "two options: nothing to remove");
+}
+
+#[test]
+fn the_error_page_names_the_status() {
+    let view = ErrorView { status: 404, title: "Not found".into(), message: "No such poll.".into() };
+
+    let html = error::page(&view).into_string();
+
+    assert!(html.contains("<p class=\"status\">404</p>") && html.contains("No such poll."));
+}
