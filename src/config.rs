@@ -48,6 +48,8 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// `BODY_LIMIT_BYTES`: largest request body accepted.
     pub body_limit: usize,
+    /// `REPLICA_NAME`: sent as `X-Replica` on every response (default: `HOSTNAME`, else `local`).
+    pub replica_name: String,
 }
 
 impl Settings {
@@ -85,6 +87,7 @@ impl Settings {
                 parse(get("BODY_LIMIT_BYTES", "65536"), "expected a number of bytes")?,
                 "BODY_LIMIT_BYTES",
             )?,
+            replica_name: replica_name(get("REPLICA_NAME", &lookup("HOSTNAME").unwrap_or_else(|| "local".into())))?,
         })
     }
 
@@ -96,6 +99,18 @@ impl Settings {
     /// `database_url` without its password, for logs.
     pub fn database_url_redacted(&self) -> String {
         redact(&self.database_url)
+    }
+}
+
+/// A header-safe name: letters, digits, `-`, `_`, `.`.
+fn replica_name((name, value): (&'static str, String)) -> Result<String, ConfigError> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if ok {
+        Ok(value)
+    } else {
+        Err(ConfigError { name, value, reason: "expected up to 64 letters, digits, '-', '_' or '.'".into() })
     }
 }
 
@@ -168,6 +183,7 @@ mod tests {
             ("LOG_FORMAT", "xml", "expected text or json"),
             ("DATABASE_URL", "mysql://x", "postgres://"),
             ("DB_MAX_CONNECTIONS", "0", "more than 0"),
+            ("REPLICA_NAME", "a b", "letters, digits"),
         ];
         for (name, value, expected) in cases {
             let error = settings(&[(name, value)]).expect_err(name).to_string();

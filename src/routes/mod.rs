@@ -2,10 +2,11 @@
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::from_fn;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Settings;
@@ -33,13 +34,16 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .layer(from_fn(voter::assign))
         .layer(from_fn(web::render_error_pages));
     let api = api::router().layer(from_fn(csrf::api)).layer(from_fn(voter::assign));
-    let app =
-        Router::new().nest("/api", api).merge(assets::router()).merge(system::probes()).merge(pages).with_state(state);
+    // Probes stay out of the request log: load balancers call them every few seconds.
+    let traced =
+        Router::new().nest("/api", api).merge(assets::router()).merge(pages).layer(crate::telemetry::http_trace());
+    let app = traced.merge(system::probes()).with_state(state);
+    let replica = HeaderValue::from_str(&settings.replica_name).unwrap_or(HeaderValue::from_static("unnamed"));
     headers::apply(app)
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
-        .layer(crate::telemetry::http_trace())
+        .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-replica"), replica))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }

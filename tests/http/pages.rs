@@ -227,3 +227,12 @@ async fn seeding_again_adds_nothing() {
     assert_eq!((report.themes_added, report.polls_added), (0, 0));
     assert_eq!(app.scalar("select count(*) from polls").await, 10);
 }
+
+#[tokio::test]
+async fn every_response_names_the_replica_that_served_it() {
+    let app = crate::support::spawn_app_with(&[("REPLICA_NAME", "replica-7")]).await;
+
+    for path in ["/", "/healthz", "/api/themes", "/assets/app.css", "/nowhere"] {
+        assert_eq!(app.get(path).await.header("x-replica"), "replica-7", "{path}");
+    }
+}

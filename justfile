@@ -1,0 +1,49 @@
+# VoteStream recipes. `just` lists them.
+
+default:
+    @just --list
+
+# Run the server (reads DATABASE_URL and the rest from the environment or .env).
+run *args:
+    cargo run -- {{args}}
+
+# Run against a throwaway local PostgreSQL under target/dev-pg, with debug logs.
+dev:
+    DATABASE_URL="$(deploy/dev-postgres.sh start)" RUST_LOG="${RUST_LOG:-votestream=debug,tower_http=debug,info}" cargo run
+
+# Stop the development PostgreSQL.
+dev-db-stop:
+    deploy/dev-postgres.sh stop
+
+# Run every test (needs PostgreSQL server binaries, chromium and chromium-driver).
+test *args:
+    cargo test --workspace {{args}}
+
+# Format the code.
+fmt:
+    cargo fmt --all
+
+# Formatting check and clippy with warnings as errors.
+lint:
+    cargo fmt --all -- --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Check docker-compose.yml without a Docker engine (needs docker-compose v1 from apt).
+compose-check:
+    docker-compose -f docker-compose.yml config --quiet
+
+# Refresh the vendored htmx files from the npm registry (versions in assets/vendor/README.md).
+vendor htmx="2.0.11" sse="2.2.4":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && npm pack --silent "htmx.org@{{htmx}}" "htmx-ext-sse@{{sse}}" >/dev/null)
+    tar -xzf "$tmp/htmx.org-{{htmx}}.tgz" -C "$tmp" && mv "$tmp/package" "$tmp/htmx"
+    tar -xzf "$tmp/htmx-ext-sse-{{sse}}.tgz" -C "$tmp" && mv "$tmp/package" "$tmp/sse"
+    cp "$tmp/htmx/dist/htmx.min.js" assets/vendor/htmx.min.js
+    cp "$tmp/htmx/LICENSE" assets/vendor/htmx.LICENSE
+    cp "$tmp/sse/dist/sse.min.js" assets/vendor/htmx-ext-sse.min.js
+    cp "$tmp/sse/LICENSE" assets/vendor/htmx-ext-sse.LICENSE
+    sed -i -E "s/^(\| \`htmx.min.js\` .*\| )[0-9.]+( \|.*)$/\1{{htmx}}\2/; s/^(\| \`htmx-ext-sse.min.js\` .*\| )[0-9.]+( \|.*)$/\1{{sse}}\2/" assets/vendor/README.md
+    echo "htmx {{htmx}}, htmx-ext-sse {{sse}} vendored"
