@@ -48,6 +48,16 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// `BODY_LIMIT_BYTES`: largest request body accepted.
     pub body_limit: usize,
+    /// `REDIS_URL`: Redis for the live bus and the cache; `None` keeps both in-process.
+    pub redis_url: Option<String>,
+    /// `SSE_THROTTLE_MS`: at most one live frame per viewer per this interval.
+    pub sse_throttle: Duration,
+    /// `SSE_RETRY_MS`: reconnection delay suggested to SSE clients.
+    pub sse_retry: Duration,
+    /// `SSE_KEEPALIVE_SECS`: interval of keep-alive comments on idle streams.
+    pub sse_keep_alive: Duration,
+    /// `CACHE_TTL_SECS`: how long cached polls live.
+    pub cache_ttl: Duration,
     /// `REPLICA_NAME`: sent as `X-Replica` on every response (default: `HOSTNAME`, else `local`).
     pub replica_name: String,
 }
@@ -87,6 +97,20 @@ impl Settings {
                 parse(get("BODY_LIMIT_BYTES", "65536"), "expected a number of bytes")?,
                 "BODY_LIMIT_BYTES",
             )?,
+            redis_url: match lookup("REDIS_URL").filter(|v| !v.trim().is_empty()) {
+                Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => Some(url),
+                Some(url) => {
+                    return Err(ConfigError { name: "REDIS_URL", value: redact(&url), reason: "expected a redis://… URL".into() });
+                }
+                None => None,
+            },
+            sse_throttle: Duration::from_millis(parse(get("SSE_THROTTLE_MS", "100"), "expected milliseconds")?),
+            sse_retry: Duration::from_millis(positive(parse(get("SSE_RETRY_MS", "2000"), "expected milliseconds")?, "SSE_RETRY_MS")?),
+            sse_keep_alive: Duration::from_secs(positive(
+                parse(get("SSE_KEEPALIVE_SECS", "15"), "expected seconds")?,
+                "SSE_KEEPALIVE_SECS",
+            )?),
+            cache_ttl: Duration::from_secs(positive(parse(get("CACHE_TTL_SECS", "30"), "expected seconds")?, "CACHE_TTL_SECS")?),
             replica_name: replica_name(get("REPLICA_NAME", &lookup("HOSTNAME").unwrap_or_else(|| "local".into())))?,
         })
     }
@@ -94,6 +118,11 @@ impl Settings {
     /// The storage backend `database_url` names.
     pub fn backend(&self) -> Backend {
         backend_of(&self.database_url).unwrap_or(Backend::Sqlite)
+    }
+
+    /// `redis_url` without its password, for logs.
+    pub fn redis_url_redacted(&self) -> Option<String> {
+        self.redis_url.as_deref().map(redact)
     }
 
     /// `database_url` without its password, for logs.
@@ -184,6 +213,8 @@ mod tests {
             ("DATABASE_URL", "mysql://x", "postgres://"),
             ("DB_MAX_CONNECTIONS", "0", "more than 0"),
             ("REPLICA_NAME", "a b", "letters, digits"),
+            ("REDIS_URL", "localhost:6379", "redis://"),
+            ("SSE_THROTTLE_MS", "fast", "milliseconds"),
         ];
         for (name, value, expected) in cases {
             let error = settings(&[(name, value)]).expect_err(name).to_string();

@@ -1,10 +1,13 @@
 //! VoteStream: themed polls, votes and result bars, server-rendered with maud and htmx.
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod guard;
+pub mod live;
+pub mod polls;
 pub mod routes;
 pub mod seed;
 pub mod startup;

@@ -2,24 +2,32 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
+use crate::cache::{DynCache, LocalCache, RedisCache};
+use crate::config::{Backend, Settings};
+use crate::live::stream::StreamConfig;
+use crate::live::{Hub, Live, redis};
 use crate::state::AppState;
-use crate::store::DynStore;
 use crate::{routes, seed, store};
+
+/// Entries the in-process cache keeps at most.
+const LOCAL_CACHE_ENTRIES: u64 = 10_000;
 
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
-    store: DynStore,
+    state: AppState,
 }
 
 impl Application {
-    /// Connects storage, migrates, seeds (if `SEED_DEMO`), then binds `BIND_ADDR`.
+    /// Connects storage, migrates, seeds (if `SEED_DEMO`), sets up the live bus and cache
+    /// (Redis when `REDIS_URL` is set), then binds `BIND_ADDR`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let store = store::connect(&settings).await?;
         store.migrate().await.context("applying migrations")?;
@@ -27,15 +35,48 @@ impl Application {
             let report = seed::load_demo(store.as_ref()).await?;
             tracing::info!(themes = report.themes_added, polls = report.polls_added, "demo content checked");
         }
-        let listener =
-            TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
-        let router = routes::router(AppState { store: store.clone() }, &settings);
+        let shutdown = CancellationToken::new();
+        let hub = Hub::new(store.clone());
+        let (live, cache): (Live, DynCache) = match &settings.redis_url {
+            Some(url) => {
+                let client = redis::client(url)?;
+                let commands = redis::command_connection(&client)?;
+                redis::start_subscriber(&client, hub.clone(), shutdown.clone())?;
+                tracing::info!(redis = settings.redis_url_redacted().unwrap_or_default(), "live bus and cache on Redis");
+                (
+                    Live::with_redis(hub, redis::Publisher::new(commands.clone())),
+                    Arc::new(RedisCache::new(commands, settings.cache_ttl)),
+                )
+            }
+            None => {
+                if settings.backend() == Backend::Postgres {
+                    tracing::warn!("no REDIS_URL: live updates and the cache stay inside this replica; run one replica only");
+                }
+                (Live::local(hub), Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.cache_ttl)))
+            }
+        };
+        let state = AppState {
+            store,
+            cache,
+            live: Arc::new(live),
+            streams: StreamConfig {
+                throttle: settings.sse_throttle,
+                retry: settings.sse_retry,
+                keep_alive: settings.sse_keep_alive,
+            },
+            shutdown,
+        };
+        let listener = TcpListener::bind(settings.bind_addr)
+            .await
+            .with_context(|| format!("binding {}", settings.bind_addr))?;
+        let router = routes::router(state.clone(), &settings);
         tracing::info!(
             database = %settings.database_url_redacted(),
             address = %listener.local_addr()?,
+            replica = %settings.replica_name,
             "VoteStream ready"
         );
-        Ok(Self { listener, router, store })
+        Ok(Self { listener, router, state })
     }
 
     /// The address actually bound (port 0 becomes a real port).
@@ -43,14 +84,21 @@ impl Application {
         self.listener.local_addr()
     }
 
-    /// The store, for tests and tools that start the server in-process.
-    pub fn store(&self) -> DynStore {
-        self.store.clone()
+    /// The shared state, for tests and tools that start the server in-process.
+    pub fn state(&self) -> AppState {
+        self.state.clone()
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves: then live streams end (clients reconnect
+    /// elsewhere), background tasks stop, and requests in flight finish.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+        let token = self.state.shutdown.clone();
+        let trigger = token.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            trigger.cancel();
+        });
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(shutdown).await
+        axum::serve(self.listener, service).with_graceful_shutdown(token.cancelled_owned()).await
     }
 }

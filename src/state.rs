@@ -1,7 +1,13 @@
 //! What handlers share.
 
-use axum::extract::FromRef;
+use std::sync::Arc;
 
+use axum::extract::FromRef;
+use tokio_util::sync::CancellationToken;
+
+use crate::cache::DynCache;
+use crate::live::Live;
+use crate::live::stream::StreamConfig;
 use crate::store::DynStore;
 
 /// The application state; handlers extract only the parts they use.
@@ -9,4 +15,12 @@ use crate::store::DynStore;
 pub struct AppState {
     /// Storage.
     pub store: DynStore,
+    /// Cache-aside for reads.
+    pub cache: DynCache,
+    /// Live updates.
+    pub live: Arc<Live>,
+    /// SSE timing.
+    pub streams: StreamConfig,
+    /// Cancelled on shutdown: live streams end so the server can drain.
+    pub shutdown: CancellationToken,
 }

@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::domain::{PollDraft, VoterId};
 use crate::error::{ApiError, AppError};
+use crate::polls;
 use crate::state::AppState;
 use crate::store::{DynStore, Poll, PollOption, Theme, ThemeStats, VoteOutcome};
 use crate::web::{PollId, poll_not_found};
@@ -106,15 +107,15 @@ async fn polls(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
     Ok(Json(polls.iter().map(|p| poll_json(p, themes.iter().find(|t| t.id == p.theme_id))).collect()))
 }
 
-async fn poll(State(store): State<DynStore>, PollId(id): PollId) -> ApiResult<Json<Value>> {
-    let poll = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
-    let theme = store.theme_by_id(poll.theme_id).await?;
+async fn poll(State(state): State<AppState>, PollId(id): PollId) -> ApiResult<Json<Value>> {
+    let poll = polls::load(&state, id).await?.ok_or_else(|| poll_not_found(id))?;
+    let theme = state.store.theme_by_id(poll.theme_id).await?;
     Ok(Json(poll_json(&poll, theme.as_ref())))
 }
 
-async fn results(State(store): State<DynStore>, PollId(id): PollId) -> ApiResult<Json<Value>> {
-    let poll = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
-    Ok(Json(results_json(poll.id, &poll.options)))
+async fn results(State(state): State<AppState>, PollId(id): PollId) -> ApiResult<Json<Value>> {
+    let (options, _) = polls::tallies(&state, id).await?.ok_or_else(|| poll_not_found(id))?;
+    Ok(Json(results_json(id, &options)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -165,12 +166,12 @@ struct VoteBody {
 }
 
 async fn vote(
-    State(store): State<DynStore>,
+    State(state): State<AppState>,
     PollId(id): PollId,
     voter: VoterId,
     ApiJson(body): ApiJson<VoteBody>,
 ) -> ApiResult {
-    let poll = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
+    let poll = polls::load(&state, id).await?.ok_or_else(|| poll_not_found(id))?;
     let option_id = match (body.choice, body.option_id) {
         (Some(choice), None) => {
             let count = poll.options.len();
@@ -189,7 +190,7 @@ async fn vote(
             .into());
         }
     };
-    match store.cast_vote(id, option_id, &voter).await? {
+    match polls::vote(&state, id, option_id, &voter).await? {
         VoteOutcome::Accepted(options) => Ok(Json(json!({
             "status": "accepted",
             "option_id": option_id,

@@ -17,6 +17,7 @@ use crate::web;
 pub mod api;
 pub mod assets;
 pub mod home;
+pub mod live;
 pub mod polls;
 mod present;
 pub mod system;
@@ -29,11 +30,12 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .merge(themes::router())
         .merge(polls::router())
         .merge(system::pages())
+        .merge(live::pages())
         .fallback(web::not_found)
         .layer(from_fn(csrf::html))
         .layer(from_fn(voter::assign))
         .layer(from_fn(web::render_error_pages));
-    let api = api::router().layer(from_fn(csrf::api)).layer(from_fn(voter::assign));
+    let api = api::router().merge(live::api()).layer(from_fn(csrf::api)).layer(from_fn(voter::assign));
     // Probes stay out of the request log: load balancers call them every few seconds.
     let traced =
         Router::new().nest("/api", api).merge(assets::router()).merge(pages).layer(crate::telemetry::http_trace());

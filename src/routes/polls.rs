@@ -12,6 +12,7 @@ use votestream_views::{FormErrors, NewPollForm, ThemeChoice, new_poll, poll};
 use super::present;
 use crate::domain::{MAX_OPTIONS, MIN_OPTIONS, PollDraft, PollErrors, VoterId};
 use crate::error::{AppError, Result};
+use crate::polls;
 use crate::state::AppState;
 use crate::store::{DynStore, Theme, VoteOutcome};
 use crate::web::{HxMode, PollId, poll_not_found};
@@ -154,7 +155,7 @@ struct VoteForm {
 /// One vote. Accepted: back to the poll page (post/redirect/get), which now shows results.
 #[tracing::instrument(skip_all, fields(poll_id = id))]
 async fn vote(
-    State(store): State<DynStore>,
+    State(state): State<AppState>,
     PollId(id): PollId,
     voter: VoterId,
     mode: HxMode,
@@ -168,7 +169,7 @@ async fn vote(
     let option_id: i64 = raw.trim().parse().map_err(|_| {
         AppError::Invalid(format!("“{raw}” is not an option of this poll. Choose one of the options shown."))
     })?;
-    let status = match store.cast_vote(id, option_id, &voter).await? {
+    let status = match polls::vote(&state, id, option_id, &voter).await? {
         VoteOutcome::Accepted(_) => return Ok(Redirect::to(&format!("/polls/{id}")).into_response()),
         VoteOutcome::UnknownPoll => return Err(poll_not_found(id)),
         VoteOutcome::UnknownOption => {
@@ -179,14 +180,13 @@ async fn vote(
         VoteOutcome::AlreadyVoted { .. } | VoteOutcome::Closed => StatusCode::CONFLICT,
     };
     // Refused: show the poll as it stands, with the reason on top.
-    let found = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
-    let page = present::vote_page(store.as_ref(), found, &voter, true).await?;
+    let found = state.store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
+    let page = present::vote_page(state.store.as_ref(), found, &voter, true).await?;
     Ok(mode.render(status, &poll::title(&page), poll::fragment(&page)))
 }
 
-async fn results(State(store): State<DynStore>, PollId(id): PollId, voter: VoterId, mode: HxMode) -> Result<Response> {
-    let found = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
-    let chosen = store.choice(id, &voter).await?;
-    let model = present::results(id, &found.options, chosen);
-    Ok(mode.render(StatusCode::OK, &found.question, poll::results(&model)))
+async fn results(State(state): State<AppState>, PollId(id): PollId, mode: HxMode) -> Result<Response> {
+    let (options, closed) = polls::tallies(&state, id).await?.ok_or_else(|| poll_not_found(id))?;
+    let model = present::results(id, &options, closed);
+    Ok(mode.render(StatusCode::OK, "Results", poll::results(&model)))
 }

@@ -15,11 +15,11 @@ pub fn theme_summary(theme: &Theme) -> ThemeSummary {
     }
 }
 
-pub fn results(poll_id: i64, options: &[PollOption], chosen: Option<i64>) -> Results {
+pub fn results(poll_id: i64, options: &[PollOption], closed: bool) -> Results {
     Results {
         poll_id,
         options: options.iter().map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes }).collect(),
-        chosen,
+        closed,
     }
 }
 
@@ -46,7 +46,7 @@ pub async fn vote_page(store: &dyn Store, poll: Poll, voter: &VoterId, again: bo
         question: poll.question.clone(),
         step: index + 1,
         steps: ids.len().max(1),
-        results: results(poll.id, &poll.options, choice),
+        results: results(poll.id, &poll.options, poll.closed),
         ballot: ballot(&poll, choice, again),
         next_poll: ids.get(index + 1).copied(),
     })

@@ -55,7 +55,7 @@ pub struct ThemeStats {
 }
 
 /// An option with its stored counter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PollOption {
     /// Database id.
     pub id: i64,
@@ -66,7 +66,7 @@ pub struct PollOption {
 }
 
 /// A poll with its options in order.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Poll {
     /// Database id.
     pub id: i64,
@@ -103,7 +103,8 @@ pub struct Totals {
 /// What became of a vote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VoteOutcome {
-    /// Committed; the poll's options with their new counts.
+    /// Committed; the poll's options with their counts as read after the commit (so the
+    /// last commit's read includes every earlier vote).
     Accepted(Vec<PollOption>),
     /// This voter had voted in this poll already, for `option_id`.
     AlreadyVoted {

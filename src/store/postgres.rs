@@ -301,12 +301,20 @@ impl Store for PgStore {
             return Ok(VoteOutcome::AlreadyVoted { option_id: earlier });
         }
         sqlx::query("update options set votes = votes + 1 where id = $1").bind(option_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        // Read after the commit: whichever vote commits last then sees every vote, so the
+        // highest version published is the complete tally.
+        // The vote is committed: a failing read must not turn it into an error. An empty
+        // tally publishes nothing; the next vote or a refresh heals the viewers.
         let rows: Vec<(i64, String, i64)> =
             sqlx::query_as("select id, text, votes from options where poll_id = $1 order by position")
                 .bind(poll_id)
-                .fetch_all(&mut *tx)
-                .await?;
-        tx.commit().await?;
+                .fetch_all(&self.pool)
+                .await
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, poll_id, "vote committed, tally read failed");
+                    Vec::new()
+                });
         Ok(VoteOutcome::Accepted(rows.into_iter().map(|(id, text, votes)| PollOption { id, text, votes }).collect()))
     }
 

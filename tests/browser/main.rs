@@ -146,7 +146,7 @@ async fn vote_through_the_pages(app: &TestApp, client: &Client, javascript: bool
     client.find(Locator::Css(".choice:nth-child(2)")).await.unwrap().click().await.unwrap();
 
     wait_for_text(client, ".notice", "You voted for “A decentralized micro-video platform”.").await;
-    assert_eq!(text(client, ".result.chosen .count").await, "1 vote · 100%");
+    assert_eq!(text(client, ".result:nth-child(2) .count").await, "1 vote · 100%");
     assert!(client.current_url().await.unwrap().path().starts_with("/polls/"));
     client.find(Locator::Css(".results")).await.unwrap();
     std::fs::write(screenshot_path(&format!("results{suffix}.png")), client.screenshot().await.unwrap()).unwrap();

@@ -203,9 +203,10 @@ async fn health_checks_answer() {
 async fn the_app_serves_its_own_htmx_stylesheet_and_theme_colours() {
     let app = spawn_app().await;
     let home = app.get("/").await;
-    assert_eq!(home.attrs("script", "src"), ["/assets/vendor/htmx.min.js"]);
+    assert_eq!(home.attrs("script", "src"), ["/assets/vendor/htmx.min.js", "/assets/vendor/htmx-ext-sse.min.js"]);
 
     let htmx = app.get("/assets/vendor/htmx.min.js").await;
+    let sse = app.get("/assets/vendor/htmx-ext-sse.min.js").await;
     let css = app.get("/assets/app.css").await;
     let themes = app.get("/themes.css").await;
     let missing = app.get("/assets/nope.js").await;
@@ -213,6 +214,7 @@ async fn the_app_serves_its_own_htmx_stylesheet_and_theme_colours() {
     assert_eq!(htmx.status, StatusCode::OK);
     assert!(htmx.header("content-type").starts_with("text/javascript"));
     assert!(htmx.body.contains("htmx"), "the real library");
+    assert!(sse.body.contains("EventSource"), "the real SSE extension");
     assert!(css.header("content-type").starts_with("text/css"));
     assert!(themes.body.contains(".theme-on-trend { --theme: #ff6b6b; }"), "{}", themes.body);
     assert_eq!(missing.status, StatusCode::NOT_FOUND);

@@ -19,6 +19,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub database_url: String,
     pub store: DynStore,
+    pub state: votestream::state::AppState,
     /// The test's browser: keeps cookies, does not follow redirects.
     pub client: Client,
 }
@@ -93,9 +94,10 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let settings = Settings::from_lookup(|name| env.get(name).cloned()).unwrap();
     let app = Application::build(settings).await.expect("the server starts");
     let addr = app.local_addr().unwrap();
-    let store = app.store();
+    let state = app.state();
+    let store = state.store.clone();
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { addr, database_url, store, client: new_client() }
+    TestApp { addr, database_url, store, state, client: new_client() }
 }
 
 impl TestApp {

@@ -20,6 +20,7 @@ pub fn page(title: &str, content: Markup) -> Markup {
                 link rel="stylesheet" href="/themes.css";
                 link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
                 script src="/assets/vendor/htmx.min.js" defer {}
+                script src="/assets/vendor/htmx-ext-sse.min.js" defer {}
             }
             body hx-boost="true" hx-target="#main" hx-swap="innerHTML show:window:top" {
                 a.skip href="#main" { "Skip to content" }

@@ -39,6 +39,17 @@ pub struct PollCard {
     pub closed: bool,
 }
 
+/// A poll's running total, for live counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollTotal {
+    /// Poll id.
+    pub id: i64,
+    /// Votes cast so far.
+    pub total: i64,
+    /// Whether voting has ended.
+    pub closed: bool,
+}
+
 /// `/themes/{slug}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThemePage {
@@ -66,8 +77,8 @@ pub struct Results {
     pub poll_id: i64,
     /// Options in order with their votes.
     pub options: Vec<OptionTally>,
-    /// The option this viewer voted for, highlighted.
-    pub chosen: Option<i64>,
+    /// Voting has ended: these are the final results.
+    pub closed: bool,
 }
 
 impl Results {

@@ -5,19 +5,19 @@ use maud::{Markup, html};
 use crate::components::{back_link, count, letter, percent, theme_class};
 use crate::model::{Ballot, Results, VotePage};
 
-/// The result bars, swapped in on their own by `/polls/{id}/results`.
+/// The result bars, swapped in on their own by `/polls/{id}/results` and by the live
+/// stream. The same for every viewer, so a replica renders it once per update.
 pub fn results(results: &Results) -> Markup {
     let total = results.total();
     html! {
-        section.results id={ "results-" (results.poll_id) } aria-live="polite" aria-label="Results" {
+        section.results id={ "results-" (results.poll_id) } aria-label="Results" {
             ol.result-list {
                 @for (i, option) in results.options.iter().enumerate() {
                     @let pct = percent(option.votes, total);
-                    @let chosen = results.chosen == Some(option.id);
-                    li.result.chosen[chosen] data-option-id=(option.id) {
+                    li.result data-option-id=(option.id) {
                         div.result-label {
                             span.letter aria-hidden="true" { (letter(i)) }
-                            span.text { (option.text) @if chosen { span.your-vote { " (your vote)" } } }
+                            span.text { (option.text) }
                             span.count { (count(option.votes, "vote")) " · " (pct) "%" }
                         }
                         progress value=(option.votes) max=(total.max(1)) aria-label={ (option.text) ": " (pct) "%" } {
@@ -26,9 +26,22 @@ pub fn results(results: &Results) -> Markup {
                     }
                 }
             }
-            p.total { (count(total, "vote")) " in total" }
+            p.total aria-live="polite" {
+                (count(total, "vote")) " in total"
+                @if results.closed { " · final results" }
+            }
         }
     }
+}
+
+/// The running total shown above an open ballot, updated live.
+pub fn total(total: i64) -> Markup {
+    html! { (count(total, "vote")) " so far" }
+}
+
+/// Where the poll's live stream is attached.
+fn events_url(poll_id: i64) -> String {
+    format!("/polls/{poll_id}/events")
 }
 
 /// The text of the option with `id`, for messages.
@@ -59,6 +72,9 @@ fn choices(model: &VotePage) -> Markup {
     let poll_id = model.results.poll_id;
     html! {
         form.vote-form method="post" action={ "/polls/" (poll_id) "/votes" } {
+            p.so-far hx-ext="sse" sse-connect=(events_url(poll_id)) sse-swap="total" aria-live="polite" {
+                (total(model.results.total()))
+            }
             p #prompt { "Select your answer:" }
             div.choices role="group" aria-labelledby="prompt" {
                 @for (i, option) in model.results.options.iter().enumerate() {
@@ -100,7 +116,9 @@ pub fn fragment(model: &VotePage) -> Markup {
             @if model.ballot == Ballot::Open {
                 (choices(model))
             } @else {
-                (results(&model.results))
+                div.live hx-ext="sse" sse-connect=(events_url(model.results.poll_id)) sse-swap="results" {
+                    (results(&model.results))
+                }
                 (after_vote(model))
             }
         }

@@ -3,7 +3,7 @@
 use maud::{Markup, html};
 
 use crate::components::{back_link, count, theme_class};
-use crate::model::{ThemePage, ThemeSummary};
+use crate::model::{PollTotal, ThemePage, ThemeSummary};
 
 /// The theme's heading, shared with nothing else but kept apart for reading.
 fn header(theme: &ThemeSummary) -> Markup {
@@ -16,11 +16,29 @@ fn header(theme: &ThemeSummary) -> Markup {
     }
 }
 
+/// A poll's vote count on the theme page; `oob` marks it for an out-of-band swap.
+fn votes(poll: &PollTotal, oob: bool) -> Markup {
+    html! {
+        span.poll-votes id={ "poll-" (poll.id) "-votes" } hx-swap-oob=[oob.then_some("true")] {
+            (count(poll.total, "vote"))
+            @if poll.closed { " · closed" }
+        }
+    }
+}
+
+/// The live update of a theme page: every poll's count, each swapped into its place.
+pub fn totals(polls: &[PollTotal]) -> Markup {
+    html! {
+        @for poll in polls { (votes(poll, true)) }
+    }
+}
+
 /// The numbered poll list.
 pub fn fragment(model: &ThemePage) -> Markup {
     html! {
         (back_link("/", "Back to themes"))
         (header(&model.theme))
+        div.live-totals hidden hx-ext="sse" sse-connect={ "/themes/" (model.theme.slug) "/events" } sse-swap="totals" {}
         @if model.polls.is_empty() {
             p.empty { "No polls in this theme yet." }
         } @else {
@@ -33,8 +51,7 @@ pub fn fragment(model: &ThemePage) -> Markup {
                             @for option in &poll.options { li { (option) } }
                         }
                         p.meta {
-                            (count(poll.total_votes, "vote"))
-                            @if poll.closed { " · closed" }
+                            (votes(&PollTotal { id: poll.id, total: poll.total_votes, closed: poll.closed }, false))
                         }
                         a.button href={ "/polls/" (poll.id) } {
                             @if poll.closed { "See results" } @else { "Vote now" }

@@ -21,7 +21,7 @@ fn vote_page(ballot: Ballot) -> VotePage {
                 OptionTally { id: 70, text: "Home".into(), votes: 1 },
                 OptionTally { id: 71, text: "Away".into(), votes: 2 },
             ],
-            chosen: None,
+            closed: false,
         },
         ballot,
         next_poll: Some(8),
@@ -76,7 +76,7 @@ fn user_text_is_escaped() {
     let html = poll::page(&page).into_string();
 
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert_eq!(html.matches("<script").count(), 1, "only the htmx script tag");
+    assert_eq!(html.matches("<script").count(), 2, "only htmx and its SSE extension");
 }
 
 #[test]

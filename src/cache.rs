@@ -1,0 +1,93 @@
+//! Cache-aside for read paths: Redis when configured, else in-process (moka).
+//! A cache failure is a miss, never an error: the database stays the source of truth.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use redis::AsyncCommands;
+use redis::aio::ConnectionManager;
+
+/// A string cache with a fixed time-to-live.
+#[async_trait]
+pub trait Cache: Send + Sync + 'static {
+    /// The value, if cached and reachable.
+    async fn get(&self, key: &str) -> Option<String>;
+    /// Stores a value for the TTL.
+    async fn put(&self, key: &str, value: String);
+    /// Drops a value (after a write made it stale).
+    async fn forget(&self, key: &str);
+}
+
+/// The cache the settings ask for.
+pub type DynCache = Arc<dyn Cache>;
+
+/// In-process cache, bounded in entries.
+pub struct LocalCache(moka::future::Cache<String, String>);
+
+impl LocalCache {
+    /// At most `capacity` entries, each kept for `ttl`.
+    pub fn new(capacity: u64, ttl: Duration) -> Self {
+        Self(moka::future::Cache::builder().max_capacity(capacity).time_to_live(ttl).build())
+    }
+}
+
+#[async_trait]
+impl Cache for LocalCache {
+    async fn get(&self, key: &str) -> Option<String> {
+        self.0.get(key).await
+    }
+
+    async fn put(&self, key: &str, value: String) {
+        self.0.insert(key.to_owned(), value).await;
+    }
+
+    async fn forget(&self, key: &str) {
+        self.0.invalidate(key).await;
+    }
+}
+
+/// Redis cache: keys prefixed `votestream:cache:`, values with `SET … EX`.
+pub struct RedisCache {
+    connection: ConnectionManager,
+    ttl_secs: u64,
+}
+
+impl RedisCache {
+    /// Uses `connection` with `ttl` per entry.
+    pub fn new(connection: ConnectionManager, ttl: Duration) -> Self {
+        Self { connection, ttl_secs: ttl.as_secs().max(1) }
+    }
+
+    fn key(key: &str) -> String {
+        format!("votestream:cache:{key}")
+    }
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn get(&self, key: &str) -> Option<String> {
+        let mut connection = self.connection.clone();
+        match connection.get::<_, Option<String>>(Self::key(key)).await {
+            Ok(value) => value,
+            Err(error) => {
+                tracing::debug!(%error, key, "cache read failed; reading the database");
+                None
+            }
+        }
+    }
+
+    async fn put(&self, key: &str, value: String) {
+        let mut connection = self.connection.clone();
+        if let Err(error) = connection.set_ex::<_, _, ()>(Self::key(key), value, self.ttl_secs).await {
+            tracing::debug!(%error, key, "cache write failed");
+        }
+    }
+
+    async fn forget(&self, key: &str) {
+        let mut connection = self.connection.clone();
+        if let Err(error) = connection.del::<_, ()>(Self::key(key)).await {
+            tracing::warn!(%error, key, "cache invalidation failed; the entry expires with its TTL");
+        }
+    }
+}

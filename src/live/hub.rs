@@ -1,0 +1,188 @@
+//! One `watch` channel per watched poll, holding its latest snapshot rendered once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use tokio::sync::{Notify, watch};
+use votestream_views::{OptionTally, Results, poll};
+
+use super::PollUpdate;
+use crate::store::{DynStore, StoreResult};
+
+/// A poll's state as viewers see it, with its fragments rendered once per update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The update it was made from.
+    pub update: PollUpdate,
+    /// The result bars (`event: results`).
+    pub results_html: String,
+    /// "N votes so far" (`event: total`).
+    pub total_html: String,
+    /// The same as JSON (`?format=json`).
+    pub json: String,
+}
+
+impl Snapshot {
+    /// Renders the fragments and JSON of `update`.
+    pub fn render(update: PollUpdate) -> Self {
+        let results = Results {
+            poll_id: update.poll_id,
+            options: update
+                .options
+                .iter()
+                .map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes })
+                .collect(),
+            closed: update.closed,
+        };
+        let json = serde_json::json!({
+            "poll_id": update.poll_id,
+            "version": update.version,
+            "total": update.version,
+            "closed": update.closed,
+            "options": update.options,
+        })
+        .to_string();
+        Self {
+            results_html: poll::results(&results).into_string(),
+            total_html: poll::total(update.version).into_string(),
+            json,
+            update,
+        }
+    }
+
+    /// The version: the poll's total.
+    pub fn version(&self) -> i64 {
+        self.update.version
+    }
+
+    /// Whether `update` should replace this snapshot: newer, or the poll just closed.
+    fn superseded_by(&self, update: &PollUpdate) -> bool {
+        update.version > self.update.version || (update.closed && !self.update.closed)
+    }
+}
+
+type Channel = watch::Sender<Arc<Snapshot>>;
+
+/// The watched polls of this replica.
+pub struct Hub {
+    polls: Mutex<HashMap<i64, Channel>>,
+    store: DynStore,
+    /// Signals that the set of watched polls changed (the Redis subscriber follows it).
+    watched_changed: Notify,
+}
+
+impl Hub {
+    /// An empty hub that loads first snapshots from `store`.
+    pub fn new(store: DynStore) -> Arc<Self> {
+        Arc::new(Self { polls: Mutex::new(HashMap::new()), store, watched_changed: Notify::new() })
+    }
+
+    fn polls(&self) -> MutexGuard<'_, HashMap<i64, Channel>> {
+        // The map stays consistent even if a holder panicked: every change is one insert/remove.
+        self.polls.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Starts watching a poll: its current snapshot, then every newer one. `None` for an
+    /// unknown poll.
+    pub async fn watch(self: &Arc<Self>, poll_id: i64) -> StoreResult<Option<Watcher>> {
+        if let Some(channel) = self.polls().get(&poll_id) {
+            return Ok(Some(Watcher { receiver: channel.subscribe(), hub: self.clone(), poll_id }));
+        }
+        let Some(poll) = self.store.poll(poll_id).await? else { return Ok(None) };
+        let fresh = Snapshot::render(PollUpdate::of(&poll));
+        let receiver = {
+            let mut polls = self.polls();
+            let channel = polls.entry(poll_id).or_insert_with(|| watch::channel(Arc::new(fresh.clone())).0);
+            // Another viewer may have started the channel meanwhile: keep the newer state.
+            channel.send_if_modified(|current| {
+                let newer = current.superseded_by(&fresh.update);
+                if newer {
+                    *current = Arc::new(fresh);
+                }
+                newer
+            });
+            channel.subscribe()
+        };
+        self.watched_changed.notify_one();
+        Ok(Some(Watcher { receiver, hub: self.clone(), poll_id }))
+    }
+
+    /// Applies an update if someone here watches the poll and it is newer than what they
+    /// have. Rendering happens once, outside the lock.
+    pub fn apply(&self, update: &PollUpdate) {
+        let Some(channel) = self.polls().get(&update.poll_id).cloned() else { return };
+        if !channel.borrow().superseded_by(update) {
+            return;
+        }
+        let snapshot = Arc::new(Snapshot::render(update.clone()));
+        channel.send_if_modified(|current| {
+            let newer = current.superseded_by(&snapshot.update);
+            if newer {
+                *current = snapshot;
+            }
+            newer
+        });
+    }
+
+    /// Reloads a watched poll from the database (after a gap in the bus).
+    pub async fn refresh(&self, poll_id: i64) -> StoreResult<()> {
+        if !self.polls().contains_key(&poll_id) {
+            return Ok(());
+        }
+        if let Some(poll) = self.store.poll(poll_id).await? {
+            self.apply(&PollUpdate::of(&poll));
+        }
+        Ok(())
+    }
+
+    /// The latest snapshot of a poll watched here, without starting to watch it.
+    pub fn current(&self, poll_id: i64) -> Option<Arc<Snapshot>> {
+        self.polls().get(&poll_id).map(|channel| channel.borrow().clone())
+    }
+
+    /// The polls watched here now.
+    pub fn watched(&self) -> Vec<i64> {
+        self.polls().keys().copied().collect()
+    }
+
+    /// Resolves when the watched set may have changed since the last call.
+    pub async fn watched_changed(&self) {
+        self.watched_changed.notified().await;
+    }
+
+    fn release(&self, poll_id: i64) {
+        let mut polls = self.polls();
+        // Called while the leaving receiver still exists: one left means it was the last.
+        if polls.get(&poll_id).is_some_and(|channel| channel.receiver_count() <= 1) {
+            polls.remove(&poll_id);
+            drop(polls);
+            self.watched_changed.notify_one();
+        }
+    }
+}
+
+/// One viewer's hold on a poll's snapshots. Dropping the last one frees the channel, so
+/// the map never grows with polls nobody watches.
+pub struct Watcher {
+    receiver: watch::Receiver<Arc<Snapshot>>,
+    hub: Arc<Hub>,
+    poll_id: i64,
+}
+
+impl Watcher {
+    /// The latest snapshot, marking it seen.
+    pub fn latest(&mut self) -> Arc<Snapshot> {
+        self.receiver.borrow_and_update().clone()
+    }
+
+    /// Waits for a snapshot newer than the last one seen. False if the channel is gone.
+    pub async fn changed(&mut self) -> bool {
+        self.receiver.changed().await.is_ok()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.hub.release(self.poll_id);
+    }
+}

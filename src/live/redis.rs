@@ -1,0 +1,167 @@
+//! Redis Pub/Sub: one subscriber connection per replica (RESP3 push messages), following
+//! the set of polls this replica's viewers watch; and a publisher.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
+use tokio_util::sync::CancellationToken;
+
+use super::{Hub, PollUpdate};
+
+/// How often the subscriber retries subscriptions that failed (Redis down).
+const RETRY: Duration = Duration::from_secs(2);
+
+fn channel(poll_id: i64) -> String {
+    format!("votestream:poll:{poll_id}")
+}
+
+fn poll_of_channel(name: &[u8]) -> Option<i64> {
+    std::str::from_utf8(name).ok()?.strip_prefix("votestream:poll:")?.parse().ok()
+}
+
+/// A Redis client speaking RESP3 (needed for push messages on a multiplexed connection).
+pub fn client(url: &str) -> anyhow::Result<redis::Client> {
+    let info = url.into_connection_info().context("REDIS_URL is not a valid redis:// URL")?;
+    let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+    redis::Client::open(info.set_redis_settings(settings)).context("opening the Redis client")
+}
+
+/// A connection for commands (publish, cache), connecting lazily and reconnecting by itself.
+pub fn command_connection(client: &redis::Client) -> anyhow::Result<ConnectionManager> {
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)));
+    client.get_connection_manager_lazy(config).context("creating the Redis connection")
+}
+
+/// Publishes updates to every replica.
+#[derive(Clone)]
+pub struct Publisher {
+    connection: ConnectionManager,
+}
+
+impl Publisher {
+    /// Publishes on `connection`.
+    pub fn new(connection: ConnectionManager) -> Self {
+        Self { connection }
+    }
+
+    /// `PUBLISH votestream:poll:{id} {json}`; failures are logged, not returned.
+    pub async fn publish(&self, update: &PollUpdate) {
+        let payload = match serde_json::to_string(update) {
+            Ok(payload) => payload,
+            Err(error) => return tracing::error!(%error, "cannot encode a poll update"),
+        };
+        let mut connection = self.connection.clone();
+        if let Err(error) = connection.publish::<_, _, ()>(channel(update.poll_id), payload).await {
+            tracing::warn!(%error, poll_id = update.poll_id, "publishing to Redis failed; other replicas catch up on the next vote");
+        }
+    }
+}
+
+/// Starts this replica's one subscriber. It applies messages to `hub` as they arrive and
+/// follows `hub`'s watched set until `token` is cancelled.
+pub fn start_subscriber(client: &redis::Client, hub: Arc<Hub>, token: CancellationToken) -> anyhow::Result<()> {
+    let gap = Arc::new(AtomicBool::new(false));
+    let on_push = {
+        let hub = hub.clone();
+        let gap = gap.clone();
+        move |push: PushInfo| {
+            handle_push(&hub, &gap, push);
+            Ok::<(), redis::aio::SendError>(())
+        }
+    };
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_push_sender(on_push)
+        .set_automatic_resubscription();
+    let connection = client.get_connection_manager_lazy(config).context("creating the Redis subscriber")?;
+    tokio::spawn(follow_watched(connection, hub, gap, token));
+    Ok(())
+}
+
+fn handle_push(hub: &Hub, gap: &AtomicBool, push: PushInfo) {
+    match push.kind {
+        PushKind::Message => {
+            let [Value::BulkString(name), Value::BulkString(payload)] = push.data.as_slice() else { return };
+            let Some(poll_id) = poll_of_channel(name) else { return };
+            match serde_json::from_slice::<PollUpdate>(payload) {
+                Ok(update) if update.poll_id == poll_id => hub.apply(&update),
+                Ok(_) => tracing::warn!(poll_id, "ignoring an update published on another poll's channel"),
+                Err(error) => tracing::warn!(%error, poll_id, "ignoring an unreadable poll update"),
+            }
+        }
+        PushKind::Disconnection => {
+            // Messages sent while we were away are gone: reload the watched polls once back.
+            if !gap.swap(true, Ordering::SeqCst) {
+                tracing::warn!("Redis subscriber disconnected; reconnecting");
+            }
+        }
+        _ => {}
+    }
+}
+
+async fn ping(connection: &mut ConnectionManager) -> bool {
+    redis::cmd("PING").query_async::<()>(connection).await.is_ok()
+}
+
+/// Keeps the subscriptions equal to the watched set, one command at a time so they never
+/// reorder, and reloads polls whose updates may have been missed.
+async fn follow_watched(mut connection: ConnectionManager, hub: Arc<Hub>, gap: Arc<AtomicBool>, token: CancellationToken) {
+    let mut subscribed: HashSet<i64> = HashSet::new();
+    let mut healthy = true;
+    loop {
+        let wanted: HashSet<i64> = hub.watched().into_iter().collect();
+        let mut failed = false;
+        let to_add: Vec<i64> = wanted.difference(&subscribed).copied().collect();
+        let to_remove: Vec<i64> = subscribed.difference(&wanted).copied().collect();
+        for poll_id in to_add {
+            match connection.subscribe(channel(poll_id)).await {
+                Ok(()) => {
+                    subscribed.insert(poll_id);
+                    // Updates between the first snapshot and the subscription were missed.
+                    if let Err(error) = hub.refresh(poll_id).await {
+                        tracing::warn!(%error, poll_id, "cannot refresh a newly watched poll");
+                    }
+                }
+                Err(error) => {
+                    failed = true;
+                    if healthy {
+                        tracing::warn!(%error, "Redis subscribe failed; live updates from other replicas wait for Redis");
+                    }
+                }
+            }
+        }
+        for poll_id in to_remove {
+            if connection.unsubscribe(channel(poll_id)).await.is_ok() {
+                subscribed.remove(&poll_id);
+            } else {
+                failed = true;
+            }
+        }
+        if !failed && gap.load(Ordering::SeqCst) && ping(&mut connection).await {
+            gap.store(false, Ordering::SeqCst);
+            tracing::info!(polls = wanted.len(), "Redis subscriber back; reloading watched polls");
+            for &poll_id in &wanted {
+                let _ = hub.refresh(poll_id).await;
+            }
+        }
+        if failed != !healthy {
+            healthy = !failed;
+            if healthy {
+                tracing::info!("Redis subscriptions restored");
+            }
+        }
+        tokio::select! {
+            () = token.cancelled() => return,
+            () = hub.watched_changed() => {}
+            () = tokio::time::sleep(RETRY), if failed || gap.load(Ordering::SeqCst) => {}
+        }
+    }
+}

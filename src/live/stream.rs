@@ -1,0 +1,137 @@
+//! Server-Sent Events for a poll and for a theme: coalesced, resumable, ending on close.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
+use tokio_util::sync::CancellationToken;
+use votestream_views::{PollTotal, theme};
+
+use super::{Snapshot, Watcher};
+
+/// Stream timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// At most one frame per viewer per this interval; states in between are skipped.
+    pub throttle: Duration,
+    /// The reconnection delay suggested to clients (`retry:`).
+    pub retry: Duration,
+    /// Comment lines this often keep proxies from closing an idle stream.
+    pub keep_alive: Duration,
+}
+
+/// What the events carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// HTML fragments for htmx's SSE extension.
+    Html,
+    /// One JSON object per event.
+    Json,
+}
+
+/// The SSE response: the events, ended by shutdown, with keep-alives.
+fn respond(events: impl Stream<Item = Event> + Send + 'static, config: StreamConfig, token: CancellationToken) -> Response {
+    let stream = events.map(Ok::<_, Infallible>).take_until(token.cancelled_owned());
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(config.keep_alive)).into_response()
+}
+
+fn poll_frame(snapshot: &Snapshot, format: Format) -> Vec<Event> {
+    let id = snapshot.version().to_string();
+    match format {
+        Format::Html => vec![
+            Event::default().event("results").id(&id).data(&snapshot.results_html),
+            Event::default().event("total").id(&id).data(&snapshot.total_html),
+        ],
+        Format::Json => vec![Event::default().event("results").id(&id).data(&snapshot.json)],
+    }
+}
+
+/// A poll's events: the current snapshot (unless `last_seen` already has it), then at most
+/// one frame per throttle interval, always ending on the latest state. A closed poll gets
+/// a final `event: closed` and the stream ends.
+pub fn poll_events(
+    mut watcher: Watcher,
+    format: Format,
+    last_seen: Option<i64>,
+    config: StreamConfig,
+    token: CancellationToken,
+) -> Response {
+    let events = async_stream::stream! {
+        let mut sent = last_seen;
+        yield Event::default().retry(config.retry).comment("live results");
+        loop {
+            let snapshot = watcher.latest();
+            if sent.is_none_or(|v| snapshot.version() > v) {
+                for event in poll_frame(&snapshot, format) {
+                    yield event;
+                }
+                sent = Some(snapshot.version());
+            }
+            if snapshot.update.closed {
+                yield Event::default().event("closed").id(snapshot.version().to_string()).data("closed");
+                break;
+            }
+            tokio::time::sleep(config.throttle).await;
+            if !watcher.changed().await {
+                break;
+            }
+        }
+    };
+    respond(events, config, token)
+}
+
+fn theme_frame(slug: &str, snapshots: &[Arc<Snapshot>], format: Format) -> Event {
+    let version: i64 = snapshots.iter().map(|s| s.version()).sum();
+    let totals: Vec<PollTotal> = snapshots
+        .iter()
+        .map(|s| PollTotal { id: s.update.poll_id, total: s.version(), closed: s.update.closed })
+        .collect();
+    let data = match format {
+        Format::Html => theme::totals(&totals).into_string(),
+        Format::Json => serde_json::json!({
+            "theme": slug,
+            "version": version,
+            "polls": totals.iter().map(|t| serde_json::json!({ "id": t.id, "total": t.total, "closed": t.closed })).collect::<Vec<_>>(),
+        })
+        .to_string(),
+    };
+    Event::default().event("totals").id(version.to_string()).data(data)
+}
+
+/// A theme's events: the totals of all its polls in one stream (one connection per page),
+/// version = the sum of the polls' versions.
+pub fn theme_events(
+    slug: String,
+    mut watchers: Vec<Watcher>,
+    format: Format,
+    last_seen: Option<i64>,
+    config: StreamConfig,
+    token: CancellationToken,
+) -> Response {
+    let events = async_stream::stream! {
+        let mut sent = last_seen;
+        yield Event::default().retry(config.retry).comment("live totals");
+        loop {
+            let snapshots: Vec<Arc<Snapshot>> = watchers.iter_mut().map(Watcher::latest).collect();
+            let version: i64 = snapshots.iter().map(|s| s.version()).sum();
+            if sent.is_none_or(|v| version > v) {
+                yield theme_frame(&slug, &snapshots, format);
+                sent = Some(version);
+            }
+            if watchers.is_empty() {
+                // Nothing to follow: keep-alives until the client leaves.
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(config.throttle).await;
+            let (still_open, _, _) =
+                futures::future::select_all(watchers.iter_mut().map(|w| Box::pin(w.changed()))).await;
+            if !still_open {
+                break;
+            }
+        }
+    };
+    respond(events, config, token)
+}

@@ -1,0 +1,108 @@
+//! Live streams: `/polls/{id}/events`, `/themes/{slug}/events`, `/api/polls/{id}/stream`.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+
+use crate::error::{ApiError, AppError, Result};
+use crate::live::stream::{self, Format};
+use crate::state::AppState;
+use crate::web::{PollId, poll_not_found};
+
+/// Routes that share the HTML guards.
+pub fn pages() -> Router<AppState> {
+    Router::new().route("/polls/{id}/events", get(poll_events)).route("/themes/{slug}/events", get(theme_events))
+}
+
+/// The API's JSON stream.
+pub fn api() -> Router<AppState> {
+    Router::new().route("/polls/{id}/stream", get(api_stream))
+}
+
+#[derive(Debug, Deserialize)]
+struct FormatQuery {
+    format: Option<String>,
+}
+
+impl FormatQuery {
+    fn format(&self) -> Result<Format> {
+        match self.format.as_deref() {
+            None | Some("html") => Ok(Format::Html),
+            Some("json") => Ok(Format::Json),
+            Some(other) => Err(AppError::BadRequest(format!("Unknown format “{other}”: use html or json."))),
+        }
+    }
+}
+
+/// `Last-Event-ID`, sent by a reconnecting EventSource.
+fn last_event_id(headers: &HeaderMap) -> Option<i64> {
+    headers.get("last-event-id")?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Headers that keep proxies (nginx) from buffering or caching the stream.
+fn streaming(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+async fn poll_stream(state: &AppState, id: i64, format: Format, headers: &HeaderMap) -> Result<Response> {
+    let mut watcher = state.live.hub().watch(id).await?.ok_or_else(|| poll_not_found(id))?;
+    let last_seen = last_event_id(headers);
+    let current = watcher.latest();
+    // A closed poll the client already has in full: 204 tells EventSource to stop retrying.
+    if current.update.closed && last_seen.is_some_and(|v| v >= current.version()) {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let events = stream::poll_events(watcher, format, last_seen, state.streams, state.shutdown.clone());
+    Ok(streaming(events))
+}
+
+#[tracing::instrument(skip_all, fields(poll_id = id))]
+async fn poll_events(
+    State(state): State<AppState>,
+    PollId(id): PollId,
+    Query(query): Query<FormatQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    poll_stream(&state, id, query.format()?, &headers).await
+}
+
+async fn api_stream(State(state): State<AppState>, PollId(id): PollId, headers: HeaderMap) -> Result<Response, ApiError> {
+    Ok(poll_stream(&state, id, Format::Json, &headers).await?)
+}
+
+#[tracing::instrument(skip_all, fields(slug = %slug))]
+async fn theme_events(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(query): Query<FormatQuery>,
+    headers: HeaderMap,
+) -> Result<Response> {
+    let format = query.format()?;
+    let theme = state
+        .store
+        .theme(&slug)
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("There is no theme “{slug}”.")))?;
+    let mut watchers = Vec::new();
+    for poll_id in state.store.poll_ids_of_theme(theme.id).await? {
+        if let Some(watcher) = state.live.hub().watch(poll_id).await? {
+            watchers.push(watcher);
+        }
+    }
+    let events = stream::theme_events(
+        theme.slug,
+        watchers,
+        format,
+        last_event_id(&headers),
+        state.streams,
+        state.shutdown.clone(),
+    );
+    Ok(streaming(events))
+}
