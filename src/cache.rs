@@ -47,20 +47,21 @@ impl Cache for LocalCache {
     }
 }
 
-/// Redis cache: keys prefixed `votestream:cache:`, values with `SET … EX`.
+/// Redis cache: keys `{prefix}:cache:{key}`, values with `SET … EX`.
 pub struct RedisCache {
     connection: ConnectionManager,
+    prefix: String,
     ttl_secs: u64,
 }
 
 impl RedisCache {
     /// Uses `connection` with `ttl` per entry.
-    pub fn new(connection: ConnectionManager, ttl: Duration) -> Self {
-        Self { connection, ttl_secs: ttl.as_secs().max(1) }
+    pub fn new(connection: ConnectionManager, prefix: &str, ttl: Duration) -> Self {
+        Self { connection, prefix: prefix.to_owned(), ttl_secs: ttl.as_secs().max(1) }
     }
 
-    fn key(key: &str) -> String {
-        format!("votestream:cache:{key}")
+    fn key(&self, key: &str) -> String {
+        format!("{}:cache:{key}", self.prefix)
     }
 }
 
@@ -68,7 +69,7 @@ impl RedisCache {
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Option<String> {
         let mut connection = self.connection.clone();
-        match connection.get::<_, Option<String>>(Self::key(key)).await {
+        match connection.get::<_, Option<String>>(self.key(key)).await {
             Ok(value) => value,
             Err(error) => {
                 tracing::debug!(%error, key, "cache read failed; reading the database");
@@ -79,14 +80,14 @@ impl Cache for RedisCache {
 
     async fn put(&self, key: &str, value: String) {
         let mut connection = self.connection.clone();
-        if let Err(error) = connection.set_ex::<_, _, ()>(Self::key(key), value, self.ttl_secs).await {
+        if let Err(error) = connection.set_ex::<_, _, ()>(self.key(key), value, self.ttl_secs).await {
             tracing::debug!(%error, key, "cache write failed");
         }
     }
 
     async fn forget(&self, key: &str) {
         let mut connection = self.connection.clone();
-        if let Err(error) = connection.del::<_, ()>(Self::key(key)).await {
+        if let Err(error) = connection.del::<_, ()>(self.key(key)).await {
             tracing::warn!(%error, key, "cache invalidation failed; the entry expires with its TTL");
         }
     }

@@ -50,6 +50,8 @@ pub struct Settings {
     pub body_limit: usize,
     /// `REDIS_URL`: Redis for the live bus and the cache; `None` keeps both in-process.
     pub redis_url: Option<String>,
+    /// `REDIS_PREFIX`: namespace of our channels and keys, so deployments can share a Redis.
+    pub redis_prefix: String,
     /// `SSE_THROTTLE_MS`: at most one live frame per viewer per this interval.
     pub sse_throttle: Duration,
     /// `SSE_RETRY_MS`: reconnection delay suggested to SSE clients.
@@ -100,18 +102,29 @@ impl Settings {
             redis_url: match lookup("REDIS_URL").filter(|v| !v.trim().is_empty()) {
                 Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => Some(url),
                 Some(url) => {
-                    return Err(ConfigError { name: "REDIS_URL", value: redact(&url), reason: "expected a redis://… URL".into() });
+                    return Err(ConfigError {
+                        name: "REDIS_URL",
+                        value: redact(&url),
+                        reason: "expected a redis://… URL".into(),
+                    });
                 }
                 None => None,
             },
+            redis_prefix: identifier(get("REDIS_PREFIX", "votestream"))?,
             sse_throttle: Duration::from_millis(parse(get("SSE_THROTTLE_MS", "100"), "expected milliseconds")?),
-            sse_retry: Duration::from_millis(positive(parse(get("SSE_RETRY_MS", "2000"), "expected milliseconds")?, "SSE_RETRY_MS")?),
+            sse_retry: Duration::from_millis(positive(
+                parse(get("SSE_RETRY_MS", "2000"), "expected milliseconds")?,
+                "SSE_RETRY_MS",
+            )?),
             sse_keep_alive: Duration::from_secs(positive(
                 parse(get("SSE_KEEPALIVE_SECS", "15"), "expected seconds")?,
                 "SSE_KEEPALIVE_SECS",
             )?),
-            cache_ttl: Duration::from_secs(positive(parse(get("CACHE_TTL_SECS", "30"), "expected seconds")?, "CACHE_TTL_SECS")?),
-            replica_name: replica_name(get("REPLICA_NAME", &lookup("HOSTNAME").unwrap_or_else(|| "local".into())))?,
+            cache_ttl: Duration::from_secs(positive(
+                parse(get("CACHE_TTL_SECS", "30"), "expected seconds")?,
+                "CACHE_TTL_SECS",
+            )?),
+            replica_name: identifier(get("REPLICA_NAME", &lookup("HOSTNAME").unwrap_or_else(|| "local".into())))?,
         })
     }
 
@@ -131,8 +144,8 @@ impl Settings {
     }
 }
 
-/// A header-safe name: letters, digits, `-`, `_`, `.`.
-fn replica_name((name, value): (&'static str, String)) -> Result<String, ConfigError> {
+/// A header- and key-safe name: letters, digits, `-`, `_`, `.`.
+fn identifier((name, value): (&'static str, String)) -> Result<String, ConfigError> {
     let ok = !value.is_empty()
         && value.len() <= 64
         && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));

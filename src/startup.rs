@@ -41,16 +41,21 @@ impl Application {
             Some(url) => {
                 let client = redis::client(url)?;
                 let commands = redis::command_connection(&client)?;
-                redis::start_subscriber(&client, hub.clone(), shutdown.clone())?;
-                tracing::info!(redis = settings.redis_url_redacted().unwrap_or_default(), "live bus and cache on Redis");
+                redis::start_subscriber(&client, &settings.redis_prefix, hub.clone(), shutdown.clone())?;
+                tracing::info!(
+                    redis = settings.redis_url_redacted().unwrap_or_default(),
+                    "live bus and cache on Redis"
+                );
                 (
-                    Live::with_redis(hub, redis::Publisher::new(commands.clone())),
-                    Arc::new(RedisCache::new(commands, settings.cache_ttl)),
+                    Live::with_redis(hub, redis::Publisher::new(commands.clone(), &settings.redis_prefix)),
+                    Arc::new(RedisCache::new(commands, &settings.redis_prefix, settings.cache_ttl)),
                 )
             }
             None => {
                 if settings.backend() == Backend::Postgres {
-                    tracing::warn!("no REDIS_URL: live updates and the cache stay inside this replica; run one replica only");
+                    tracing::warn!(
+                        "no REDIS_URL: live updates and the cache stay inside this replica; run one replica only"
+                    );
                 }
                 (Live::local(hub), Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.cache_ttl)))
             }
@@ -66,9 +71,8 @@ impl Application {
             },
             shutdown,
         };
-        let listener = TcpListener::bind(settings.bind_addr)
-            .await
-            .with_context(|| format!("binding {}", settings.bind_addr))?;
+        let listener =
+            TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
         let router = routes::router(state.clone(), &settings);
         tracing::info!(
             database = %settings.database_url_redacted(),

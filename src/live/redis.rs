@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Hub, PollUpdate};
@@ -16,12 +17,20 @@ use super::{Hub, PollUpdate};
 /// How often the subscriber retries subscriptions that failed (Redis down).
 const RETRY: Duration = Duration::from_secs(2);
 
-fn channel(poll_id: i64) -> String {
-    format!("votestream:poll:{poll_id}")
+/// Channel names: `{prefix}:poll:{id}`.
+#[derive(Debug, Clone)]
+struct Channels {
+    prefix: String,
 }
 
-fn poll_of_channel(name: &[u8]) -> Option<i64> {
-    std::str::from_utf8(name).ok()?.strip_prefix("votestream:poll:")?.parse().ok()
+impl Channels {
+    fn of(&self, poll_id: i64) -> String {
+        format!("{}:poll:{poll_id}", self.prefix)
+    }
+
+    fn poll(&self, name: &[u8]) -> Option<i64> {
+        std::str::from_utf8(name).ok()?.strip_prefix(&self.prefix)?.strip_prefix(":poll:")?.parse().ok()
+    }
 }
 
 /// A Redis client speaking RESP3 (needed for push messages on a multiplexed connection).
@@ -43,22 +52,23 @@ pub fn command_connection(client: &redis::Client) -> anyhow::Result<ConnectionMa
 #[derive(Clone)]
 pub struct Publisher {
     connection: ConnectionManager,
+    channels: Channels,
 }
 
 impl Publisher {
-    /// Publishes on `connection`.
-    pub fn new(connection: ConnectionManager) -> Self {
-        Self { connection }
+    /// Publishes on `connection`, on channels named `{prefix}:poll:{id}`.
+    pub fn new(connection: ConnectionManager, prefix: &str) -> Self {
+        Self { connection, channels: Channels { prefix: prefix.to_owned() } }
     }
 
-    /// `PUBLISH votestream:poll:{id} {json}`; failures are logged, not returned.
+    /// `PUBLISH {prefix}:poll:{id} {json}`; failures are logged, not returned.
     pub async fn publish(&self, update: &PollUpdate) {
         let payload = match serde_json::to_string(update) {
             Ok(payload) => payload,
             Err(error) => return tracing::error!(%error, "cannot encode a poll update"),
         };
         let mut connection = self.connection.clone();
-        if let Err(error) = connection.publish::<_, _, ()>(channel(update.poll_id), payload).await {
+        if let Err(error) = connection.publish::<_, _, ()>(self.channels.of(update.poll_id), payload).await {
             tracing::warn!(%error, poll_id = update.poll_id, "publishing to Redis failed; other replicas catch up on the next vote");
         }
     }
@@ -66,13 +76,20 @@ impl Publisher {
 
 /// Starts this replica's one subscriber. It applies messages to `hub` as they arrive and
 /// follows `hub`'s watched set until `token` is cancelled.
-pub fn start_subscriber(client: &redis::Client, hub: Arc<Hub>, token: CancellationToken) -> anyhow::Result<()> {
-    let gap = Arc::new(AtomicBool::new(false));
+pub fn start_subscriber(
+    client: &redis::Client,
+    prefix: &str,
+    hub: Arc<Hub>,
+    token: CancellationToken,
+) -> anyhow::Result<()> {
+    let channels = Channels { prefix: prefix.to_owned() };
+    let gap = Arc::new(Gap::default());
     let on_push = {
         let hub = hub.clone();
         let gap = gap.clone();
+        let channels = channels.clone();
         move |push: PushInfo| {
-            handle_push(&hub, &gap, push);
+            handle_push(&hub, &channels, &gap, push);
             Ok::<(), redis::aio::SendError>(())
         }
     };
@@ -82,26 +99,32 @@ pub fn start_subscriber(client: &redis::Client, hub: Arc<Hub>, token: Cancellati
         .set_push_sender(on_push)
         .set_automatic_resubscription();
     let connection = client.get_connection_manager_lazy(config).context("creating the Redis subscriber")?;
-    tokio::spawn(follow_watched(connection, hub, gap, token));
+    tokio::spawn(follow_watched(connection, channels, hub, gap, token));
     Ok(())
 }
 
-fn handle_push(hub: &Hub, gap: &AtomicBool, push: PushInfo) {
+/// Set when the subscriber lost its connection, until the watched polls are reloaded.
+#[derive(Default)]
+struct Gap {
+    flag: AtomicBool,
+    wake: Notify,
+}
+
+fn handle_push(hub: &Hub, channels: &Channels, gap: &Gap, push: PushInfo) {
     match push.kind {
         PushKind::Message => {
             let [Value::BulkString(name), Value::BulkString(payload)] = push.data.as_slice() else { return };
-            let Some(poll_id) = poll_of_channel(name) else { return };
+            let Some(poll_id) = channels.poll(name) else { return };
             match serde_json::from_slice::<PollUpdate>(payload) {
                 Ok(update) if update.poll_id == poll_id => hub.apply(&update),
                 Ok(_) => tracing::warn!(poll_id, "ignoring an update published on another poll's channel"),
                 Err(error) => tracing::warn!(%error, poll_id, "ignoring an unreadable poll update"),
             }
         }
-        PushKind::Disconnection => {
-            // Messages sent while we were away are gone: reload the watched polls once back.
-            if !gap.swap(true, Ordering::SeqCst) {
-                tracing::warn!("Redis subscriber disconnected; reconnecting");
-            }
+        // Messages sent while we were away are gone: reload the watched polls once back.
+        PushKind::Disconnection if !gap.flag.swap(true, Ordering::SeqCst) => {
+            tracing::warn!("Redis subscriber disconnected; reconnecting");
+            gap.wake.notify_one();
         }
         _ => {}
     }
@@ -113,7 +136,13 @@ async fn ping(connection: &mut ConnectionManager) -> bool {
 
 /// Keeps the subscriptions equal to the watched set, one command at a time so they never
 /// reorder, and reloads polls whose updates may have been missed.
-async fn follow_watched(mut connection: ConnectionManager, hub: Arc<Hub>, gap: Arc<AtomicBool>, token: CancellationToken) {
+async fn follow_watched(
+    mut connection: ConnectionManager,
+    channels: Channels,
+    hub: Arc<Hub>,
+    gap: Arc<Gap>,
+    token: CancellationToken,
+) {
     let mut subscribed: HashSet<i64> = HashSet::new();
     let mut healthy = true;
     loop {
@@ -122,7 +151,7 @@ async fn follow_watched(mut connection: ConnectionManager, hub: Arc<Hub>, gap: A
         let to_add: Vec<i64> = wanted.difference(&subscribed).copied().collect();
         let to_remove: Vec<i64> = subscribed.difference(&wanted).copied().collect();
         for poll_id in to_add {
-            match connection.subscribe(channel(poll_id)).await {
+            match connection.subscribe(channels.of(poll_id)).await {
                 Ok(()) => {
                     subscribed.insert(poll_id);
                     // Updates between the first snapshot and the subscription were missed.
@@ -139,20 +168,20 @@ async fn follow_watched(mut connection: ConnectionManager, hub: Arc<Hub>, gap: A
             }
         }
         for poll_id in to_remove {
-            if connection.unsubscribe(channel(poll_id)).await.is_ok() {
+            if connection.unsubscribe(channels.of(poll_id)).await.is_ok() {
                 subscribed.remove(&poll_id);
             } else {
                 failed = true;
             }
         }
-        if !failed && gap.load(Ordering::SeqCst) && ping(&mut connection).await {
-            gap.store(false, Ordering::SeqCst);
+        if !failed && gap.flag.load(Ordering::SeqCst) && ping(&mut connection).await {
+            gap.flag.store(false, Ordering::SeqCst);
             tracing::info!(polls = wanted.len(), "Redis subscriber back; reloading watched polls");
             for &poll_id in &wanted {
                 let _ = hub.refresh(poll_id).await;
             }
         }
-        if failed != !healthy {
+        if failed == healthy {
             healthy = !failed;
             if healthy {
                 tracing::info!("Redis subscriptions restored");
@@ -161,7 +190,8 @@ async fn follow_watched(mut connection: ConnectionManager, hub: Arc<Hub>, gap: A
         tokio::select! {
             () = token.cancelled() => return,
             () = hub.watched_changed() => {}
-            () = tokio::time::sleep(RETRY), if failed || gap.load(Ordering::SeqCst) => {}
+            () = gap.wake.notified() => {}
+            () = tokio::time::sleep(RETRY), if failed || gap.flag.load(Ordering::SeqCst) => {}
         }
     }
 }

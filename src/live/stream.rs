@@ -33,7 +33,11 @@ pub enum Format {
 }
 
 /// The SSE response: the events, ended by shutdown, with keep-alives.
-fn respond(events: impl Stream<Item = Event> + Send + 'static, config: StreamConfig, token: CancellationToken) -> Response {
+fn respond(
+    events: impl Stream<Item = Event> + Send + 'static,
+    config: StreamConfig,
+    token: CancellationToken,
+) -> Response {
     let stream = events.map(Ok::<_, Infallible>).take_until(token.cancelled_owned());
     Sse::new(stream).keep_alive(KeepAlive::new().interval(config.keep_alive)).into_response()
 }
@@ -64,7 +68,8 @@ pub fn poll_events(
         yield Event::default().retry(config.retry).comment("live results");
         loop {
             let snapshot = watcher.latest();
-            if sent.is_none_or(|v| snapshot.version() > v) {
+            // Closing changes the state without a new vote: the final results go out too.
+            if sent.is_none_or(|v| snapshot.version() > v) || snapshot.update.closed {
                 for event in poll_frame(&snapshot, format) {
                     yield event;
                 }

@@ -73,7 +73,11 @@ async fn poll_events(
     poll_stream(&state, id, query.format()?, &headers).await
 }
 
-async fn api_stream(State(state): State<AppState>, PollId(id): PollId, headers: HeaderMap) -> Result<Response, ApiError> {
+async fn api_stream(
+    State(state): State<AppState>,
+    PollId(id): PollId,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     Ok(poll_stream(&state, id, Format::Json, &headers).await?)
 }
 
@@ -85,11 +89,8 @@ async fn theme_events(
     headers: HeaderMap,
 ) -> Result<Response> {
     let format = query.format()?;
-    let theme = state
-        .store
-        .theme(&slug)
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no theme “{slug}”.")))?;
+    let theme =
+        state.store.theme(&slug).await?.ok_or_else(|| AppError::NotFound(format!("There is no theme “{slug}”.")))?;
     let mut watchers = Vec::new();
     for poll_id in state.store.poll_ids_of_theme(theme.id).await? {
         if let Some(watcher) = state.live.hub().watch(poll_id).await? {

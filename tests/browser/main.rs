@@ -228,3 +228,31 @@ async fn the_poll_form_works_with_javascript_off() {
 
     client.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_vote_in_one_browser_shows_up_in_another_without_reload() {
+    let app = spawn_app().await;
+    let poll = app.first_poll("OnTrend").await;
+    let (_first_driver, first) = browser(true).await;
+    let (_second_driver, second) = browser(true).await;
+    let page = app.url(&format!("/polls/{poll}"));
+    second.goto(&page).await.unwrap();
+    wait_for_text(&second, ".so-far", "0 votes so far").await;
+    mark_document(&second).await;
+
+    first.goto(&page).await.unwrap();
+    first.find(Locator::Css(".choice:nth-child(1)")).await.unwrap().click().await.unwrap();
+    wait_for_text(&first, ".total", "1 vote in total").await;
+
+    wait_for_text(&second, ".so-far", "1 vote so far").await;
+    mark_document(&first).await;
+    second.find(Locator::Css(".choice:nth-child(3)")).await.unwrap().click().await.unwrap();
+    wait_for_text(&second, ".total", "2 votes in total").await;
+
+    wait_for_text(&first, ".total", "2 votes in total").await;
+    wait_for_text(&first, ".result:nth-child(3) .count", "1 vote · 50%").await;
+    assert!(document_kept(&first).await, "the first browser was updated in place, not reloaded");
+    std::fs::write(screenshot_path("live-results.png"), first.screenshot().await.unwrap()).unwrap();
+    first.close().await.unwrap();
+    second.close().await.unwrap();
+}

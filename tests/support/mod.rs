@@ -3,6 +3,8 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod postgres;
+pub mod redis;
+pub mod sse;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -20,6 +22,8 @@ pub struct TestApp {
     pub database_url: String,
     pub store: DynStore,
     pub state: votestream::state::AppState,
+    /// Namespace of this app's Redis channels and keys.
+    pub redis_prefix: String,
     /// The test's browser: keeps cookies, does not follow redirects.
     pub client: Client,
 }
@@ -82,6 +86,29 @@ pub async fn spawn_app() -> TestApp {
 /// Starts the server with extra environment settings.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let database_url = postgres::server().fresh_database().await;
+    spawn_replica(&database_url, extra).await
+}
+
+/// `n` replicas on one fresh database and the shared Redis, as behind a load balancer.
+pub async fn spawn_replicas(n: usize, extra: &[(&str, &str)]) -> Vec<TestApp> {
+    let database_url = postgres::server().fresh_database().await;
+    let redis_url = redis::server().url();
+    // Test clusters share one Redis: each gets its own namespace, as deployments would.
+    let prefix = format!("test{:x}", rand::random::<u64>());
+    let mut replicas = Vec::new();
+    for i in 1..=n {
+        let name = format!("replica-{i}");
+        let mut env =
+            vec![("REDIS_URL", redis_url.as_str()), ("REPLICA_NAME", name.as_str()), ("REDIS_PREFIX", prefix.as_str())];
+        env.extend_from_slice(extra);
+        replicas.push(spawn_replica(&database_url, &env).await);
+    }
+    replicas
+}
+
+/// Starts one server on an existing database.
+pub async fn spawn_replica(database_url: &str, extra: &[(&str, &str)]) -> TestApp {
+    let database_url = database_url.to_owned();
     let mut env: HashMap<String, String> = HashMap::from([
         ("DATABASE_URL".into(), database_url.clone()),
         ("BIND_ADDR".into(), "127.0.0.1:0".into()),
@@ -92,12 +119,13 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         env.insert((*k).into(), (*v).into());
     }
     let settings = Settings::from_lookup(|name| env.get(name).cloned()).unwrap();
+    let redis_prefix = settings.redis_prefix.clone();
     let app = Application::build(settings).await.expect("the server starts");
     let addr = app.local_addr().unwrap();
     let state = app.state();
     let store = state.store.clone();
     tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { addr, database_url, store, state, client: new_client() }
+    TestApp { addr, database_url, store, state, redis_prefix, client: new_client() }
 }
 
 impl TestApp {

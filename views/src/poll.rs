@@ -72,7 +72,8 @@ fn choices(model: &VotePage) -> Markup {
     let poll_id = model.results.poll_id;
     html! {
         form.vote-form method="post" action={ "/polls/" (poll_id) "/votes" } {
-            p.so-far hx-ext="sse" sse-connect=(events_url(poll_id)) sse-swap="total" aria-live="polite" {
+            p.so-far hx-ext="sse" sse-connect=(events_url(poll_id)) sse-swap="total" hx-target="this" hx-swap="innerHTML"
+                aria-live="polite" {
                 (total(model.results.total()))
             }
             p #prompt { "Select your answer:" }
@@ -116,7 +117,9 @@ pub fn fragment(model: &VotePage) -> Markup {
             @if model.ballot == Ballot::Open {
                 (choices(model))
             } @else {
-                div.live hx-ext="sse" sse-connect=(events_url(model.results.poll_id)) sse-swap="results" {
+                // hx-target and hx-swap here override the page-wide boost settings on <body>.
+                div.live hx-ext="sse" sse-connect=(events_url(model.results.poll_id)) sse-swap="results"
+                    hx-target="this" hx-swap="innerHTML" {
                     (results(&model.results))
                 }
                 (after_vote(model))

@@ -38,7 +38,8 @@ pub fn fragment(model: &ThemePage) -> Markup {
     html! {
         (back_link("/", "Back to themes"))
         (header(&model.theme))
-        div.live-totals hidden hx-ext="sse" sse-connect={ "/themes/" (model.theme.slug) "/events" } sse-swap="totals" {}
+        div.live-totals hidden hx-ext="sse" sse-connect={ "/themes/" (model.theme.slug) "/events" } sse-swap="totals"
+            hx-target="this" hx-swap="innerHTML" {}
         @if model.polls.is_empty() {
             p.empty { "No polls in this theme yet." }
         } @else {

@@ -1,0 +1,161 @@
+use std::time::Duration;
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+
+use crate::support::sse::SseClient;
+use crate::support::{new_client, spawn_replicas};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+#[tokio::test]
+async fn a_vote_on_one_replica_reaches_a_viewer_on_the_other() {
+    let replicas = spawn_replicas(2, &[]).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let poll = a.first_poll("OnTrend").await;
+    let options = a.poll_options(poll).await;
+    let mut viewer = SseClient::connect(&b.url(&format!("/polls/{poll}/events?format=json")), None).await;
+    assert_eq!(viewer.next_event(WAIT).await.unwrap().json()["total"], 0);
+    // B subscribes to the poll's channel shortly after its first viewer arrives.
+    wait_until_subscribed(b, poll).await;
+
+    let vote = a.vote(poll, options[2]).await;
+
+    assert_eq!(vote.header("x-replica"), "replica-1");
+    assert_eq!(vote.status, StatusCode::SEE_OTHER);
+    let event = viewer.until(WAIT, "the vote from replica-1", |e| e.json()["total"] == 1).await;
+    assert_eq!(event.json()["options"][2]["votes"], 1);
+}
+
+/// Waits until a replica's hub follows `poll` and one vote's round trip through Redis shows
+/// the subscription is live (the subscribe command is asynchronous by design).
+async fn wait_until_subscribed(replica: &crate::support::TestApp, poll: i64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !replica.state.live.hub().watched().contains(&poll) {
+        assert!(tokio::time::Instant::now() < deadline, "replica never watched poll {poll}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let client = redis_client();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let subscribers: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(format!("{}:poll:{poll}", replica.redis_prefix))
+            .query_async(&mut client.get_multiplexed_async_connection().await.unwrap())
+            .await
+            .unwrap();
+        if subscribers.first().is_some_and(|(_, n)| *n > 0) {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no Redis subscriber for poll {poll}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn redis_client() -> redis::Client {
+    redis::Client::open(crate::support::redis::server().url()).unwrap()
+}
+
+#[tokio::test]
+async fn five_hundred_viewers_on_two_replicas_all_end_on_the_exact_final_tally() {
+    let replicas = spawn_replicas(2, &[]).await;
+    let poll = replicas[0].first_poll("MoralDilemmas").await;
+    let options = replicas[0].poll_options(poll).await;
+    let mut viewers = Vec::new();
+    for i in 0..500 {
+        let replica = &replicas[i % 2];
+        viewers.push(SseClient::connect(&replica.url(&format!("/polls/{poll}/events?format=json")), None).await);
+    }
+    for viewer in &mut viewers {
+        assert_eq!(viewer.next_event(WAIT).await.unwrap().json()["total"], 0);
+    }
+    for replica in &replicas {
+        wait_until_subscribed(replica, poll).await;
+    }
+
+    let votes = (0..120).map(|i| {
+        let replica = &replicas[i % 2];
+        let option = options[i % options.len()].to_string();
+        async move {
+            replica
+                .post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &option)], &[])
+                .await
+                .status
+        }
+    });
+    let statuses = join_all(votes).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::SEE_OTHER), "{statuses:?}");
+
+    let finals =
+        join_all(viewers.iter_mut().map(|viewer| async move {
+            viewer.until(WAIT, "the final tally", |e| e.json()["total"] == 120).await.json()
+        }))
+        .await;
+    for tally in &finals {
+        let votes: Vec<i64> =
+            tally["options"].as_array().unwrap().iter().map(|o| o["votes"].as_i64().unwrap()).collect();
+        assert_eq!(votes, [30, 30, 30, 30]);
+    }
+    assert_eq!(finals.len(), 500);
+}
+
+#[tokio::test]
+async fn each_replica_holds_one_redis_subscriber_connection_however_many_viewers() {
+    let replicas = spawn_replicas(2, &[]).await;
+    let polls = replicas[0].api("/api/polls").await;
+    let ids: Vec<i64> = polls.as_array().unwrap().iter().take(4).map(|p| p["id"].as_i64().unwrap()).collect();
+    let mut viewers = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        for replica in &replicas {
+            for _ in 0..=i {
+                let mut viewer =
+                    SseClient::connect(&replica.url(&format!("/polls/{id}/events?format=json")), None).await;
+                viewer.next_event(WAIT).await.unwrap();
+                viewers.push(viewer);
+            }
+        }
+    }
+    for replica in &replicas {
+        for id in &ids {
+            wait_until_subscribed(replica, *id).await;
+        }
+    }
+
+    let mut connection = redis_client().get_multiplexed_async_connection().await.unwrap();
+    for id in &ids {
+        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(format!("{}:poll:{id}", replicas[0].redis_prefix))
+            .query_async(&mut connection)
+            .await
+            .unwrap();
+        assert_eq!(counts[0].1, 2, "poll {id}: one subscription per replica, not per viewer");
+    }
+}
+
+#[tokio::test]
+async fn a_stale_or_repeated_update_on_the_bus_never_moves_a_viewer_backwards() {
+    let replicas = spawn_replicas(2, &[]).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let poll = a.first_poll("Sports").await;
+    let options = a.poll_options(poll).await;
+    let mut viewer = SseClient::connect(&b.url(&format!("/polls/{poll}/events?format=json")), None).await;
+    viewer.next_event(WAIT).await.unwrap();
+    wait_until_subscribed(b, poll).await;
+    for option in [options[0], options[0]] {
+        a.post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &option.to_string())], &[]).await;
+    }
+    viewer.until(WAIT, "version 2", |e| e.id.as_deref() == Some("2")).await;
+
+    // An old message arriving late (version 1), then the same state again (version 2).
+    let stale = serde_json::json!({ "poll_id": poll, "version": 1, "closed": false,
+        "options": [{ "id": options[0], "text": "Yes", "votes": 1 }, { "id": options[1], "text": "No", "votes": 0 }] });
+    let mut connection = redis_client().get_multiplexed_async_connection().await.unwrap();
+    let channel = format!("{}:poll:{poll}", b.redis_prefix);
+    let _: i64 = redis::cmd("PUBLISH").arg(&channel).arg(stale.to_string()).query_async(&mut connection).await.unwrap();
+    a.post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[1].to_string())], &[]).await;
+
+    let next = viewer.next_event(WAIT).await.unwrap();
+    assert_eq!(next.id.as_deref(), Some("3"), "the stale update was ignored: {next:?}");
+    assert_eq!(next.json()["options"][1]["votes"], 1);
+}

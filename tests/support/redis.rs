@@ -1,0 +1,68 @@
+//! A throwaway Redis server for one test binary, on a free loopback port.
+//!
+//! Like the PostgreSQL harness, a shell holds a pipe from this process and stops the
+//! server when the pipe closes, so nothing outlives the tests.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// A running server.
+pub struct RedisServer {
+    pub port: u16,
+    _watchdog: Child,
+}
+
+static SERVER: OnceLock<RedisServer> = OnceLock::new();
+
+/// The server of this test process, started on first use.
+pub fn server() -> &'static RedisServer {
+    SERVER.get_or_init(start)
+}
+
+fn binary() -> String {
+    let path = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "/usr/bin/redis-server".into());
+    assert!(
+        std::path::Path::new(&path).exists(),
+        "These tests need a Redis server binary at {path}. Install it (apt-get install redis-server) or set REDIS_SERVER."
+    );
+    path
+}
+
+fn start() -> RedisServer {
+    let binary = binary();
+    let port = super::postgres::free_port();
+    let script = format!(
+        "'{binary}' --port {port} --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning >/dev/null 2>&1 & \
+         server=$!; cat >/dev/null; kill $server"
+    );
+    let watchdog = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start redis-server");
+    let server = RedisServer { port, _watchdog: watchdog };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !server.answers_ping() {
+        assert!(Instant::now() < deadline, "redis-server did not answer on port {port}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    server
+}
+
+impl RedisServer {
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else { return false };
+        let mut reply = [0u8; 7];
+        stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
+    }
+}
