@@ -238,12 +238,12 @@ async fn a_vote_in_one_browser_shows_up_in_another_on_another_replica_without_re
     second.goto(&replicas[1].url(&format!("/polls/{poll}"))).await.unwrap();
     wait_for_text(&second, ".so-far", "0 votes so far").await;
     mark_document(&second).await;
-    wait_until_watched(&replicas[1], poll).await;
+    replicas[1].wait_until_subscribed(poll).await;
 
     first.goto(&replicas[0].url(&format!("/polls/{poll}"))).await.unwrap();
     first.find(Locator::Css(".choice:nth-child(1)")).await.unwrap().click().await.unwrap();
     wait_for_text(&first, ".total", "1 vote in total").await;
-    wait_until_watched(&replicas[0], poll).await;
+    replicas[0].wait_until_subscribed(poll).await;
 
     wait_for_text(&second, ".so-far", "1 vote so far").await;
     mark_document(&first).await;
@@ -256,21 +256,4 @@ async fn a_vote_in_one_browser_shows_up_in_another_on_another_replica_without_re
     std::fs::write(screenshot_path("live-results.png"), first.screenshot().await.unwrap()).unwrap();
     first.close().await.unwrap();
     second.close().await.unwrap();
-}
-
-/// Waits until a replica has a live viewer of `poll` and a Redis subscription for it.
-async fn wait_until_watched(replica: &TestApp, poll: i64) {
-    let client = redis::Client::open(support::redis::server().url()).unwrap();
-    let channel = format!("{}:poll:{poll}", replica.redis_prefix);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-        let counts: Vec<(String, i64)> =
-            redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel).query_async(&mut connection).await.unwrap();
-        if replica.state.live.hub().watched().contains(&poll) && counts.first().is_some_and(|(_, n)| *n > 0) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{channel} never got a subscriber");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }

@@ -17,7 +17,7 @@ async fn a_vote_on_one_replica_reaches_a_viewer_on_the_other() {
     let mut viewer = SseClient::connect(&b.url(&format!("/polls/{poll}/events?format=json")), None).await;
     assert_eq!(viewer.next_event(WAIT).await.unwrap().json()["total"], 0);
     // B subscribes to the poll's channel shortly after its first viewer arrives.
-    wait_until_subscribed(b, poll).await;
+    b.wait_until_subscribed(poll).await;
 
     let vote = a.vote(poll, options[2]).await;
 
@@ -25,31 +25,6 @@ async fn a_vote_on_one_replica_reaches_a_viewer_on_the_other() {
     assert_eq!(vote.status, StatusCode::SEE_OTHER);
     let event = viewer.until(WAIT, "the vote from replica-1", |e| e.json()["total"] == 1).await;
     assert_eq!(event.json()["options"][2]["votes"], 1);
-}
-
-/// Waits until a replica's hub follows `poll` and one vote's round trip through Redis shows
-/// the subscription is live (the subscribe command is asynchronous by design).
-async fn wait_until_subscribed(replica: &crate::support::TestApp, poll: i64) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !replica.state.live.hub().watched().contains(&poll) {
-        assert!(tokio::time::Instant::now() < deadline, "replica never watched poll {poll}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let client = redis_client();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let subscribers: Vec<(String, i64)> = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(format!("{}:poll:{poll}", replica.redis_prefix))
-            .query_async(&mut client.get_multiplexed_async_connection().await.unwrap())
-            .await
-            .unwrap();
-        if subscribers.first().is_some_and(|(_, n)| *n > 0) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no Redis subscriber for poll {poll}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn redis_client() -> redis::Client {
@@ -70,7 +45,7 @@ async fn five_hundred_viewers_on_two_replicas_all_end_on_the_exact_final_tally()
         assert_eq!(viewer.next_event(WAIT).await.unwrap().json()["total"], 0);
     }
     for replica in &replicas {
-        wait_until_subscribed(replica, poll).await;
+        replica.wait_until_subscribed(poll).await;
     }
 
     let votes = (0..120).map(|i| {
@@ -117,7 +92,7 @@ async fn each_replica_holds_one_redis_subscriber_connection_however_many_viewers
     }
     for replica in &replicas {
         for id in &ids {
-            wait_until_subscribed(replica, *id).await;
+            replica.wait_until_subscribed(*id).await;
         }
     }
 
@@ -141,7 +116,7 @@ async fn a_stale_or_repeated_update_on_the_bus_never_moves_a_viewer_backwards() 
     let options = a.poll_options(poll).await;
     let mut viewer = SseClient::connect(&b.url(&format!("/polls/{poll}/events?format=json")), None).await;
     viewer.next_event(WAIT).await.unwrap();
-    wait_until_subscribed(b, poll).await;
+    b.wait_until_subscribed(poll).await;
     for option in [options[0], options[0]] {
         a.post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &option.to_string())], &[]).await;
     }
