@@ -3,21 +3,30 @@
 default:
     @just --list
 
-# Run the server (reads DATABASE_URL and the rest from the environment or .env).
+# Run the server (embedded SQLite unless DATABASE_URL says otherwise; reads .env too).
 run *args:
     cargo run -- {{args}}
 
-# Run against a throwaway local PostgreSQL under target/dev-pg, with debug logs.
+# Run with debug logs.
 dev:
+    RUST_LOG="${RUST_LOG:-votestream=debug,tower_http=debug,info}" cargo run
+
+# Run the scaled mode on a throwaway local PostgreSQL under target/dev-pg, with debug logs.
+dev-pg:
     DATABASE_URL="$(deploy/dev-postgres.sh start)" RUST_LOG="${RUST_LOG:-votestream=debug,tower_http=debug,info}" cargo run
 
 # Stop the development PostgreSQL.
 dev-db-stop:
     deploy/dev-postgres.sh stop
 
-# Run every test (needs PostgreSQL server binaries, chromium and chromium-driver).
+# Run every test (needs postgresql, redis-server, curl, chromium and chromium-driver installed).
 test *args:
     cargo test --workspace {{args}}
+
+# Run the tests that need no server or browser: the SQLite half, unit and view tests.
+test-embedded:
+    cargo test -p votestream --lib --test http --test live -- --skip postgres --skip replicas
+    cargo test -p votestream-views
 
 # Format the code.
 fmt:

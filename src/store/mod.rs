@@ -9,6 +9,8 @@ use crate::domain::{NewPoll, VoterId};
 use crate::seed::{SeedData, SeedReport};
 
 pub mod postgres;
+mod sql;
+pub mod sqlite;
 
 /// Errors from storage. Their detail goes to the log, never to a client.
 #[derive(Debug, thiserror::Error)]
@@ -163,10 +165,6 @@ pub type DynStore = Arc<dyn Store>;
 pub async fn connect(settings: &Settings) -> anyhow::Result<DynStore> {
     match settings.backend() {
         Backend::Postgres => Ok(Arc::new(postgres::PgStore::connect(settings).await?)),
-        Backend::Sqlite => anyhow::bail!(
-            "DATABASE_URL={} asks for the embedded SQLite store, which is not built yet: \
-             set DATABASE_URL=postgres://… (see README.md)",
-            settings.database_url_redacted()
-        ),
+        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::connect(settings).await?)),
     }
 }

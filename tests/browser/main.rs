@@ -35,10 +35,9 @@ impl Drop for Driver {
 /// A headless Chromium session; `javascript: false` browses as a reader without scripts.
 async fn browser(javascript: bool) -> (Driver, Client) {
     for binary in [CHROMIUM, CHROMEDRIVER] {
-        assert!(
-            std::path::Path::new(binary).exists(),
-            "browser tests need {binary}: apt-get install chromium chromium-driver"
-        );
+        if !std::path::Path::new(binary).exists() {
+            support::missing_server(binary, "apt-get install chromium chromium-driver");
+        }
     }
     let port = support::postgres::free_port();
     let child = Command::new(CHROMEDRIVER)
@@ -162,7 +161,7 @@ async fn vote_through_the_pages(app: &TestApp, client: &Client, javascript: bool
 
 #[tokio::test]
 async fn a_visitor_browses_to_a_theme_votes_and_sees_the_results() {
-    let app = spawn_app().await;
+    let app = spawn_app(support::Backend::Sqlite).await;
     let (_driver, client) = browser(true).await;
 
     vote_through_the_pages(&app, &client, true).await;
@@ -173,7 +172,7 @@ async fn a_visitor_browses_to_a_theme_votes_and_sees_the_results() {
 
 #[tokio::test]
 async fn voting_works_with_javascript_off() {
-    let app = spawn_app().await;
+    let app = spawn_app(support::Backend::Sqlite).await;
     let (_driver, client) = browser(false).await;
 
     vote_through_the_pages(&app, &client, false).await;
@@ -211,7 +210,7 @@ async fn create_a_poll(app: &TestApp, client: &Client, javascript: bool) {
 
 #[tokio::test]
 async fn a_visitor_creates_a_poll_through_the_form() {
-    let app = spawn_app().await;
+    let app = spawn_app(support::Backend::Sqlite).await;
     let (_driver, client) = browser(true).await;
 
     create_a_poll(&app, &client, true).await;
@@ -221,7 +220,7 @@ async fn a_visitor_creates_a_poll_through_the_form() {
 
 #[tokio::test]
 async fn the_poll_form_works_with_javascript_off() {
-    let app = spawn_app().await;
+    let app = spawn_app(support::Backend::Sqlite).await;
     let (_driver, client) = browser(false).await;
 
     create_a_poll(&app, &client, false).await;

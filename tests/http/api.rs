@@ -1,11 +1,15 @@
 use reqwest::StatusCode;
+use rstest::rstest;
 use serde_json::json;
 
-use crate::support::{new_client, spawn_app};
+use crate::support::{Backend, new_client, spawn_app};
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn themes_are_listed_with_keys_and_counts() {
-    let app = spawn_app().await;
+async fn themes_are_listed_with_keys_and_counts(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let themes = app.api("/api/themes").await;
 
@@ -17,9 +21,12 @@ async fn themes_are_listed_with_keys_and_counts() {
     assert_eq!(themes[1]["vote_count"], 0);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_themes_polls_come_by_key_or_slug_with_their_options() {
-    let app = spawn_app().await;
+async fn a_themes_polls_come_by_key_or_slug_with_their_options(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let by_key = app.api("/api/themes/OnTrend/polls").await;
     let by_slug = app.api("/api/themes/on-trend/polls").await;
@@ -34,9 +41,12 @@ async fn a_themes_polls_come_by_key_or_slug_with_their_options() {
     assert_eq!(unknown.json()["error"], "There is no theme “Nope”.");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn all_polls_and_one_poll_are_readable() {
-    let app = spawn_app().await;
+async fn all_polls_and_one_poll_are_readable(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let all = app.api("/api/polls").await;
     let id = all[4]["id"].as_i64().unwrap();
@@ -51,9 +61,12 @@ async fn all_polls_and_one_poll_are_readable() {
     assert!(missing.json()["error"].as_str().unwrap().contains("There is no poll 999999"));
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_poll_created_through_the_api_is_answered_with_201_and_its_address() {
-    let app = spawn_app().await;
+async fn a_poll_created_through_the_api_is_answered_with_201_and_its_address(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let created = app
         .post_json("/api/polls", &json!({ "question": "Pineapple on pizza?", "theme": "OnTrend", "options": [{ "text": "Yes" }, { "text": "No" }] }))
@@ -69,9 +82,12 @@ async fn a_poll_created_through_the_api_is_answered_with_201_and_its_address() {
     assert_eq!(app.api(&format!("/api/polls/{id}")).await, body);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn an_invalid_api_poll_gets_422_with_a_message_per_field() {
-    let app = spawn_app().await;
+async fn an_invalid_api_poll_gets_422_with_a_message_per_field(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app
         .post_json(
@@ -89,9 +105,12 @@ async fn an_invalid_api_poll_gets_422_with_a_message_per_field() {
     assert_eq!(app.scalar("select count(*) from polls").await, 10);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn malformed_api_bodies_get_json_errors_that_say_what_is_wrong() {
-    let app = spawn_app().await;
+async fn malformed_api_bodies_get_json_errors_that_say_what_is_wrong(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("Sports").await;
     let raw = |body: &'static str, content_type: &'static str| {
         app.client.post(app.url("/api/polls")).header("content-type", content_type).body(body).send()
@@ -114,9 +133,12 @@ async fn malformed_api_bodies_get_json_errors_that_say_what_is_wrong() {
     assert!(wrong_shape.json()["error"].as_str().unwrap().contains("choice"));
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn voting_by_choice_index_as_the_original_app_did() {
-    let app = spawn_app().await;
+async fn voting_by_choice_index_as_the_original_app_did(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
 
     let vote = app.post_json(&format!("/api/polls/{poll}/vote"), &json!({ "choice": 2 })).await;
@@ -131,9 +153,12 @@ async fn voting_by_choice_index_as_the_original_app_did() {
     assert_eq!(results, body["results"]);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn voting_by_option_id_and_the_refusals() {
-    let app = spawn_app().await;
+async fn voting_by_option_id_and_the_refusals(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
     let foreign_option = app.poll_options(app.first_poll("Sports").await).await[0];
@@ -174,9 +199,12 @@ async fn voting_by_option_id_and_the_refusals() {
     assert_eq!(app.api(&format!("/api/polls/{poll}/results")).await["total"], 1);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn an_unknown_api_path_is_a_json_404() {
-    let app = spawn_app().await;
+async fn an_unknown_api_path_is_a_json_404(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app.get("/api/nothing/here").await;
 

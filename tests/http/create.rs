@@ -1,6 +1,7 @@
 use reqwest::StatusCode;
+use rstest::rstest;
 
-use crate::support::spawn_app;
+use crate::support::{Backend, spawn_app};
 
 /// A form submission as (name, value) pairs.
 type Fields<'a> = Vec<(&'a str, &'a str)>;
@@ -12,9 +13,12 @@ fn fields<'a>(question: &'a str, theme: &'a str, options: &[&'a str], intent: &'
     fields
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_new_poll_form_offers_the_themes_and_two_blank_options() {
-    let app = spawn_app().await;
+async fn the_new_poll_form_offers_the_themes_and_two_blank_options(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app.get("/polls/new").await;
     let preselected = app.get("/polls/new?theme=sports").await;
@@ -29,9 +33,12 @@ async fn the_new_poll_form_offers_the_themes_and_two_blank_options() {
     assert_eq!(preselected.attrs("select#theme option[selected]", "value"), ["sports"]);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn add_option_works_without_javascript_and_keeps_what_was_typed() {
-    let app = spawn_app().await;
+async fn add_option_works_without_javascript_and_keeps_what_was_typed(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app.post_form("/polls", &fields("Tea or coffee?", "on-trend", &["Tea", "Coffee"], "add")).await;
 
@@ -44,9 +51,12 @@ async fn add_option_works_without_javascript_and_keeps_what_was_typed() {
     assert_eq!(app.scalar("select count(*) from polls").await, 10, "nothing created");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn remove_option_removes_that_row_but_never_below_two() {
-    let app = spawn_app().await;
+async fn remove_option_removes_that_row_but_never_below_two(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app.post_form("/polls", &fields("Q?", "sports", &["a", "b", "c"], "remove:1")).await;
     let at_minimum = app.post_form("/polls", &fields("Q?", "sports", &["a", "c"], "remove:0")).await;
@@ -55,9 +65,12 @@ async fn remove_option_removes_that_row_but_never_below_two() {
     assert_eq!(at_minimum.attrs("input[name=option]", "value"), ["a", "c"]);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_form_stops_offering_more_than_ten_options() {
-    let app = spawn_app().await;
+async fn the_form_stops_offering_more_than_ten_options(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let nine: Vec<String> = (1..=9).map(|i| format!("o{i}")).collect();
     let nine: Vec<&str> = nine.iter().map(String::as_str).collect();
 
@@ -67,9 +80,12 @@ async fn the_form_stops_offering_more_than_ten_options() {
     assert!(page.texts("button.add").is_empty());
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn an_htmx_form_action_gets_the_form_fragment() {
-    let app = spawn_app().await;
+async fn an_htmx_form_action_gets_the_form_fragment(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app
         .post_form_with(&app.client, "/polls", &fields("Q?", "sports", &["a", "b"], "add"), &[("HX-Request", "true")])
@@ -80,9 +96,12 @@ async fn an_htmx_form_action_gets_the_form_fragment() {
     assert_eq!(page.attrs("input[name=option]", "value"), ["a", "b", ""]);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_valid_poll_is_created_and_shown_in_its_theme() {
-    let app = spawn_app().await;
+async fn a_valid_poll_is_created_and_shown_in_its_theme(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let created = app
         .post_form(
@@ -103,9 +122,12 @@ async fn a_valid_poll_is_created_and_shown_in_its_theme() {
     assert_eq!(theme.texts(".poll-number").last().unwrap(), "#5");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn every_validation_message_shows_next_to_its_field_and_nothing_is_stored() {
-    let app = spawn_app().await;
+async fn every_validation_message_shows_next_to_its_field_and_nothing_is_stored(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let long_question = "x".repeat(301);
     let long_option = "y".repeat(201);
     let eleven: Vec<String> = (1..=11).map(|i| format!("o{i}")).collect();
@@ -169,9 +191,12 @@ async fn every_validation_message_shows_next_to_its_field_and_nothing_is_stored(
     assert_eq!(app.scalar("select count(*) from options").await, 36);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn an_unknown_form_action_is_a_bad_request() {
-    let app = spawn_app().await;
+async fn an_unknown_form_action_is_a_bad_request(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app.post_form("/polls", &fields("Q?", "sports", &["a", "b"], "explode")).await;
 
@@ -179,9 +204,12 @@ async fn an_unknown_form_action_is_a_bad_request() {
     assert!(page.text(".error-page .message").contains("“explode”"));
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_question_with_a_script_tag_renders_as_text() {
-    let app = spawn_app().await;
+async fn a_question_with_a_script_tag_renders_as_text(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let question = "<script>alert('pwned')</script> & <b>bold</b>?";
 
     let created =

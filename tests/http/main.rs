@@ -7,6 +7,7 @@ mod support;
 
 mod api;
 mod create;
+mod embedded;
 mod pages;
 mod security;
 mod voting;

@@ -1,10 +1,14 @@
 use reqwest::StatusCode;
+use rstest::rstest;
 
-use crate::support::spawn_app;
+use crate::support::{Backend, spawn_app};
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_home_page_shows_each_demo_theme_with_its_counts() {
-    let app = spawn_app().await;
+async fn the_home_page_shows_each_demo_theme_with_its_counts(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app.get("/").await;
 
@@ -18,9 +22,12 @@ async fn the_home_page_shows_each_demo_theme_with_its_counts() {
     assert!(page.text(".theme-card p").starts_with("The hottest topics of the moment."));
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_vote_count_on_the_home_page_follows_the_votes() {
-    let app = spawn_app().await;
+async fn the_vote_count_on_the_home_page_follows_the_votes(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
 
@@ -29,9 +36,12 @@ async fn the_vote_count_on_the_home_page_follows_the_votes() {
     assert_eq!(app.get("/").await.texts(".theme-card .votes")[0], "1 vote");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_theme_page_numbers_its_polls_and_lists_their_options() {
-    let app = spawn_app().await;
+async fn a_theme_page_numbers_its_polls_and_lists_their_options(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app.get("/themes/on-trend").await;
 
@@ -54,9 +64,12 @@ async fn a_theme_page_numbers_its_polls_and_lists_their_options() {
     assert_eq!(page.text(".back"), "← Back to themes");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn an_unknown_theme_is_a_404_page_in_the_layout() {
-    let app = spawn_app().await;
+async fn an_unknown_theme_is_a_404_page_in_the_layout(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app.get("/themes/no-such-theme").await;
 
@@ -66,9 +79,12 @@ async fn an_unknown_theme_is_a_404_page_in_the_layout() {
     assert!(page.text(".error-page .message").contains("There is no theme “no-such-theme”"));
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_vote_page_shows_its_step_and_lettered_options() {
-    let app = spawn_app().await;
+async fn the_vote_page_shows_its_step_and_lettered_options(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let polls = app.api("/api/themes/MoralDilemmas/polls").await;
     let second = polls[1]["id"].as_i64().unwrap();
 
@@ -87,9 +103,12 @@ async fn the_vote_page_shows_its_step_and_lettered_options() {
     assert!(page.texts(".results").is_empty(), "no results before voting");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn unknown_or_malformed_poll_ids_are_404_pages() {
-    let app = spawn_app().await;
+async fn unknown_or_malformed_poll_ids_are_404_pages(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     for (path, expected) in [
         ("/polls/999999", "There is no poll 999999"),
         ("/polls/abc", "There is no poll “abc”"),
@@ -102,9 +121,12 @@ async fn unknown_or_malformed_poll_ids_are_404_pages() {
     }
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn an_unknown_address_is_a_404_page() {
-    let app = spawn_app().await;
+async fn an_unknown_address_is_a_404_page(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app.get("/no/such/page").await;
 
@@ -114,9 +136,12 @@ async fn an_unknown_address_is_a_404_page() {
     assert_eq!(page.attrs(".error-page a", "href"), ["/"]);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn htmx_requests_get_the_fragment_and_others_the_whole_page() {
-    let app = spawn_app().await;
+async fn htmx_requests_get_the_fragment_and_others_the_whole_page(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("Sports").await;
     for path in [
         "/".to_owned(),
@@ -140,9 +165,12 @@ async fn htmx_requests_get_the_fragment_and_others_the_whole_page() {
     }
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_history_restore_gets_the_whole_page() {
-    let app = spawn_app().await;
+async fn a_history_restore_gets_the_whole_page(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let response = app
         .client
@@ -156,9 +184,12 @@ async fn a_history_restore_gets_the_whole_page() {
     assert!(response.text().await.unwrap().starts_with("<!DOCTYPE html>"));
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_results_fragment_shows_bars_for_every_option() {
-    let app = spawn_app().await;
+async fn the_results_fragment_shows_bars_for_every_option(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("Sports").await;
     let options = app.poll_options(poll).await;
     app.vote(poll, options[1]).await;
@@ -172,9 +203,12 @@ async fn the_results_fragment_shows_bars_for_every_option() {
     assert_eq!(page.text(".total"), "1 vote in total");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn stats_count_everything_as_a_page_and_as_json() {
-    let app = spawn_app().await;
+async fn stats_count_everything_as_a_page_and_as_json(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     app.vote(poll, app.poll_options(poll).await[1]).await;
 
@@ -187,9 +221,12 @@ async fn stats_count_everything_as_a_page_and_as_json() {
     assert_eq!(json, serde_json::json!({ "themes": 3, "polls": 10, "options": 36, "votes": 1 }));
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn health_checks_answer() {
-    let app = spawn_app().await;
+async fn health_checks_answer(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let health = app.get("/healthz").await;
     let ready = app.get("/readyz").await;
@@ -199,9 +236,12 @@ async fn health_checks_answer() {
     assert_eq!(ready.json()["database"], "up");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_app_serves_its_own_htmx_stylesheet_and_theme_colours() {
-    let app = spawn_app().await;
+async fn the_app_serves_its_own_htmx_stylesheet_and_theme_colours(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let home = app.get("/").await;
     assert_eq!(home.attrs("script", "src"), ["/assets/vendor/htmx.min.js", "/assets/vendor/htmx-ext-sse.min.js"]);
 
@@ -220,9 +260,12 @@ async fn the_app_serves_its_own_htmx_stylesheet_and_theme_colours() {
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn seeding_again_adds_nothing() {
-    let app = spawn_app().await;
+async fn seeding_again_adds_nothing(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let report = votestream::seed::load_demo(app.store.as_ref()).await.unwrap();
 
@@ -230,9 +273,12 @@ async fn seeding_again_adds_nothing() {
     assert_eq!(app.scalar("select count(*) from polls").await, 10);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn every_response_names_the_replica_that_served_it() {
-    let app = crate::support::spawn_app_with(&[("REPLICA_NAME", "replica-7")]).await;
+async fn every_response_names_the_replica_that_served_it(#[case] backend: Backend) {
+    let app = crate::support::spawn_app_with(backend, &[("REPLICA_NAME", "replica-7")]).await;
 
     for path in ["/", "/healthz", "/api/themes", "/assets/app.css", "/nowhere"] {
         assert_eq!(app.get(path).await.header("x-replica"), "replica-7", "{path}");

@@ -1,10 +1,14 @@
 use reqwest::StatusCode;
+use rstest::rstest;
 
-use crate::support::spawn_app;
+use crate::support::{Backend, spawn_app};
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn pages_carry_a_strict_content_security_policy() {
-    let app = spawn_app().await;
+async fn pages_carry_a_strict_content_security_policy(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let page = app.get("/").await;
 
@@ -18,9 +22,12 @@ async fn pages_carry_a_strict_content_security_policy() {
     assert!(page.texts("script").iter().all(String::is_empty), "no inline scripts");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_voter_cookie_is_http_only_and_same_site() {
-    let app = spawn_app().await;
+async fn the_voter_cookie_is_http_only_and_same_site(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
 
     let first = app.get("/").await;
     let second = app.get("/").await;
@@ -31,9 +38,12 @@ async fn the_voter_cookie_is_http_only_and_same_site() {
     assert_eq!(second.header("set-cookie"), "", "set once, then kept");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn cross_site_form_posts_are_refused_and_change_nothing() {
-    let app = spawn_app().await;
+async fn cross_site_form_posts_are_refused_and_change_nothing(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let option = app.poll_options(poll).await[0].to_string();
     let path = format!("/polls/{poll}/votes");
@@ -64,9 +74,12 @@ async fn cross_site_form_posts_are_refused_and_change_nothing() {
     assert_eq!(app.scalar("select count(*) from votes").await, 0);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_same_origin_post_with_a_matching_origin_header_is_accepted() {
-    let app = spawn_app().await;
+async fn a_same_origin_post_with_a_matching_origin_header_is_accepted(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let option = app.poll_options(poll).await[0].to_string();
 
@@ -82,9 +95,12 @@ async fn a_same_origin_post_with_a_matching_origin_header_is_accepted() {
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn an_oversized_body_is_refused_with_413() {
-    let app = spawn_app().await;
+async fn an_oversized_body_is_refused_with_413(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let huge = "x".repeat(100_000);
 
     let page = app.post_form("/polls", &[("question", huge.as_str()), ("theme", "sports")]).await;

@@ -1,11 +1,15 @@
 use futures::future::join_all;
 use reqwest::StatusCode;
+use rstest::rstest;
 
-use crate::support::{new_client, spawn_app};
+use crate::support::{Backend, new_client, spawn_app};
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_vote_redirects_to_the_poll_which_then_shows_the_results() {
-    let app = spawn_app().await;
+async fn a_vote_redirects_to_the_poll_which_then_shows_the_results(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
 
@@ -22,9 +26,12 @@ async fn a_vote_redirects_to_the_poll_which_then_shows_the_results() {
     assert_eq!(page.text(".total"), "1 vote in total");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn percentages_are_shares_of_all_votes() {
-    let app = spawn_app().await;
+async fn percentages_are_shares_of_all_votes(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
     for choice in [0, 0, 1] {
@@ -38,9 +45,12 @@ async fn percentages_are_shares_of_all_votes() {
     assert_eq!(page.texts(".result .count"), ["2 votes · 67%", "1 vote · 33%", "0 votes · 0%", "0 votes · 0%"]);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn after_voting_the_page_links_to_the_next_poll_and_back_to_the_theme() {
-    let app = spawn_app().await;
+async fn after_voting_the_page_links_to_the_next_poll_and_back_to_the_theme(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let polls = app.api("/api/themes/Sports/polls").await;
     let ids: Vec<i64> = polls.as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect();
 
@@ -56,9 +66,12 @@ async fn after_voting_the_page_links_to_the_next_poll_and_back_to_the_theme() {
     assert_eq!(last.attrs(".after-vote a", "href"), ["/themes/sports"]);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_second_vote_from_the_same_voter_is_refused_and_says_what_they_chose() {
-    let app = spawn_app().await;
+async fn a_second_vote_from_the_same_voter_is_refused_and_says_what_they_chose(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
     app.vote(poll, options[0]).await;
@@ -72,9 +85,12 @@ async fn a_second_vote_from_the_same_voter_is_refused_and_says_what_they_chose()
     assert_eq!(app.counters_out_of_step().await, 0);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn different_voters_each_get_their_vote() {
-    let app = spawn_app().await;
+async fn different_voters_each_get_their_vote(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
 
@@ -89,9 +105,12 @@ async fn different_voters_each_get_their_vote() {
     assert_eq!(app.api(&format!("/api/polls/{poll}/results")).await["total"], 2);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn bad_votes_get_a_clear_message_and_store_nothing() {
-    let app = spawn_app().await;
+async fn bad_votes_get_a_clear_message_and_store_nothing(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let other_poll_option = app.poll_options(app.first_poll("Sports").await).await[0];
     let cases = [
@@ -133,9 +152,12 @@ async fn bad_votes_get_a_clear_message_and_store_nothing() {
     assert_eq!(app.scalar("select count(*) from votes").await, 0);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_closed_poll_takes_no_votes_and_says_so() {
-    let app = spawn_app().await;
+async fn a_closed_poll_takes_no_votes_and_says_so(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
     assert!(votestream::polls::close(&app.state, poll).await.unwrap());
@@ -152,9 +174,12 @@ async fn a_closed_poll_takes_no_votes_and_says_so() {
     assert_eq!(app.scalar("select count(*) from votes").await, 0);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn an_htmx_vote_follows_the_redirect_to_the_results_fragment() {
-    let app = spawn_app().await;
+async fn an_htmx_vote_follows_the_redirect_to_the_results_fragment(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
     let follower = reqwest::Client::builder().cookie_store(true).build().unwrap();
@@ -175,9 +200,12 @@ async fn an_htmx_vote_follows_the_redirect_to_the_results_fragment() {
     assert!(body.contains("You voted for “A generative AI app”."));
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn two_hundred_concurrent_voters_give_exactly_two_hundred_votes() {
-    let app = spawn_app().await;
+async fn two_hundred_concurrent_voters_give_exactly_two_hundred_votes(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("MoralDilemmas").await;
     let options = app.poll_options(poll).await;
 
@@ -202,9 +230,12 @@ async fn two_hundred_concurrent_voters_give_exactly_two_hundred_votes() {
     assert_eq!(app.counters_out_of_step().await, 0);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn one_voter_racing_with_itself_still_counts_once() {
-    let app = spawn_app().await;
+async fn one_voter_racing_with_itself_still_counts_once(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("MoralDilemmas").await;
     let options = app.poll_options(poll).await;
     app.get("/").await; // get the voter cookie first, as a browser would

@@ -1,17 +1,21 @@
+use rstest::rstest;
 use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::sse::SseClient;
+use crate::support::{Backend, sse::SseClient};
 use crate::support::{new_client, spawn_app, spawn_app_with};
 
 const WAIT: Duration = Duration::from_secs(10);
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_first_event_is_the_current_snapshot_with_its_version_as_id() {
-    let app = spawn_app().await;
+async fn the_first_event_is_the_current_snapshot_with_its_version_as_id(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     app.vote(poll, app.poll_options(poll).await[3]).await;
 
@@ -31,9 +35,12 @@ async fn the_first_event_is_the_current_snapshot_with_its_version_as_id() {
     assert_eq!(json["options"][3]["text"], "None, the market is saturated");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_html_stream_carries_the_result_bars_and_the_running_total() {
-    let app = spawn_app().await;
+async fn the_html_stream_carries_the_result_bars_and_the_running_total(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let mut stream = SseClient::connect(&app.url(&format!("/polls/{poll}/events")), None).await;
     let results = stream.next_event(WAIT).await.unwrap();
@@ -50,9 +57,12 @@ async fn the_html_stream_carries_the_result_bars_and_the_running_total() {
     assert_eq!((total.event.as_str(), total.data.as_str()), ("total", "1 vote so far"));
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_reconnect_with_last_event_id_gets_only_newer_state() {
-    let app = spawn_app().await;
+async fn a_reconnect_with_last_event_id_gets_only_newer_state(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("Sports").await;
     let options = app.poll_options(poll).await;
     app.post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[0].to_string())], &[])
@@ -71,9 +81,12 @@ async fn a_reconnect_with_last_event_id_gets_only_newer_state() {
     assert_eq!(newer.json()["options"][1]["votes"], 1);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_closed_poll_sends_a_final_event_and_ends_and_a_caught_up_client_is_told_to_stop() {
-    let app = spawn_app().await;
+async fn a_closed_poll_sends_a_final_event_and_ends_and_a_caught_up_client_is_told_to_stop(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("Sports").await;
     let mut stream = SseClient::connect(&app.url(&format!("/polls/{poll}/events?format=json")), None).await;
     stream.next_event(WAIT).await.unwrap();
@@ -89,9 +102,12 @@ async fn a_closed_poll_sends_a_final_event_and_ends_and_a_caught_up_client_is_to
     assert_eq!(again.status, StatusCode::NO_CONTENT, "204 stops EventSource from reconnecting");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_api_stream_and_the_theme_stream_speak_json() {
-    let app = spawn_app().await;
+async fn the_api_stream_and_the_theme_stream_speak_json(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let polls = app.api("/api/themes/MoralDilemmas/polls").await;
     let second = polls[1]["id"].as_i64().unwrap();
     let mut api = SseClient::connect(&app.url(&format!("/api/polls/{second}/stream")), None).await;
@@ -108,9 +124,12 @@ async fn the_api_stream_and_the_theme_stream_speak_json() {
     assert_eq!(counts, [0, 1, 0, 0]);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn the_theme_html_stream_swaps_each_polls_count_out_of_band() {
-    let app = spawn_app().await;
+async fn the_theme_html_stream_swaps_each_polls_count_out_of_band(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("Sports").await;
     let mut theme = SseClient::connect(&app.url("/themes/sports/events"), None).await;
     theme.next_event(WAIT).await.unwrap();
@@ -131,9 +150,12 @@ async fn the_theme_html_stream_swaps_each_polls_count_out_of_band() {
     assert_eq!(page.attrs(&format!("#poll-{poll}-votes"), "class"), ["poll-votes"], "the swap target exists");
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn bad_stream_requests_get_clear_errors() {
-    let app = spawn_app().await;
+async fn bad_stream_requests_get_clear_errors(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("Sports").await;
 
     let unknown = app.get("/polls/999999/events").await;
@@ -149,9 +171,12 @@ async fn bad_stream_requests_get_clear_errors() {
     assert_eq!(unknown_theme.status, StatusCode::NOT_FOUND);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn curl_shows_one_json_object_per_data_line() {
-    let app = spawn_app().await;
+async fn curl_shows_one_json_object_per_data_line(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let option = app.poll_options(poll).await[1];
     let mut curl = tokio::process::Command::new("curl")
@@ -186,9 +211,12 @@ async fn curl_shows_one_json_object_per_data_line() {
     assert_eq!(seen_totals, [0, 1]);
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn a_viewer_that_stops_reading_does_not_hold_back_voters_or_other_viewers() {
-    let app = spawn_app_with(&[("SSE_THROTTLE_MS", "0")]).await;
+async fn a_viewer_that_stops_reading_does_not_hold_back_voters_or_other_viewers(#[case] backend: Backend) {
+    let app = spawn_app_with(backend, &[("SSE_THROTTLE_MS", "0")]).await;
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
     let url = app.url(&format!("/polls/{poll}/events"));
@@ -215,9 +243,12 @@ async fn a_viewer_that_stops_reading_does_not_hold_back_voters_or_other_viewers(
     assert_eq!(last.id.as_deref(), Some("300"));
 }
 
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
 #[tokio::test]
-async fn channels_are_freed_when_the_last_viewer_leaves() {
-    let app = spawn_app_with(&[("SSE_KEEPALIVE_SECS", "1")]).await;
+async fn channels_are_freed_when_the_last_viewer_leaves(#[case] backend: Backend) {
+    let app = spawn_app_with(backend, &[("SSE_KEEPALIVE_SECS", "1")]).await;
     let poll = app.first_poll("OnTrend").await;
     let hub = app.state.live.hub().clone();
     let mut stream = SseClient::connect(&app.url(&format!("/polls/{poll}/events")), None).await;

@@ -12,9 +12,23 @@ use std::net::SocketAddr;
 use reqwest::header::HeaderMap;
 use reqwest::{Client, StatusCode, redirect};
 use scraper::{Html, Selector};
+pub use votestream::config::Backend;
 use votestream::config::Settings;
 use votestream::startup::Application;
 use votestream::store::DynStore;
+
+/// Fails the test because `server` is missing, saying how to get it, or (outside CI) how to
+/// run only the tests that need no server.
+pub fn missing_server(server: &str, install: &str) -> ! {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI needs {server} for this test: .ci/run must install it ({install}).");
+    }
+    panic!(
+        "This test needs {server}, which is not installed here ({install}). Tests ending in \
+         `postgres`, the `replicas` tests and the two-replica browser test need PostgreSQL and Redis; \
+         `just test-embedded` runs every test that needs neither."
+    );
+}
 
 /// A server started for one test, over its own fresh database.
 pub struct TestApp {
@@ -26,6 +40,9 @@ pub struct TestApp {
     pub redis_prefix: String,
     /// The test's browser: keeps cookies, does not follow redirects.
     pub client: Client,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    /// Removes a SQLite database's folder when dropped.
+    owns_database: bool,
 }
 
 /// A response read whole.
@@ -78,15 +95,29 @@ pub fn new_client() -> Client {
     Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().unwrap()
 }
 
-/// Starts the server over a fresh database with the demo content.
-pub async fn spawn_app() -> TestApp {
-    spawn_app_with(&[]).await
+/// Starts the server over a fresh database of `backend` with the demo content.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, &[]).await
 }
 
 /// Starts the server with extra environment settings.
-pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let database_url = postgres::server().fresh_database().await;
-    spawn_replica(&database_url, extra).await
+pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+    let database_url = fresh_database(backend).await;
+    let mut app = spawn_replica(&database_url, extra).await;
+    app.owns_database = true;
+    app
+}
+
+/// A new empty database: in the shared test PostgreSQL, or a new SQLite file.
+pub async fn fresh_database(backend: Backend) -> String {
+    match backend {
+        Backend::Postgres => postgres::server().fresh_database().await,
+        Backend::Sqlite => {
+            let dir = std::env::temp_dir().join(format!("votestream-sqlite-{:x}", rand::random::<u64>()));
+            std::fs::create_dir_all(&dir).unwrap();
+            format!("sqlite://{}/votestream.db", dir.display())
+        }
+    }
 }
 
 /// `n` replicas on one fresh database and the shared Redis, as behind a load balancer.
@@ -124,11 +155,28 @@ pub async fn spawn_replica(database_url: &str, extra: &[(&str, &str)]) -> TestAp
     let addr = app.local_addr().unwrap();
     let state = app.state();
     let store = state.store.clone();
-    tokio::spawn(app.run_until(std::future::pending()));
-    TestApp { addr, database_url, store, state, redis_prefix, client: new_client() }
+    let server = tokio::spawn(app.run_until(std::future::pending()));
+    TestApp {
+        addr,
+        database_url,
+        store,
+        state,
+        redis_prefix,
+        client: new_client(),
+        server: Some(server),
+        owns_database: false,
+    }
 }
 
 impl TestApp {
+    /// Shuts the server down gracefully and waits until it has stopped.
+    pub async fn stop(mut self) {
+        self.state.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
@@ -192,11 +240,16 @@ impl TestApp {
         polls[0]["id"].as_i64().unwrap()
     }
 
-    /// Runs a query returning one number.
+    /// Runs a query returning one number, on whichever backend this app uses.
     pub async fn scalar(&self, sql: &'static str) -> i64 {
         use sqlx::Connection;
-        let mut conn = sqlx::PgConnection::connect(&self.database_url).await.unwrap();
-        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&mut conn).await.unwrap();
+        let (n,): (i64,) = if self.database_url.starts_with("postgres") {
+            let mut conn = sqlx::PgConnection::connect(&self.database_url).await.unwrap();
+            sqlx::query_as(sql).fetch_one(&mut conn).await.unwrap()
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.database_url).await.unwrap();
+            sqlx::query_as(sql).fetch_one(&mut conn).await.unwrap()
+        };
         n
     }
 
@@ -223,6 +276,21 @@ impl TestApp {
             }
             assert!(std::time::Instant::now() < deadline, "{channel} never got a subscriber");
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    /// SQLite test databases live in their own temporary folder.
+    fn drop(&mut self) {
+        if !self.owns_database {
+            return;
+        }
+        if let Some(path) = self.database_url.strip_prefix("sqlite://")
+            && let Some(dir) = std::path::Path::new(path).parent()
+            && dir.starts_with(std::env::temp_dir())
+        {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

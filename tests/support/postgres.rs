@@ -25,7 +25,14 @@ pub fn server() -> &'static PgServer {
 
 fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("PG_BIN") {
-        return PathBuf::from(dir);
+        let dir = PathBuf::from(dir);
+        if !dir.join("postgres").exists() {
+            super::missing_server(
+                &format!("PostgreSQL's server binaries in PG_BIN={}", dir.display()),
+                "apt-get install postgresql",
+            );
+        }
+        return dir;
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -38,9 +45,9 @@ fn bin_dir() -> PathBuf {
         p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
     });
     found.pop().unwrap_or_else(|| {
-        panic!(
-            "These tests need a PostgreSQL server binary and none was found under /usr/lib/postgresql. \
-             Install it (apt-get install postgresql) or point PG_BIN at its bin folder."
+        super::missing_server(
+            "a PostgreSQL server binary (none under /usr/lib/postgresql, PG_BIN unset)",
+            "apt-get install postgresql",
         )
     })
 }

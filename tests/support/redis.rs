@@ -24,10 +24,12 @@ pub fn server() -> &'static RedisServer {
 
 fn binary() -> String {
     let path = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "/usr/bin/redis-server".into());
-    assert!(
-        std::path::Path::new(&path).exists(),
-        "These tests need a Redis server binary at {path}. Install it (apt-get install redis-server) or set REDIS_SERVER."
-    );
+    if !std::path::Path::new(&path).exists() {
+        super::missing_server(
+            &format!("a Redis server binary ({path}, or set REDIS_SERVER)"),
+            "apt-get install redis-server",
+        );
+    }
     path
 }
 

@@ -1,0 +1,80 @@
+//! SQLite backend, the embedded default: one file in WAL mode. Writes go through a
+//! one-connection pool, so they queue in the process instead of failing with "database is
+//! locked"; reads use a separate pool and run alongside them.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, Transaction};
+
+use super::StoreResult;
+use crate::config::Settings;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing, with its folder) the file `settings.database_url` names.
+    pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+        let options = SqliteConnectOptions::from_str(&settings.database_url)
+            .with_context(|| format!("DATABASE_URL={} is not a valid SQLite URL", settings.database_url))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // With WAL, NORMAL keeps every commit across a crash of the app (not of the OS).
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let path = options.get_filename().to_path_buf();
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder).with_context(|| format!("creating {}", folder.display()))?;
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("opening {}", path.display()))?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(settings.db_max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.read_only(true))
+            .await
+            .with_context(|| format!("opening {} for reading", path.display()))?;
+        Ok(Self { write, read, path })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    fn migrator(&self) -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
+    /// One process owns the file's writes; its single write connection already serialises
+    /// seeding, and SQLite's lock covers a second process.
+    async fn lock_seeding(_tx: &mut Transaction<'_, Sqlite>) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
+super::sql::sql_store!(SqliteStore, Sqlite);
