@@ -186,7 +186,7 @@ async fn vote(
 }
 
 async fn results(State(state): State<AppState>, PollId(id): PollId, mode: HxMode) -> Result<Response> {
-    let (options, closed) = polls::tallies(&state, id).await?.ok_or_else(|| poll_not_found(id))?;
-    let model = present::results(id, &options, closed);
-    Ok(mode.render(StatusCode::OK, "Results", poll::results(&model)))
+    let fragment = polls::results_fragment(&state, id).await?.ok_or_else(|| poll_not_found(id))?;
+    // Rendered by our own templates (user text escaped there), cached as the string.
+    Ok(mode.render(StatusCode::OK, "Results", maud::PreEscaped(fragment)))
 }

@@ -248,3 +248,23 @@ async fn one_voter_racing_with_itself_still_counts_once(#[case] backend: Backend
     assert_eq!(app.scalar("select count(*) from votes").await, 1);
     assert_eq!(app.counters_out_of_step().await, 0);
 }
+
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
+#[tokio::test]
+async fn cached_results_are_refreshed_by_every_vote(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let poll = app.first_poll("Sports").await;
+    let options = app.poll_options(poll).await;
+    let path = format!("/polls/{poll}/results");
+    assert_eq!(app.get_hx(&path).await.text(".total"), "0 votes in total");
+    assert_eq!(app.api(&format!("/api/polls/{poll}/results")).await["total"], 0);
+
+    app.post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[0].to_string())], &[])
+        .await;
+
+    assert_eq!(app.get_hx(&path).await.text(".total"), "1 vote in total");
+    assert_eq!(app.api(&format!("/api/polls/{poll}/results")).await["total"], 1);
+    assert_eq!(app.api(&format!("/api/polls/{poll}")).await["total"], 1);
+}

@@ -263,3 +263,37 @@ async fn channels_are_freed_when_the_last_viewer_leaves(#[case] backend: Backend
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
+#[tokio::test]
+async fn a_stream_outlives_the_request_timeout(#[case] backend: Backend) {
+    let app = spawn_app_with(backend, &[("REQUEST_TIMEOUT_SECS", "1")]).await;
+    let poll = app.first_poll("Sports").await;
+    let mut stream = SseClient::connect(&app.url(&format!("/polls/{poll}/events?format=json")), None).await;
+    stream.next_event(WAIT).await.unwrap();
+
+    assert_eq!(stream.next_event(Duration::from_millis(1500)).await, None, "quiet past the timeout");
+    app.vote(poll, app.poll_options(poll).await[1]).await;
+
+    let event = stream.next_event(WAIT).await.expect("still streaming after the request timeout");
+    assert_eq!(event.json()["total"], 1);
+}
+
+#[rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
+#[tokio::test]
+async fn shutdown_ends_open_streams_so_the_server_can_drain(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let poll = app.first_poll("Sports").await;
+    let mut stream = SseClient::connect(&app.url(&format!("/polls/{poll}/events")), None).await;
+    stream.next_event(WAIT).await.unwrap();
+
+    tokio::time::timeout(WAIT, app.stop()).await.expect("the server stopped despite an open stream");
+
+    // Whatever was already sent can still be read; then the stream ends.
+    while stream.next_event(WAIT).await.is_some() {}
+    assert!(stream.ended(), "the client saw the stream end and can reconnect elsewhere");
+}
