@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cache::{DynCache, LocalCache, RedisCache};
 use crate::config::{Backend, Settings};
 use crate::live::stream::StreamConfig;
-use crate::live::{Hub, Live, redis};
+use crate::live::{Hub, Live, LocalBus, redis};
 use crate::state::AppState;
 use crate::{routes, seed, store};
 
@@ -47,7 +47,7 @@ impl Application {
                     "live bus and cache on Redis"
                 );
                 (
-                    Live::with_redis(hub, redis::Publisher::new(commands.clone(), &settings.redis_prefix)),
+                    Live::new(hub, redis::Publisher::new(commands.clone(), &settings.redis_prefix)),
                     Arc::new(RedisCache::new(commands, &settings.redis_prefix, settings.cache_ttl)),
                 )
             }
@@ -57,7 +57,7 @@ impl Application {
                         "no REDIS_URL: live updates and the cache stay inside this replica; run one replica only"
                     );
                 }
-                (Live::local(hub), Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.cache_ttl)))
+                (Live::new(hub, LocalBus), Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.cache_ttl)))
             }
         };
         let state = AppState {

@@ -39,21 +39,32 @@ impl PollUpdate {
     }
 }
 
-/// Publishes updates to this replica's viewers and, with Redis, to every other replica.
+/// Carries committed updates to every replica's hub.
+#[async_trait::async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Sends an update to the other replicas; this replica's hub has it already. Failures
+    /// are logged, not returned: the vote is committed, and the next update heals.
+    async fn broadcast(&self, update: &PollUpdate);
+}
+
+/// One replica: the hub is the whole audience.
+pub struct LocalBus;
+
+#[async_trait::async_trait]
+impl Bus for LocalBus {
+    async fn broadcast(&self, _update: &PollUpdate) {}
+}
+
+/// Publishes updates to this replica's viewers at once, then over the bus to the others.
 pub struct Live {
     hub: Arc<Hub>,
-    redis: Option<redis::Publisher>,
+    bus: Box<dyn Bus>,
 }
 
 impl Live {
-    /// Live updates within this process only.
-    pub fn local(hub: Arc<Hub>) -> Self {
-        Self { hub, redis: None }
-    }
-
-    /// Live updates across replicas through Redis.
-    pub fn with_redis(hub: Arc<Hub>, publisher: redis::Publisher) -> Self {
-        Self { hub, redis: Some(publisher) }
+    /// Live updates through `bus`, landing in `hub`.
+    pub fn new(hub: Arc<Hub>, bus: impl Bus) -> Self {
+        Self { hub, bus: Box::new(bus) }
     }
 
     /// The per-poll snapshots.
@@ -61,15 +72,12 @@ impl Live {
         &self.hub
     }
 
-    /// Hands an update to local viewers at once, then to the other replicas. A failed
-    /// publish is logged: the vote is committed, and the next update heals the viewers.
+    /// Applies an update here, then broadcasts it.
     pub async fn publish(&self, update: PollUpdate) {
         if update.options.is_empty() {
             return;
         }
         self.hub.apply(&update);
-        if let Some(redis) = &self.redis {
-            redis.publish(&update).await;
-        }
+        self.bus.broadcast(&update).await;
     }
 }

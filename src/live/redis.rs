@@ -48,7 +48,7 @@ pub fn command_connection(client: &redis::Client) -> anyhow::Result<ConnectionMa
     client.get_connection_manager_lazy(config).context("creating the Redis connection")
 }
 
-/// Publishes updates to every replica.
+/// Publishes updates to every replica: the bus of the scaled mode.
 #[derive(Clone)]
 pub struct Publisher {
     connection: ConnectionManager,
@@ -60,9 +60,12 @@ impl Publisher {
     pub fn new(connection: ConnectionManager, prefix: &str) -> Self {
         Self { connection, channels: Channels { prefix: prefix.to_owned() } }
     }
+}
 
+#[async_trait::async_trait]
+impl super::Bus for Publisher {
     /// `PUBLISH {prefix}:poll:{id} {json}`; failures are logged, not returned.
-    pub async fn publish(&self, update: &PollUpdate) {
+    async fn broadcast(&self, update: &PollUpdate) {
         let payload = match serde_json::to_string(update) {
             Ok(payload) => payload,
             Err(error) => return tracing::error!(%error, "cannot encode a poll update"),
