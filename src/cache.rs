@@ -47,6 +47,10 @@ impl Cache for LocalCache {
     }
 }
 
+/// How long a cache call may take before it counts as a miss: a slow or unreachable Redis
+/// must cost a read a moment, not the request.
+const REDIS_CACHE_TIMEOUT: Duration = Duration::from_millis(250);
+
 /// Redis cache: keys `{prefix}:cache:{key}`, values with `SET … EX`.
 pub struct RedisCache {
     connection: ConnectionManager,
@@ -69,10 +73,14 @@ impl RedisCache {
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Option<String> {
         let mut connection = self.connection.clone();
-        match connection.get::<_, Option<String>>(self.key(key)).await {
-            Ok(value) => value,
-            Err(error) => {
+        match tokio::time::timeout(REDIS_CACHE_TIMEOUT, connection.get::<_, Option<String>>(self.key(key))).await {
+            Ok(Ok(value)) => value,
+            Ok(Err(error)) => {
                 tracing::debug!(%error, key, "cache read failed; reading the database");
+                None
+            }
+            Err(_) => {
+                tracing::debug!(key, "cache read timed out; reading the database");
                 None
             }
         }
@@ -80,15 +88,17 @@ impl Cache for RedisCache {
 
     async fn put(&self, key: &str, value: String) {
         let mut connection = self.connection.clone();
-        if let Err(error) = connection.set_ex::<_, _, ()>(self.key(key), value, self.ttl_secs).await {
-            tracing::debug!(%error, key, "cache write failed");
+        let write = connection.set_ex::<_, _, ()>(self.key(key), value, self.ttl_secs);
+        if !matches!(tokio::time::timeout(REDIS_CACHE_TIMEOUT, write).await, Ok(Ok(()))) {
+            tracing::debug!(key, "cache write failed or timed out");
         }
     }
 
     async fn forget(&self, key: &str) {
         let mut connection = self.connection.clone();
-        if let Err(error) = connection.del::<_, ()>(self.key(key)).await {
-            tracing::warn!(%error, key, "cache invalidation failed; the entry expires with its TTL");
+        let delete = connection.del::<_, ()>(self.key(key));
+        if !matches!(tokio::time::timeout(REDIS_CACHE_TIMEOUT, delete).await, Ok(Ok(()))) {
+            tracing::warn!(key, "cache invalidation failed; the entry expires with its TTL");
         }
     }
 }

@@ -40,11 +40,16 @@ pub fn client(url: &str) -> anyhow::Result<redis::Client> {
     redis::Client::open(info.set_redis_settings(settings)).context("opening the Redis client")
 }
 
+/// How long a publish may take before the update is given up (the next one heals).
+const PUBLISH_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// A connection for commands (publish, cache), connecting lazily and reconnecting by itself.
+/// One quick retry per command: callers give up fast and fall back, they never queue.
 pub fn command_connection(client: &redis::Client) -> anyhow::Result<ConnectionManager> {
     let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)));
+        .set_number_of_retries(1)
+        .set_connection_timeout(Some(Duration::from_millis(500)))
+        .set_response_timeout(Some(Duration::from_secs(1)));
     client.get_connection_manager_lazy(config).context("creating the Redis connection")
 }
 
@@ -71,8 +76,16 @@ impl super::Bus for Publisher {
             Err(error) => return tracing::error!(%error, "cannot encode a poll update"),
         };
         let mut connection = self.connection.clone();
-        if let Err(error) = connection.publish::<_, _, ()>(self.channels.of(update.poll_id), payload).await {
-            tracing::warn!(%error, poll_id = update.poll_id, "publishing to Redis failed; other replicas catch up on the next vote");
+        let publish = connection.publish::<_, _, ()>(self.channels.of(update.poll_id), payload);
+        match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, poll_id = update.poll_id, "publishing to Redis failed; other replicas catch up on the next vote")
+            }
+            Err(_) => tracing::warn!(
+                poll_id = update.poll_id,
+                "publishing to Redis timed out; other replicas catch up on the next vote"
+            ),
         }
     }
 }

@@ -134,3 +134,22 @@ async fn a_stale_or_repeated_update_on_the_bus_never_moves_a_viewer_backwards() 
     assert_eq!(next.id.as_deref(), Some("3"), "the stale update was ignored: {next:?}");
     assert_eq!(next.json()["options"][1]["votes"], 1);
 }
+
+#[tokio::test]
+async fn with_redis_unreachable_votes_still_commit_and_local_viewers_still_update() {
+    let dead = format!("redis://127.0.0.1:{}", crate::support::postgres::free_port());
+    let app = crate::support::spawn_app_with(crate::support::Backend::Postgres, &[("REDIS_URL", dead.as_str())]).await;
+    let poll = app.first_poll("Sports").await;
+    let options = app.poll_options(poll).await;
+    let mut viewer = SseClient::connect(&app.url(&format!("/polls/{poll}/events?format=json")), None).await;
+    viewer.next_event(WAIT).await.unwrap();
+
+    let vote = app.vote(poll, options[1]).await;
+
+    assert_eq!(vote.status, StatusCode::SEE_OTHER, "acknowledged: the vote committed without Redis");
+    assert_eq!(app.scalar("select count(*) from votes").await, 1);
+    assert_eq!(viewer.until(WAIT, "the vote", |e| e.json()["total"] == 1).await.json()["options"][1]["votes"], 1);
+    let page = app.get(&format!("/polls/{poll}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.texts(".result .count"), ["0 votes · 0%", "1 vote · 100%"]);
+}
