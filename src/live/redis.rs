@@ -75,8 +75,16 @@ impl super::Bus for Publisher {
             Ok(payload) => payload,
             Err(error) => return tracing::error!(%error, "cannot encode a poll update"),
         };
+        let channel = self.channels.of(update.poll_id);
         let mut connection = self.connection.clone();
-        let publish = connection.publish::<_, _, ()>(self.channels.of(update.poll_id), payload);
+        // The first command after a lost connection fails while the manager reconnects:
+        // one more try, within the same time budget.
+        let publish = async {
+            match connection.publish::<_, _, ()>(&channel, &payload).await {
+                Ok(()) => Ok(()),
+                Err(_) => connection.publish::<_, _, ()>(&channel, &payload).await,
+            }
+        };
         match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {

@@ -153,3 +153,79 @@ async fn with_redis_unreachable_votes_still_commit_and_local_viewers_still_updat
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.texts(".result .count"), ["0 votes · 0%", "1 vote · 100%"]);
 }
+
+/// A redis-server of this test's own, which it can stop and start again on the same port.
+struct OwnRedis {
+    port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnRedis {
+    async fn start(port: u16) -> Self {
+        let child = tokio::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "redis-server did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self { port, child: Some(child) }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+        }
+    }
+
+    async fn subscribers(&self, channel: &str) -> i64 {
+        let client = redis::Client::open(format!("redis://127.0.0.1:{}", self.port)).unwrap();
+        let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return 0 };
+        let counts: Vec<(String, i64)> =
+            redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut connection).await.unwrap_or_default();
+        counts.first().map_or(0, |(_, n)| *n)
+    }
+}
+
+#[tokio::test]
+async fn after_a_redis_restart_replicas_resubscribe_and_catch_up() {
+    let port = crate::support::postgres::free_port();
+    let mut redis_server = OwnRedis::start(port).await;
+    let url = format!("redis://127.0.0.1:{port}");
+    let database_url = crate::support::fresh_database(crate::support::Backend::Postgres).await;
+    let a = crate::support::spawn_replica(&database_url, &[("REDIS_URL", url.as_str())]).await;
+    let b = crate::support::spawn_replica(&database_url, &[("REDIS_URL", url.as_str())]).await;
+    let poll = a.first_poll("Sports").await;
+    let options = a.poll_options(poll).await;
+    let channel = format!("votestream:poll:{poll}");
+    let mut viewer = SseClient::connect(&b.url(&format!("/polls/{poll}/events?format=json")), None).await;
+    viewer.next_event(WAIT).await.unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while redis_server.subscribers(&channel).await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "replica b never subscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    redis_server.stop().await;
+    // While Redis is away: the vote commits; b cannot hear of it yet.
+    let during = a
+        .post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[0].to_string())], &[])
+        .await;
+    assert_eq!(during.status, StatusCode::SEE_OTHER);
+    let redis_server = OwnRedis::start(port).await;
+
+    let caught_up = viewer.until(WAIT, "the vote cast while Redis was down", |e| e.json()["total"] == 1).await;
+    assert_eq!(caught_up.json()["options"][0]["votes"], 1);
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while redis_server.subscribers(&channel).await == 0 {
+        assert!(tokio::time::Instant::now() < deadline, "replica b never resubscribed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[1].to_string())], &[]).await;
+    let live_again = viewer.until(WAIT, "a vote after the restart", |e| e.json()["total"] == 2).await;
+    assert_eq!(live_again.json()["options"][1]["votes"], 1);
+}
