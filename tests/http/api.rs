@@ -1,12 +1,10 @@
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 use serde_json::json;
 
-use crate::support::{Backend, new_client, spawn_app};
+use crate::support::{Backend, new_client, on_each_backend, spawn_app};
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn themes_are_listed_with_keys_and_counts(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -21,9 +19,7 @@ async fn themes_are_listed_with_keys_and_counts(#[case] backend: Backend) {
     assert_eq!(themes[1]["vote_count"], 0);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_themes_polls_come_by_key_or_slug_with_their_options(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -41,9 +37,7 @@ async fn a_themes_polls_come_by_key_or_slug_with_their_options(#[case] backend: 
     assert_eq!(unknown.json()["error"], "There is no theme “Nope”.");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn all_polls_and_one_poll_are_readable(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -61,9 +55,7 @@ async fn all_polls_and_one_poll_are_readable(#[case] backend: Backend) {
     assert!(missing.json()["error"].as_str().unwrap().contains("There is no poll 999999"));
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_poll_created_through_the_api_is_answered_with_201_and_its_address(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -82,9 +74,7 @@ async fn a_poll_created_through_the_api_is_answered_with_201_and_its_address(#[c
     assert_eq!(app.api(&format!("/api/polls/{id}")).await, body);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn an_invalid_api_poll_gets_422_with_a_message_per_field(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -105,9 +95,7 @@ async fn an_invalid_api_poll_gets_422_with_a_message_per_field(#[case] backend: 
     assert_eq!(app.scalar("select count(*) from polls").await, 10);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn malformed_api_bodies_get_json_errors_that_say_what_is_wrong(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -133,9 +121,7 @@ async fn malformed_api_bodies_get_json_errors_that_say_what_is_wrong(#[case] bac
     assert!(wrong_shape.json()["error"].as_str().unwrap().contains("choice"));
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn voting_by_choice_index_as_the_original_app_did(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -153,9 +139,7 @@ async fn voting_by_choice_index_as_the_original_app_did(#[case] backend: Backend
     assert_eq!(results, body["results"]);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn voting_by_option_id_and_the_refusals(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -199,9 +183,7 @@ async fn voting_by_option_id_and_the_refusals(#[case] backend: Backend) {
     assert_eq!(app.api(&format!("/api/polls/{poll}/results")).await["total"], 1);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn an_unknown_api_path_is_a_json_404(#[case] backend: Backend) {
     let app = spawn_app(backend).await;

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 
-use crate::support::{Backend, spawn_app};
+use crate::support::{Backend, on_each_backend, spawn_app};
 
 /// A form submission as (name, value) pairs.
 type Fields<'a> = Vec<(&'a str, &'a str)>;
@@ -13,9 +13,7 @@ fn fields<'a>(question: &'a str, theme: &'a str, options: &[&'a str], intent: &'
     fields
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_new_poll_form_offers_the_themes_and_two_blank_options(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -33,9 +31,7 @@ async fn the_new_poll_form_offers_the_themes_and_two_blank_options(#[case] backe
     assert_eq!(preselected.attrs("select#theme option[selected]", "value"), ["sports"]);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn add_option_works_without_javascript_and_keeps_what_was_typed(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -51,9 +47,7 @@ async fn add_option_works_without_javascript_and_keeps_what_was_typed(#[case] ba
     assert_eq!(app.scalar("select count(*) from polls").await, 10, "nothing created");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn remove_option_removes_that_row_but_never_below_two(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -65,9 +59,7 @@ async fn remove_option_removes_that_row_but_never_below_two(#[case] backend: Bac
     assert_eq!(at_minimum.attrs("input[name=option]", "value"), ["a", "c"]);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_form_stops_offering_more_than_ten_options(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -80,9 +72,7 @@ async fn the_form_stops_offering_more_than_ten_options(#[case] backend: Backend)
     assert!(page.texts("button.add").is_empty());
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn an_htmx_form_action_gets_the_form_fragment(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -96,9 +86,7 @@ async fn an_htmx_form_action_gets_the_form_fragment(#[case] backend: Backend) {
     assert_eq!(page.attrs("input[name=option]", "value"), ["a", "b", ""]);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_valid_poll_is_created_and_shown_in_its_theme(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -122,9 +110,7 @@ async fn a_valid_poll_is_created_and_shown_in_its_theme(#[case] backend: Backend
     assert_eq!(theme.texts(".poll-number").last().unwrap(), "#5");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn every_validation_message_shows_next_to_its_field_and_nothing_is_stored(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -191,9 +177,7 @@ async fn every_validation_message_shows_next_to_its_field_and_nothing_is_stored(
     assert_eq!(app.scalar("select count(*) from options").await, 36);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn an_unknown_form_action_is_a_bad_request(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -204,9 +188,7 @@ async fn an_unknown_form_action_is_a_bad_request(#[case] backend: Backend) {
     assert!(page.text(".error-page .message").contains("“explode”"));
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_question_with_a_script_tag_renders_as_text(#[case] backend: Backend) {
     let app = spawn_app(backend).await;

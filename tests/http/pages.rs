@@ -1,11 +1,9 @@
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 
-use crate::support::{Backend, spawn_app};
+use crate::support::{Backend, on_each_backend, spawn_app};
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_home_page_shows_each_demo_theme_with_its_counts(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -22,9 +20,7 @@ async fn the_home_page_shows_each_demo_theme_with_its_counts(#[case] backend: Ba
     assert!(page.text(".theme-card p").starts_with("The hottest topics of the moment."));
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_vote_count_on_the_home_page_follows_the_votes(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -36,9 +32,7 @@ async fn the_vote_count_on_the_home_page_follows_the_votes(#[case] backend: Back
     assert_eq!(app.get("/").await.texts(".theme-card .votes")[0], "1 vote");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_theme_page_numbers_its_polls_and_lists_their_options(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -64,9 +58,7 @@ async fn a_theme_page_numbers_its_polls_and_lists_their_options(#[case] backend:
     assert_eq!(page.text(".back"), "← Back to themes");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn an_unknown_theme_is_a_404_page_in_the_layout(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -79,9 +71,7 @@ async fn an_unknown_theme_is_a_404_page_in_the_layout(#[case] backend: Backend) 
     assert!(page.text(".error-page .message").contains("There is no theme “no-such-theme”"));
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_vote_page_shows_its_step_and_lettered_options(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -103,9 +93,7 @@ async fn the_vote_page_shows_its_step_and_lettered_options(#[case] backend: Back
     assert!(page.texts(".results").is_empty(), "no results before voting");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn unknown_or_malformed_poll_ids_are_404_pages(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -121,9 +109,7 @@ async fn unknown_or_malformed_poll_ids_are_404_pages(#[case] backend: Backend) {
     }
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn an_unknown_address_is_a_404_page(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -136,9 +122,7 @@ async fn an_unknown_address_is_a_404_page(#[case] backend: Backend) {
     assert_eq!(page.attrs(".error-page a", "href"), ["/"]);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn htmx_requests_get_the_fragment_and_others_the_whole_page(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -165,9 +149,7 @@ async fn htmx_requests_get_the_fragment_and_others_the_whole_page(#[case] backen
     }
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_history_restore_gets_the_whole_page(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -184,9 +166,7 @@ async fn a_history_restore_gets_the_whole_page(#[case] backend: Backend) {
     assert!(response.text().await.unwrap().starts_with("<!DOCTYPE html>"));
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_results_fragment_shows_bars_for_every_option(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -203,9 +183,7 @@ async fn the_results_fragment_shows_bars_for_every_option(#[case] backend: Backe
     assert_eq!(page.text(".total"), "1 vote in total");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn stats_count_everything_as_a_page_and_as_json(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -221,9 +199,7 @@ async fn stats_count_everything_as_a_page_and_as_json(#[case] backend: Backend) 
     assert_eq!(json, serde_json::json!({ "themes": 3, "polls": 10, "options": 36, "votes": 1 }));
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn health_checks_answer(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -236,9 +212,7 @@ async fn health_checks_answer(#[case] backend: Backend) {
     assert_eq!(ready.json()["database"], "up");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_app_serves_its_own_htmx_stylesheet_and_theme_colours(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -260,9 +234,7 @@ async fn the_app_serves_its_own_htmx_stylesheet_and_theme_colours(#[case] backen
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn seeding_again_adds_nothing(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -273,9 +245,7 @@ async fn seeding_again_adds_nothing(#[case] backend: Backend) {
     assert_eq!(app.scalar("select count(*) from polls").await, 10);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn every_response_names_the_replica_that_served_it(#[case] backend: Backend) {
     let app = crate::support::spawn_app_with(backend, &[("REPLICA_NAME", "replica-7")]).await;

@@ -1,11 +1,9 @@
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 
-use crate::support::{Backend, spawn_app};
+use crate::support::{Backend, on_each_backend, spawn_app};
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn pages_carry_a_strict_content_security_policy(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -22,9 +20,7 @@ async fn pages_carry_a_strict_content_security_policy(#[case] backend: Backend) 
     assert!(page.texts("script").iter().all(String::is_empty), "no inline scripts");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_voter_cookie_is_http_only_and_same_site(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -38,9 +34,7 @@ async fn the_voter_cookie_is_http_only_and_same_site(#[case] backend: Backend) {
     assert_eq!(second.header("set-cookie"), "", "set once, then kept");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn cross_site_form_posts_are_refused_and_change_nothing(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -74,9 +68,7 @@ async fn cross_site_form_posts_are_refused_and_change_nothing(#[case] backend: B
     assert_eq!(app.scalar("select count(*) from votes").await, 0);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_same_origin_post_with_a_matching_origin_header_is_accepted(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -95,9 +87,7 @@ async fn a_same_origin_post_with_a_matching_origin_header_is_accepted(#[case] ba
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn an_oversized_body_is_refused_with_413(#[case] backend: Backend) {
     let app = spawn_app(backend).await;

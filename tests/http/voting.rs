@@ -1,12 +1,10 @@
 use futures::future::join_all;
 use reqwest::StatusCode;
-use rstest::rstest;
+use rstest_reuse::apply;
 
-use crate::support::{Backend, new_client, spawn_app};
+use crate::support::{Backend, new_client, on_each_backend, spawn_app};
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_vote_redirects_to_the_poll_which_then_shows_the_results(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -26,9 +24,7 @@ async fn a_vote_redirects_to_the_poll_which_then_shows_the_results(#[case] backe
     assert_eq!(page.text(".total"), "1 vote in total");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn percentages_are_shares_of_all_votes(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -45,9 +41,7 @@ async fn percentages_are_shares_of_all_votes(#[case] backend: Backend) {
     assert_eq!(page.texts(".result .count"), ["2 votes · 67%", "1 vote · 33%", "0 votes · 0%", "0 votes · 0%"]);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn after_voting_the_page_links_to_the_next_poll_and_back_to_the_theme(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -66,9 +60,7 @@ async fn after_voting_the_page_links_to_the_next_poll_and_back_to_the_theme(#[ca
     assert_eq!(last.attrs(".after-vote a", "href"), ["/themes/sports"]);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_second_vote_from_the_same_voter_is_refused_and_says_what_they_chose(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -85,9 +77,7 @@ async fn a_second_vote_from_the_same_voter_is_refused_and_says_what_they_chose(#
     assert_eq!(app.counters_out_of_step().await, 0);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn different_voters_each_get_their_vote(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -105,9 +95,7 @@ async fn different_voters_each_get_their_vote(#[case] backend: Backend) {
     assert_eq!(app.api(&format!("/api/polls/{poll}/results")).await["total"], 2);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn bad_votes_get_a_clear_message_and_store_nothing(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -152,9 +140,7 @@ async fn bad_votes_get_a_clear_message_and_store_nothing(#[case] backend: Backen
     assert_eq!(app.scalar("select count(*) from votes").await, 0);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_closed_poll_takes_no_votes_and_says_so(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -174,9 +160,7 @@ async fn a_closed_poll_takes_no_votes_and_says_so(#[case] backend: Backend) {
     assert_eq!(app.scalar("select count(*) from votes").await, 0);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn an_htmx_vote_follows_the_redirect_to_the_results_fragment(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -200,9 +184,7 @@ async fn an_htmx_vote_follows_the_redirect_to_the_results_fragment(#[case] backe
     assert!(body.contains("You voted for “A generative AI app”."));
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn two_hundred_concurrent_voters_give_exactly_two_hundred_votes(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -230,9 +212,7 @@ async fn two_hundred_concurrent_voters_give_exactly_two_hundred_votes(#[case] ba
     assert_eq!(app.counters_out_of_step().await, 0);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn one_voter_racing_with_itself_still_counts_once(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -249,9 +229,7 @@ async fn one_voter_racing_with_itself_still_counts_once(#[case] backend: Backend
     assert_eq!(app.counters_out_of_step().await, 0);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn cached_results_are_refreshed_by_every_vote(#[case] backend: Backend) {
     let app = spawn_app(backend).await;

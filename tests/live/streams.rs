@@ -1,18 +1,16 @@
-use rstest::rstest;
+use rstest_reuse::apply;
 use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{Backend, sse::SseClient};
+use crate::support::{Backend, on_each_backend, sse::SseClient};
 use crate::support::{new_client, spawn_app, spawn_app_with};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_first_event_is_the_current_snapshot_with_its_version_as_id(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -35,9 +33,7 @@ async fn the_first_event_is_the_current_snapshot_with_its_version_as_id(#[case] 
     assert_eq!(json["options"][3]["text"], "None, the market is saturated");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_html_stream_carries_the_result_bars_and_the_running_total(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -57,9 +53,7 @@ async fn the_html_stream_carries_the_result_bars_and_the_running_total(#[case] b
     assert_eq!((total.event.as_str(), total.data.as_str()), ("total", "1 vote so far"));
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_reconnect_with_last_event_id_gets_only_newer_state(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -81,9 +75,7 @@ async fn a_reconnect_with_last_event_id_gets_only_newer_state(#[case] backend: B
     assert_eq!(newer.json()["options"][1]["votes"], 1);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_closed_poll_sends_a_final_event_and_ends_and_a_caught_up_client_is_told_to_stop(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -102,9 +94,7 @@ async fn a_closed_poll_sends_a_final_event_and_ends_and_a_caught_up_client_is_to
     assert_eq!(again.status, StatusCode::NO_CONTENT, "204 stops EventSource from reconnecting");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_api_stream_and_the_theme_stream_speak_json(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -124,9 +114,7 @@ async fn the_api_stream_and_the_theme_stream_speak_json(#[case] backend: Backend
     assert_eq!(counts, [0, 1, 0, 0]);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn the_theme_html_stream_swaps_each_polls_count_out_of_band(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -150,9 +138,7 @@ async fn the_theme_html_stream_swaps_each_polls_count_out_of_band(#[case] backen
     assert_eq!(page.attrs(&format!("#poll-{poll}-votes"), "class"), ["poll-votes"], "the swap target exists");
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn bad_stream_requests_get_clear_errors(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -171,9 +157,7 @@ async fn bad_stream_requests_get_clear_errors(#[case] backend: Backend) {
     assert_eq!(unknown_theme.status, StatusCode::NOT_FOUND);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn curl_shows_one_json_object_per_data_line(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
@@ -211,9 +195,7 @@ async fn curl_shows_one_json_object_per_data_line(#[case] backend: Backend) {
     assert_eq!(seen_totals, [0, 1]);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_viewer_that_stops_reading_does_not_hold_back_voters_or_other_viewers(#[case] backend: Backend) {
     let app = spawn_app_with(backend, &[("SSE_THROTTLE_MS", "0")]).await;
@@ -243,9 +225,7 @@ async fn a_viewer_that_stops_reading_does_not_hold_back_voters_or_other_viewers(
     assert_eq!(last.id.as_deref(), Some("300"));
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn channels_are_freed_when_the_last_viewer_leaves(#[case] backend: Backend) {
     let app = spawn_app_with(backend, &[("SSE_KEEPALIVE_SECS", "1")]).await;
@@ -264,9 +244,7 @@ async fn channels_are_freed_when_the_last_viewer_leaves(#[case] backend: Backend
     }
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn a_stream_outlives_the_request_timeout(#[case] backend: Backend) {
     let app = spawn_app_with(backend, &[("REQUEST_TIMEOUT_SECS", "1")]).await;
@@ -281,9 +259,7 @@ async fn a_stream_outlives_the_request_timeout(#[case] backend: Backend) {
     assert_eq!(event.json()["total"], 1);
 }
 
-#[rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
+#[apply(on_each_backend)]
 #[tokio::test]
 async fn shutdown_ends_open_streams_so_the_server_can_drain(#[case] backend: Backend) {
     let app = spawn_app(backend).await;

@@ -1,6 +1,6 @@
 //! Shared test harness: a real PostgreSQL, the real server on port 0, a cookie-aware client.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_macros, clippy::unwrap_used)]
 
 pub mod postgres;
 pub mod redis;
@@ -16,6 +16,14 @@ pub use votestream::config::Backend;
 use votestream::config::Settings;
 use votestream::startup::Application;
 use votestream::store::DynStore;
+
+/// Runs a test once per storage backend: `…::case_1_postgres` and `…::case_2_sqlite`.
+/// Apply with `#[apply(on_each_backend)]`; the test takes `#[case] backend: Backend`.
+#[rstest_reuse::template]
+#[rstest::rstest]
+#[case::postgres(Backend::Postgres)]
+#[case::sqlite(Backend::Sqlite)]
+pub fn on_each_backend(#[case] backend: Backend) {}
 
 /// Fails the test because `server` is missing, saying how to get it, or (outside CI) how to
 /// run only the tests that need no server.
