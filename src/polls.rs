@@ -2,9 +2,12 @@
 //! bus after every committed change.
 
 use crate::domain::VoterId;
-use crate::live::{PollUpdate, Snapshot};
+use votestream_views::poll;
+
+use crate::live::PollUpdate;
 use crate::state::AppState;
 use crate::store::{Poll, PollOption, StoreResult, VoteOutcome};
+use crate::web::results_view;
 
 fn cache_key(poll_id: i64) -> String {
     format!("poll:{poll_id}")
@@ -55,7 +58,7 @@ pub async fn results_fragment(state: &AppState, poll_id: i64) -> StoreResult<Opt
         return Ok(Some(html));
     }
     let Some((options, closed)) = tallies(state, poll_id).await? else { return Ok(None) };
-    let html = Snapshot::render(PollUpdate::new(poll_id, closed, options)).results_html;
+    let html = poll::results(&results_view(poll_id, &options, closed)).into_string();
     state.cache.put(&key, html.clone()).await;
     Ok(Some(html))
 }

@@ -6,9 +6,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use maud::Markup;
-use votestream_views::{ErrorView, error, layout};
+use votestream_views::{ErrorView, OptionTally, Results, error, layout};
 
 use crate::error::AppError;
+use crate::store::PollOption;
 
 /// Whether the request wants the fragment alone (an HTMX swap) or a whole document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,6 +63,16 @@ pub async fn render_error_pages(request: Request, next: Next) -> Response {
 /// The fallback for unknown paths.
 pub async fn not_found() -> AppError {
     AppError::NotFound("There is no page at this address. It may have moved, or the link may be mistyped.".into())
+}
+
+/// The result bars' view model from stored tallies; pages, the live hub and the cache
+/// all render through it.
+pub fn results_view(poll_id: i64, options: &[PollOption], closed: bool) -> Results {
+    Results {
+        poll_id,
+        options: options.iter().map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes }).collect(),
+        closed,
+    }
 }
 
 /// A poll id from the path; anything that is not one is a 404, not a parse error.

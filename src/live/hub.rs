@@ -1,13 +1,15 @@
 //! One `watch` channel per watched poll, holding its latest snapshot rendered once.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{Notify, watch};
-use votestream_views::{OptionTally, Results, poll};
+use votestream_views::poll;
 
 use super::PollUpdate;
-use crate::store::{DynStore, StoreResult};
+use crate::store::{DynStore, Poll, StoreResult};
+use crate::web::results_view;
 
 /// A poll's state as viewers see it, with its fragments rendered once per update.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,15 +27,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Renders the fragments and JSON of `update`.
     pub fn render(update: PollUpdate) -> Self {
-        let results = Results {
-            poll_id: update.poll_id,
-            options: update
-                .options
-                .iter()
-                .map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes })
-                .collect(),
-            closed: update.closed,
-        };
+        let results = results_view(update.poll_id, &update.options, update.closed);
         let json = serde_json::json!({
             "poll_id": update.poll_id,
             "version": update.version,
@@ -83,28 +77,44 @@ impl Hub {
     }
 
     /// Starts watching a poll: its current snapshot, then every newer one. `None` for an
-    /// unknown poll.
+    /// unknown poll. The database is read only when nobody here watches the poll yet.
     pub async fn watch(self: &Arc<Self>, poll_id: i64) -> StoreResult<Option<Watcher>> {
-        if let Some(channel) = self.polls().get(&poll_id) {
-            return Ok(Some(Watcher { receiver: channel.subscribe(), hub: self.clone(), poll_id }));
+        if let Some(watcher) = self.subscribe(poll_id) {
+            return Ok(Some(watcher));
         }
         let Some(poll) = self.store.poll(poll_id).await? else { return Ok(None) };
-        let fresh = Snapshot::render(PollUpdate::of(&poll));
-        let receiver = {
+        Ok(Some(self.watch_loaded(&poll)))
+    }
+
+    /// Starts watching a poll the caller has already loaded (a theme's polls come in one
+    /// query), keeping whichever state is newer.
+    pub fn watch_loaded(self: &Arc<Self>, poll: &Poll) -> Watcher {
+        let update = PollUpdate::of(poll);
+        if let Some(watcher) = self.subscribe(poll.id) {
+            self.apply(&update);
+            return watcher;
+        }
+        let fresh = Arc::new(Snapshot::render(update));
+        let (receiver, started) = {
             let mut polls = self.polls();
-            let channel = polls.entry(poll_id).or_insert_with(|| watch::channel(Arc::new(fresh.clone())).0);
-            // Another viewer may have started the channel meanwhile: keep the newer state.
-            channel.send_if_modified(|current| {
-                let newer = current.superseded_by(&fresh.update);
-                if newer {
-                    *current = Arc::new(fresh);
-                }
-                newer
-            });
-            channel.subscribe()
+            match polls.entry(poll.id) {
+                Entry::Occupied(channel) => (channel.get().subscribe(), false),
+                Entry::Vacant(slot) => (slot.insert(watch::channel(fresh.clone()).0).subscribe(), true),
+            }
         };
-        self.watched_changed.notify_one();
-        Ok(Some(Watcher { receiver, hub: self.clone(), poll_id }))
+        if started {
+            self.watched_changed.notify_one();
+        } else {
+            // Another viewer started the channel meanwhile: keep the newer state.
+            self.apply(&fresh.update);
+        }
+        Watcher { receiver, hub: self.clone(), poll_id: poll.id }
+    }
+
+    /// Joins an existing channel.
+    fn subscribe(self: &Arc<Self>, poll_id: i64) -> Option<Watcher> {
+        let receiver = self.polls().get(&poll_id)?.subscribe();
+        Some(Watcher { receiver, hub: self.clone(), poll_id })
     }
 
     /// Applies an update if someone here watches the poll and it is newer than what they

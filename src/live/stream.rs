@@ -32,13 +32,17 @@ pub enum Format {
     Json,
 }
 
-/// The SSE response: the events, ended by shutdown, with keep-alives.
+/// The SSE response: a `retry:` hint, then the events, ended by shutdown, with keep-alives.
 fn respond(
     events: impl Stream<Item = Event> + Send + 'static,
     config: StreamConfig,
     token: CancellationToken,
 ) -> Response {
-    let stream = events.map(Ok::<_, Infallible>).take_until(token.cancelled_owned());
+    let hint = Event::default().retry(config.retry).comment("live");
+    let stream = futures::stream::once(async { hint })
+        .chain(events)
+        .map(Ok::<_, Infallible>)
+        .take_until(token.cancelled_owned());
     Sse::new(stream).keep_alive(KeepAlive::new().interval(config.keep_alive)).into_response()
 }
 
@@ -65,7 +69,6 @@ pub fn poll_events(
 ) -> Response {
     let events = async_stream::stream! {
         let mut sent = last_seen;
-        yield Event::default().retry(config.retry).comment("live results");
         loop {
             let snapshot = watcher.latest();
             // Closing changes the state without a new vote: the final results go out too.
@@ -88,8 +91,7 @@ pub fn poll_events(
     respond(events, config, token)
 }
 
-fn theme_frame(slug: &str, snapshots: &[Arc<Snapshot>], format: Format) -> Event {
-    let version: i64 = snapshots.iter().map(|s| s.version()).sum();
+fn theme_frame(slug: &str, snapshots: &[Arc<Snapshot>], version: i64, format: Format) -> Event {
     let totals: Vec<PollTotal> = snapshots
         .iter()
         .map(|s| PollTotal { id: s.update.poll_id, total: s.version(), closed: s.update.closed })
@@ -118,12 +120,11 @@ pub fn theme_events(
 ) -> Response {
     let events = async_stream::stream! {
         let mut sent = last_seen;
-        yield Event::default().retry(config.retry).comment("live totals");
         loop {
             let snapshots: Vec<Arc<Snapshot>> = watchers.iter_mut().map(Watcher::latest).collect();
             let version: i64 = snapshots.iter().map(|s| s.version()).sum();
             if sent.is_none_or(|v| version > v) {
-                yield theme_frame(&slug, &snapshots, format);
+                yield theme_frame(&slug, &snapshots, version, format);
                 sent = Some(version);
             }
             if watchers.is_empty() {

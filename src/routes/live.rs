@@ -91,12 +91,8 @@ async fn theme_events(
     let format = query.format()?;
     let theme =
         state.store.theme(&slug).await?.ok_or_else(|| AppError::NotFound(format!("There is no theme “{slug}”.")))?;
-    let mut watchers = Vec::new();
-    for poll_id in state.store.poll_ids_of_theme(theme.id).await? {
-        if let Some(watcher) = state.live.hub().watch(poll_id).await? {
-            watchers.push(watcher);
-        }
-    }
+    let polls = state.store.polls_of_theme(theme.id).await?;
+    let watchers = polls.iter().map(|poll| state.live.hub().watch_loaded(poll)).collect();
     let events = stream::theme_events(
         theme.slug,
         watchers,

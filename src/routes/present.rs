@@ -1,10 +1,11 @@
 //! From stored rows to view models.
 
-use votestream_views::{Ballot, OptionTally, Results, ThemeSummary, VotePage};
+use votestream_views::{Ballot, ThemeSummary, VotePage};
 
 use crate::domain::VoterId;
 use crate::error::{AppError, Result};
-use crate::store::{Poll, PollOption, Store, Theme};
+use crate::store::{Poll, Store, Theme};
+use crate::web::results_view;
 
 pub fn theme_summary(theme: &Theme) -> ThemeSummary {
     ThemeSummary {
@@ -12,14 +13,6 @@ pub fn theme_summary(theme: &Theme) -> ThemeSummary {
         name: theme.name.clone(),
         icon: theme.icon.clone(),
         description: theme.description.clone(),
-    }
-}
-
-pub fn results(poll_id: i64, options: &[PollOption], closed: bool) -> Results {
-    Results {
-        poll_id,
-        options: options.iter().map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes }).collect(),
-        closed,
     }
 }
 
@@ -34,19 +27,20 @@ pub fn ballot(poll: &Poll, choice: Option<i64>, again: bool) -> Ballot {
 
 /// Everything the vote page shows for `voter`.
 pub async fn vote_page(store: &dyn Store, poll: Poll, voter: &VoterId, again: bool) -> Result<VotePage> {
-    let theme = store
-        .theme_by_id(poll.theme_id)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("poll {} has no theme", poll.id)))?;
-    let ids = store.poll_ids_of_theme(poll.theme_id).await?;
+    // Three independent lookups: one round trip of waiting, not three.
+    let (theme, ids, choice) = tokio::try_join!(
+        store.theme_by_id(poll.theme_id),
+        store.poll_ids_of_theme(poll.theme_id),
+        store.choice(poll.id, voter),
+    )?;
+    let theme = theme.ok_or_else(|| AppError::Internal(anyhow::anyhow!("poll {} has no theme", poll.id)))?;
     let index = ids.iter().position(|id| *id == poll.id).unwrap_or(0);
-    let choice = store.choice(poll.id, voter).await?;
     Ok(VotePage {
         theme: theme_summary(&theme),
         question: poll.question.clone(),
         step: index + 1,
         steps: ids.len().max(1),
-        results: results(poll.id, &poll.options, poll.closed),
+        results: results_view(poll.id, &poll.options, poll.closed),
         ballot: ballot(&poll, choice, again),
         next_poll: ids.get(index + 1).copied(),
     })

@@ -34,9 +34,6 @@ pub(super) fn assemble(
         .collect()
 }
 
-pub(super) const THEME_COLUMNS_BY_KEY: &str = "select id, key, slug, name, icon, color, description from themes
-     where slug = $1 or key = $1 order by slug = $1 desc limit 1";
-
 macro_rules! sql_store {
     ($store:ty, $db:ty) => {
         impl $store {
@@ -191,7 +188,10 @@ macro_rules! sql_store {
 
             async fn theme(&self, slug_or_key: &str) -> $crate::store::StoreResult<Option<$crate::store::Theme>> {
                 let row: Option<$crate::store::sql::ThemeRow> =
-                    sqlx::query_as($crate::store::sql::THEME_COLUMNS_BY_KEY)
+                    sqlx::query_as(
+                        "select id, key, slug, name, icon, color, description from themes
+                          where slug = $1 or key = $1 order by slug = $1 desc limit 1",
+                    )
                         .bind(slug_or_key)
                         .fetch_optional(self.reader())
                         .await?;

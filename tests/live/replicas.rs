@@ -3,6 +3,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use reqwest::StatusCode;
 
+use crate::support::redis::{server, subscribers};
 use crate::support::sse::SseClient;
 use crate::support::{new_client, spawn_replicas};
 
@@ -96,15 +97,13 @@ async fn each_replica_holds_one_redis_subscriber_connection_however_many_viewers
         }
     }
 
-    let mut connection = redis_client().get_multiplexed_async_connection().await.unwrap();
     for id in &ids {
-        let counts: Vec<(String, i64)> = redis::cmd("PUBSUB")
-            .arg("NUMSUB")
-            .arg(format!("{}:poll:{id}", replicas[0].redis_prefix))
-            .query_async(&mut connection)
-            .await
-            .unwrap();
-        assert_eq!(counts[0].1, 2, "poll {id}: one subscription per replica, not per viewer");
+        let channel = format!("{}:poll:{id}", replicas[0].redis_prefix);
+        assert_eq!(
+            subscribers(&server().url(), &channel).await,
+            2,
+            "poll {id}: one subscription per replica, not per viewer"
+        );
     }
 }
 
@@ -183,11 +182,7 @@ impl OwnRedis {
     }
 
     async fn subscribers(&self, channel: &str) -> i64 {
-        let client = redis::Client::open(format!("redis://127.0.0.1:{}", self.port)).unwrap();
-        let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return 0 };
-        let counts: Vec<(String, i64)> =
-            redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut connection).await.unwrap_or_default();
-        counts.first().map_or(0, |(_, n)| *n)
+        subscribers(&format!("redis://127.0.0.1:{}", self.port), channel).await
     }
 }
 

@@ -272,14 +272,12 @@ impl TestApp {
     /// Waits until this replica watches `poll` and holds a Redis subscription for it (the
     /// subscribe is asynchronous by design: the first snapshot comes from the database).
     pub async fn wait_until_subscribed(&self, poll: i64) {
-        let client = ::redis::Client::open(redis::server().url()).unwrap();
         let channel = format!("{}:poll:{poll}", self.redis_prefix);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         loop {
-            let mut connection = client.get_multiplexed_async_connection().await.unwrap();
-            let counts: Vec<(String, i64)> =
-                ::redis::cmd("PUBSUB").arg("NUMSUB").arg(&channel).query_async(&mut connection).await.unwrap();
-            if self.state.live.hub().watched().contains(&poll) && counts.first().is_some_and(|(_, n)| *n > 0) {
+            if self.state.live.hub().watched().contains(&poll)
+                && redis::subscribers(&redis::server().url(), &channel).await > 0
+            {
                 return;
             }
             assert!(std::time::Instant::now() < deadline, "{channel} never got a subscriber");

@@ -56,6 +56,15 @@ fn start() -> RedisServer {
     server
 }
 
+/// How many clients of the Redis at `url` subscribe to `channel` (0 if it is unreachable).
+pub async fn subscribers(url: &str, channel: &str) -> i64 {
+    let Ok(client) = ::redis::Client::open(url) else { return 0 };
+    let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return 0 };
+    let counts: Vec<(String, i64)> =
+        ::redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut connection).await.unwrap_or_default();
+    counts.first().map_or(0, |(_, n)| *n)
+}
+
 impl RedisServer {
     /// Its URL.
     pub fn url(&self) -> String {
