@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts (or reuses) a throwaway local PostgreSQL for development under target/dev-pg and
-# prints its DATABASE_URL. `just dev` uses it; `just dev-db-stop` stops it.
+# prints its DATABASE_URL. `just dev-pg` uses it; `just dev-db-stop` stops it.
 # PostgreSQL refuses to run as root, so as root the server runs as the postgres user.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,4 @@
-//! HTTP tests: the real server over a real PostgreSQL, driven like a browser or a script.
+//! HTTP tests: the real server on each storage backend (PostgreSQL and SQLite), driven like a browser or a script.
 
 #![allow(clippy::unwrap_used)]
 

@@ -1,4 +1,4 @@
-//! Live tests: SSE streams on replicas that share PostgreSQL and Redis.
+//! Live tests: SSE streams on each storage backend, and replicas that share PostgreSQL and Redis.
 
 #![allow(clippy::unwrap_used)]
 
