@@ -166,13 +166,20 @@ fn backend_of(url: &str) -> Result<Backend, String> {
     }
 }
 
-/// Hides the password in `scheme://user:password@host/…`.
-fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
-    let Some((credentials, host)) = rest.split_once('@') else { return url.to_owned() };
-    match credentials.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+/// The URL with its password replaced by `***`, for logs and error messages. Anything
+/// else that might hold credentials (an `@` outside a parsed `user:password@host`) is not
+/// shown at all.
+fn redact(raw: &str) -> String {
+    match url::Url::parse(raw) {
+        Ok(mut url) if url.has_authority() => {
+            if url.password().is_some() {
+                // Only fails for URLs that cannot have credentials, and this one has an authority.
+                let _ = url.set_password(Some("***"));
+            }
+            url.to_string()
+        }
+        _ if !raw.contains('@') => raw.to_owned(),
+        _ => "(not shown: it may hold a password)".to_owned(),
     }
 }
 
@@ -241,6 +248,33 @@ mod tests {
         assert_eq!(s.backend(), Backend::Postgres);
         assert_eq!(s.database_url_redacted(), "postgres://vs:***@db:5432/vs");
         let error = settings(&[("DATABASE_URL", "mongo://u:secret@h")]).expect_err("bad scheme").to_string();
+        assert!(!error.contains("secret"), "{error}");
+    }
+
+    #[test]
+    fn no_part_of_any_password_reaches_the_redacted_url() {
+        let cases = [
+            ("an @ in the password", "postgres://vs:p@ss@db:5432/vs", "postgres://vs:***@db:5432/vs"),
+            ("a : in the password", "postgres://vs:a:b@db/vs", "postgres://vs:***@db/vs"),
+            (
+                "an escaped password",
+                "postgres://vs:p%40ss%2Fw@db/vs?sslmode=require",
+                "postgres://vs:***@db/vs?sslmode=require",
+            ),
+            ("a password without a user", "redis://:hunter2@cache:6379/0", "redis://:***@cache:6379/0"),
+            ("no password", "postgres://vs@db/vs", "postgres://vs@db/vs"),
+            ("the embedded default", "sqlite://data/votestream.db", "sqlite://data/votestream.db"),
+        ];
+        for (description, url, expected) in cases {
+            assert_eq!(redact(url), expected, "{description}");
+        }
+        for (description, unparsable) in
+            [("no scheme", "vs:secret@db"), ("a broken host", "postgres://vs:secret@[db/vs")]
+        {
+            let shown = redact(unparsable);
+            assert!(!shown.contains("secret"), "{description}: {shown}");
+        }
+        let error = settings(&[("REDIS_URL", "cache:6379@x:secret")]).expect_err("not redis://").to_string();
         assert!(!error.contains("secret"), "{error}");
     }
 }

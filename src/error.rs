@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use votestream_views::ErrorView;
 
+use crate::domain::Refusal;
 use crate::store::StoreError;
 
 /// What can go wrong in a request, as the client should hear it.
@@ -23,6 +24,14 @@ pub enum AppError {
     /// 409: the request conflicts with what is stored (a closed poll).
     #[error("{0}")]
     Conflict(String),
+    /// 409: this voter has voted in this poll already.
+    #[error("You already voted for “{text}”. One vote per poll.")]
+    AlreadyVoted {
+        /// Their earlier choice.
+        option_id: i64,
+        /// Its text.
+        text: String,
+    },
     /// 415: a body in a format the endpoint does not read.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -43,14 +52,38 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// The one mapping from a refused vote to what the client hears, for pages and API alike.
+impl From<Refusal> for AppError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::UnknownPoll { poll_id } => Self::poll_not_found(poll_id),
+            Refusal::UnknownOption { poll_id, option_id } => Self::Invalid(format!(
+                "Option {option_id} is not part of poll {poll_id}. Choose one of the options shown."
+            )),
+            Refusal::Closed => Self::Conflict("This poll is closed: voting has ended.".into()),
+            Refusal::AlreadyVoted { option_id, text } => Self::AlreadyVoted { option_id, text },
+        }
+    }
+}
+
 impl AppError {
+    /// The 404 for a poll id that is not stored.
+    pub fn poll_not_found(id: i64) -> Self {
+        Self::NotFound(format!("There is no poll {id}. It may have been removed, or the link may be mistyped."))
+    }
+
+    /// The 404 for a theme slug or key that is not stored.
+    pub fn theme_not_found(slug_or_key: &str) -> Self {
+        Self::NotFound(format!("There is no theme “{slug_or_key}”."))
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
-            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::Conflict(_) | Self::AlreadyVoted { .. } => StatusCode::CONFLICT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -58,7 +91,7 @@ impl AppError {
     }
 
     /// What the client is told. Internal errors are logged here, once, and not described.
-    fn public_message(&self) -> String {
+    pub fn public_message(&self) -> String {
         match self {
             Self::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "request failed");
@@ -73,7 +106,7 @@ impl AppError {
             Self::NotFound(_) => "Not found",
             Self::BadRequest(_) => "Bad request",
             Self::Forbidden(_) => "Not allowed",
-            Self::Conflict(_) => "Not possible now",
+            Self::Conflict(_) | Self::AlreadyVoted { .. } => "Not possible now",
             Self::UnsupportedMediaType(_) => "Unsupported format",
             Self::Invalid(_) => "Cannot do that",
             Self::Internal(_) => "Something went wrong",
@@ -108,14 +141,22 @@ impl<E: Into<AppError>> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.0.status();
-        json_error(status, &self.0.public_message())
+        let mut body = json!({ "error": self.0.public_message() });
+        if let AppError::AlreadyVoted { option_id, .. } = &self.0 {
+            body["option_id"] = json!(option_id);
+        }
+        json_response(self.0.status(), body)
     }
 }
 
 /// `{"error": message}` with `status`.
 pub fn json_error(status: StatusCode, message: &str) -> Response {
-    let mut response = (status, Json(json!({ "error": message }))).into_response();
+    json_response(status, json!({ "error": message }))
+}
+
+/// Every JSON refusal: `body` with `status`, never cached.
+pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response {
+    let mut response = (status, Json(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }

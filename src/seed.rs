@@ -1,91 +1,115 @@
-//! The demo themes and polls from `seeds/demo.toml`, compiled in and loaded idempotently.
+//! The demo themes and polls: `seeds/demo.toml`, compiled in, checked like any new poll, and
+//! loaded idempotently. The TOML format lives here and nowhere else.
 
-use anyhow::Context;
+use anyhow::{Context, anyhow};
 use serde::Deserialize;
 
-use crate::store::Store;
+use crate::domain::{PollContent, ThemeContent};
+use crate::store::{SeedReport, Store};
 
 /// The demo content, as shipped.
 const DEMO: &str = include_str!("../seeds/demo.toml");
 
 /// A seed file: themes with their polls.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SeedData {
+struct SeedFile {
     /// Themes in display order.
-    pub themes: Vec<SeedTheme>,
+    themes: Vec<SeedTheme>,
 }
 
 /// One theme of a seed file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SeedTheme {
-    /// API key (`OnTrend`).
-    pub key: String,
-    /// Display name.
-    pub name: String,
-    /// URL slug.
-    pub slug: String,
-    /// One emoji.
-    pub icon: String,
-    /// `#rrggbb`.
-    pub color: String,
-    /// A sentence or two.
-    pub description: String,
-    /// Its polls, in order.
+struct SeedTheme {
+    key: String,
+    name: String,
+    slug: String,
+    icon: String,
+    color: String,
+    description: String,
     #[serde(default)]
-    pub polls: Vec<SeedPoll>,
+    polls: Vec<SeedPoll>,
 }
 
 /// One poll of a seed theme.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SeedPoll {
-    /// The question.
-    pub question: String,
-    /// Option texts, in order.
-    pub options: Vec<String>,
+struct SeedPoll {
+    question: String,
+    options: Vec<String>,
 }
 
-/// What a seeding run added.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SeedReport {
-    /// Themes that were missing.
-    pub themes_added: usize,
-    /// Polls that were missing.
-    pub polls_added: usize,
+/// Parses seed TOML into checked themes; a poll that would not pass the form's checks is
+/// an error naming it.
+pub fn parse(toml_text: &str) -> anyhow::Result<Vec<ThemeContent>> {
+    let file: SeedFile = toml::from_str(toml_text)?;
+    file.themes
+        .into_iter()
+        .map(|theme| {
+            let polls = theme
+                .polls
+                .into_iter()
+                .map(|poll| {
+                    PollContent::parse(&poll.question, &poll.options).map_err(|problems| {
+                        let messages: Vec<String> = problems.into_iter().map(|p| p.message).collect();
+                        anyhow!("poll “{}” of theme {}: {}", poll.question, theme.slug, messages.join(" "))
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            Ok(ThemeContent {
+                key: theme.key,
+                name: theme.name,
+                slug: theme.slug,
+                icon: theme.icon,
+                color: theme.color,
+                description: theme.description,
+                polls,
+            })
+        })
+        .collect()
 }
 
-/// Parses the shipped demo content.
-pub fn demo() -> anyhow::Result<SeedData> {
-    toml::from_str(DEMO).context("parsing seeds/demo.toml")
+/// The shipped demo content.
+pub fn demo() -> anyhow::Result<Vec<ThemeContent>> {
+    parse(DEMO).context("reading seeds/demo.toml")
 }
 
 /// Adds whatever of the demo content is missing.
 pub async fn load_demo(store: &dyn Store) -> anyhow::Result<SeedReport> {
-    let data = demo()?;
-    store.seed(&data).await.context("loading the demo content")
+    let themes = demo()?;
+    store.seed(&themes).await.context("loading the demo content")
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::PollDraft;
 
     #[test]
-    fn the_demo_content_parses_and_every_poll_would_pass_validation() {
-        let data = demo().expect("demo.toml parses");
-        assert_eq!(data.themes.len(), 3);
-        for theme in &data.themes {
+    fn the_demo_content_parses_and_every_poll_passes_the_checks() {
+        let themes = demo().expect("demo.toml is valid");
+        assert_eq!(themes.len(), 3);
+        for theme in &themes {
             assert!(theme.color.len() == 7 && theme.color.starts_with('#'), "{}", theme.slug);
-            for poll in &theme.polls {
-                let draft = PollDraft {
-                    question: poll.question.clone(),
-                    theme: theme.slug.clone(),
-                    options: poll.options.clone(),
-                };
-                assert!(draft.validate(Some(1)).is_ok(), "{}", poll.question);
-            }
+            assert!(!theme.polls.is_empty(), "{} has polls", theme.slug);
         }
+    }
+
+    #[test]
+    fn a_seed_poll_that_fails_the_checks_is_named() {
+        let text = r##"
+            [[themes]]
+            key = "T"
+            name = "T"
+            slug = "t"
+            icon = "x"
+            color = "#000000"
+            description = "d"
+            [[themes.polls]]
+            question = "Only one?"
+            options = ["yes"]
+        "##;
+        let error = parse(text).expect_err("one option is too few").to_string();
+        assert!(error.contains("Only one?") && error.contains("at least 2 options"), "{error}");
     }
 }

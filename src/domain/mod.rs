@@ -1,10 +1,16 @@
-//! Validated values: what the rest of the code may assume about user input.
+//! The domain: what the app keeps (themes, polls, votes) and the validated values the
+//! rest of the code may assume about user input. Storage, routes and the live bus all
+//! speak these types.
 
 pub mod poll;
+pub mod theme;
+pub mod vote;
 pub mod voter;
 
 pub use poll::{
-    MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, NewPoll, OptionText, PollDraft, PollErrors,
-    Question,
+    Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, NewPoll, OptionText, Poll, PollContent,
+    PollDraft, PollOption, Problem, Question,
 };
+pub use theme::{Theme, ThemeContent, ThemeStats, Totals};
+pub use vote::{Refusal, VoteOutcome};
 pub use voter::VoterId;

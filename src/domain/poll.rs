@@ -1,4 +1,5 @@
-//! A new poll: question, theme and 2–10 options, checked field by field.
+//! Polls: as stored, and as submitted (question, theme and 2–10 options, checked field by
+//! field).
 
 use std::collections::HashMap;
 
@@ -64,6 +65,39 @@ impl OptionText {
     }
 }
 
+/// A poll as stored: question, state and options in order with their counters.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Poll {
+    /// Database id.
+    pub id: i64,
+    /// Its theme.
+    pub theme_id: i64,
+    /// The question.
+    pub question: String,
+    /// Voting has ended.
+    pub closed: bool,
+    /// Options in order.
+    pub options: Vec<PollOption>,
+}
+
+impl Poll {
+    /// Votes over all options.
+    pub fn total(&self) -> i64 {
+        self.options.iter().map(|o| o.votes).sum()
+    }
+}
+
+/// An option with its stored counter.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PollOption {
+    /// Database id.
+    pub id: i64,
+    /// Text.
+    pub text: String,
+    /// Votes for it.
+    pub votes: i64,
+}
+
 /// A poll as submitted, before checking.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PollDraft {
@@ -75,95 +109,118 @@ pub struct PollDraft {
     pub options: Vec<String>,
 }
 
-/// What is wrong with a draft, per field.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PollErrors {
-    /// About the question.
-    pub question: Option<String>,
-    /// About the theme.
-    pub theme: Option<String>,
-    /// About the number of options.
-    pub options: Option<String>,
-    /// About each option, by position.
-    pub option: Vec<Option<String>>,
+/// A field of a poll draft, in form order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Field {
+    /// The question.
+    Question,
+    /// The theme.
+    Theme,
+    /// The options as a whole (their number).
+    Options,
+    /// One option, by 0-based position.
+    Option(usize),
 }
 
-impl PollErrors {
-    /// True when no field has a message.
-    pub fn is_empty(&self) -> bool {
-        self.question.is_none()
-            && self.theme.is_none()
-            && self.options.is_none()
-            && self.option.iter().all(Option::is_none)
+impl Field {
+    /// The name API clients see: `question`, `theme`, `options`, `options[2]`.
+    pub fn name(self) -> String {
+        match self {
+            Self::Question => "question".into(),
+            Self::Theme => "theme".into(),
+            Self::Options => "options".into(),
+            Self::Option(i) => format!("options[{i}]"),
+        }
     }
+}
 
-    /// All messages in form order, for an API answer or a log line.
-    pub fn messages(&self) -> Vec<(String, String)> {
-        let mut out = Vec::new();
-        if let Some(m) = &self.question {
-            out.push(("question".to_owned(), m.clone()));
+/// One thing wrong with a draft, and the field it belongs next to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// Where.
+    pub field: Field,
+    /// What is wrong, said to the person who typed it.
+    pub message: String,
+}
+
+impl Problem {
+    fn new(field: Field, message: String) -> Self {
+        Self { field, message }
+    }
+}
+
+/// A checked question with its options: no theme yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PollContent {
+    /// The question.
+    pub question: Question,
+    /// The options, in order, no two alike.
+    pub options: Vec<OptionText>,
+}
+
+impl PollContent {
+    /// Checks a question and its options; every problem is reported, in form order.
+    pub fn parse(question: &str, options: &[String]) -> Result<Self, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let question = Question::parse(question).map_err(|m| problems.push(Problem::new(Field::Question, m))).ok();
+        if options.len() < MIN_OPTIONS {
+            problems.push(Problem::new(Field::Options, format!("A poll needs at least {MIN_OPTIONS} options.")));
+        } else if options.len() > MAX_OPTIONS {
+            problems.push(Problem::new(Field::Options, format!("A poll can have at most {MAX_OPTIONS} options.")));
         }
-        if let Some(m) = &self.theme {
-            out.push(("theme".to_owned(), m.clone()));
-        }
-        if let Some(m) = &self.options {
-            out.push(("options".to_owned(), m.clone()));
-        }
-        for (i, m) in self.option.iter().enumerate() {
-            if let Some(m) = m {
-                out.push((format!("options[{i}]"), m.clone()));
+        let mut checked = Vec::with_capacity(options.len());
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        for (i, text) in options.iter().enumerate() {
+            match OptionText::parse(text, i + 1) {
+                Ok(option) => {
+                    let folded = option.as_str().to_lowercase();
+                    if let Some(first) = seen.get(&folded) {
+                        let message = format!("Option {} repeats option {}.", i + 1, first + 1);
+                        problems.push(Problem::new(Field::Option(i), message));
+                    } else {
+                        seen.insert(folded, i);
+                        checked.push(option);
+                    }
+                }
+                Err(message) => problems.push(Problem::new(Field::Option(i), message)),
             }
         }
-        out
+        match question {
+            Some(question) if problems.is_empty() => Ok(Self { question, options: checked }),
+            _ => Err(problems),
+        }
     }
 }
 
 /// A checked poll, ready to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPoll {
-    /// The question.
-    pub question: Question,
     /// The theme's id.
     pub theme_id: i64,
-    /// The options, in order, no two alike.
-    pub options: Vec<OptionText>,
+    /// Question and options.
+    pub content: PollContent,
 }
 
 impl PollDraft {
     /// Checks every field; `theme_id` is the theme the draft names, if it exists.
-    /// All problems are reported at once, so a form can show each next to its field.
-    pub fn validate(&self, theme_id: Option<i64>) -> Result<NewPoll, PollErrors> {
-        let mut errors = PollErrors { option: vec![None; self.options.len()], ..PollErrors::default() };
-        let question = Question::parse(&self.question).map_err(|m| errors.question = Some(m)).ok();
-        if self.theme.trim().is_empty() {
-            errors.theme = Some("Choose a theme.".into());
+    /// All problems are reported at once, in form order, so a form can show each next to
+    /// its field.
+    pub fn validate(&self, theme_id: Option<i64>) -> Result<NewPoll, Vec<Problem>> {
+        let theme = if self.theme.trim().is_empty() {
+            Some("Choose a theme.".to_owned())
         } else if theme_id.is_none() {
-            errors.theme = Some(format!("There is no theme “{}”. Choose one from the list.", self.theme.trim()));
-        }
-        if self.options.len() < MIN_OPTIONS {
-            errors.options = Some(format!("A poll needs at least {MIN_OPTIONS} options."));
-        } else if self.options.len() > MAX_OPTIONS {
-            errors.options = Some(format!("A poll can have at most {MAX_OPTIONS} options."));
-        }
-        let mut options = Vec::with_capacity(self.options.len());
-        let mut seen: HashMap<String, usize> = HashMap::new();
-        for (i, text) in self.options.iter().enumerate() {
-            match OptionText::parse(text, i + 1) {
-                Ok(option) => {
-                    let folded = option.as_str().to_lowercase();
-                    if let Some(first) = seen.get(&folded) {
-                        errors.option[i] = Some(format!("Option {} repeats option {}.", i + 1, first + 1));
-                    } else {
-                        seen.insert(folded, i);
-                        options.push(option);
-                    }
-                }
-                Err(message) => errors.option[i] = Some(message),
+            Some(format!("There is no theme “{}”. Choose one from the list.", self.theme.trim()))
+        } else {
+            None
+        };
+        match (PollContent::parse(&self.question, &self.options), theme_id, theme) {
+            (Ok(content), Some(theme_id), None) => Ok(NewPoll { theme_id, content }),
+            (content, _, theme) => {
+                let mut problems = content.err().unwrap_or_default();
+                problems.extend(theme.map(|m| Problem::new(Field::Theme, m)));
+                problems.sort_by_key(|p| p.field);
+                Err(problems)
             }
-        }
-        match (question, theme_id) {
-            (Some(question), Some(theme_id)) if errors.is_empty() => Ok(NewPoll { question, theme_id, options }),
-            _ => Err(errors),
         }
     }
 }
@@ -183,9 +240,9 @@ mod tests {
     #[test]
     fn a_good_draft_is_tidied_and_accepted() {
         let poll = draft("  Tea\n or   coffee? ", "drinks", &[" Tea", "Coffee "]).validate(Some(7)).expect("valid");
-        assert_eq!(poll.question.as_str(), "Tea or coffee?");
+        assert_eq!(poll.content.question.as_str(), "Tea or coffee?");
         assert_eq!(poll.theme_id, 7);
-        assert_eq!(poll.options.iter().map(OptionText::as_str).collect::<Vec<_>>(), ["Tea", "Coffee"]);
+        assert_eq!(poll.content.options.iter().map(OptionText::as_str).collect::<Vec<_>>(), ["Tea", "Coffee"]);
     }
 
     #[test]
@@ -212,14 +269,13 @@ mod tests {
             ),
         ];
         for (description, draft, theme_id, field, expected) in cases {
-            let errors = draft.validate(theme_id).expect_err(description);
-            let messages = errors.messages();
-            let found = messages.iter().find(|(f, _)| f == field);
+            let problems = draft.validate(theme_id).expect_err(description);
+            let found = problems.iter().find(|p| p.field.name() == field);
             assert!(
-                found.is_some_and(|(_, m)| m.contains(expected)),
-                "{description}: expected {field} to say {expected:?}, got {messages:?}"
+                found.is_some_and(|p| p.message.contains(expected)),
+                "{description}: expected {field} to say {expected:?}, got {problems:?}"
             );
-            assert_eq!(messages.len(), 1, "{description}: only one problem expected, got {messages:?}");
+            assert_eq!(problems.len(), 1, "{description}: only one problem expected, got {problems:?}");
         }
     }
 }

@@ -2,44 +2,43 @@
 
 use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use crate::domain::VoterId;
 use crate::error::AppError;
 
 /// The cookie's name.
 pub const COOKIE: &str = "vs_voter";
-const MAX_AGE_SECS: u32 = 400 * 24 * 60 * 60;
+/// How long a browser keeps its voter id: 400 days, the most browsers allow.
+const MAX_AGE: time::Duration = time::Duration::days(400);
 
 /// The voter id in the request's cookies, if it is a valid one.
-pub fn from_cookies(headers: &HeaderMap) -> Option<VoterId> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|h| h.to_str().ok())
-        .flat_map(|h| h.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
-        .and_then(|(_, value)| VoterId::parse(value))
+pub fn from_jar(jar: &CookieJar) -> Option<VoterId> {
+    jar.get(COOKIE).and_then(|cookie| VoterId::parse(cookie.value()))
+}
+
+/// The cookie that gives a browser its voter id.
+fn cookie(voter: &VoterId) -> Cookie<'static> {
+    Cookie::build((COOKIE, voter.to_string()))
+        .path("/")
+        .max_age(MAX_AGE)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .build()
 }
 
 /// Gives every request a voter: the cookie's, or a new one that the response then sets.
-pub async fn assign(mut request: Request, next: Next) -> Response {
-    let (voter, fresh) = match from_cookies(request.headers()) {
+pub async fn assign(jar: CookieJar, mut request: Request, next: Next) -> Response {
+    let (voter, fresh) = match from_jar(&jar) {
         Some(voter) => (voter, false),
         None => (VoterId::random(), true),
     };
     request.extensions_mut().insert(voter.clone());
-    let mut response = next.run(request).await;
-    if fresh {
-        let cookie = format!("{COOKIE}={voter}; Path=/; Max-Age={MAX_AGE_SECS}; HttpOnly; SameSite=Lax");
-        if let Ok(value) = HeaderValue::from_str(&cookie) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-    }
-    response
+    let response = next.run(request).await;
+    if fresh { (jar.add(cookie(&voter)), response).into_response() } else { response }
 }
 
 /// Handlers take the voter as an argument.
@@ -52,5 +51,49 @@ impl<S: Send + Sync> FromRequestParts<S> for VoterId {
             .get::<VoterId>()
             .cloned()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("voter middleware missing on this route")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::*;
+
+    fn jar(cookie_headers: &[&'static str]) -> CookieJar {
+        let mut headers = HeaderMap::new();
+        for value in cookie_headers {
+            headers.append(header::COOKIE, HeaderValue::from_static(value));
+        }
+        CookieJar::from_headers(&headers)
+    }
+
+    #[test]
+    fn the_voter_is_read_from_its_cookie_among_others() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let cases = [
+            ("alone", vec!["vs_voter=0123456789abcdef0123456789abcdef"], Some(id)),
+            ("among others", vec!["theme=dark; vs_voter=0123456789abcdef0123456789abcdef; x=1"], Some(id)),
+            ("in a second Cookie header", vec!["a=1", "vs_voter=0123456789abcdef0123456789abcdef"], Some(id)),
+            ("no cookie", vec![], None),
+            ("a forged value", vec!["vs_voter=0123456789abcdef0123456789abcdeg"], None),
+            ("an injection attempt", vec!["vs_voter=0123456789abcdef0123456789abcde%3B"], None),
+            ("a look-alike name", vec!["xvs_voter=0123456789abcdef0123456789abcdef"], None),
+        ];
+        for (description, headers, expected) in cases {
+            assert_eq!(from_jar(&jar(&headers)).as_ref().map(VoterId::as_str), expected, "{description}");
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_http_only_same_site_and_long_lived() {
+        let voter = VoterId::random();
+
+        let set = cookie(&voter).to_string();
+
+        assert!(set.starts_with(&format!("vs_voter={voter}")), "{set}");
+        for part in ["Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=34560000"] {
+            assert!(set.contains(part), "{part} in {set}");
+        }
     }
 }

@@ -8,8 +8,9 @@ use tokio::sync::{Notify, watch};
 use votestream_views::poll;
 
 use super::PollUpdate;
-use crate::store::{DynStore, Poll, StoreResult};
-use crate::web::results_view;
+use crate::domain::Poll;
+use crate::present;
+use crate::store::{DynStore, StoreResult};
 
 /// A poll's state as viewers see it, with its fragments rendered once per update.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +28,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Renders the fragments and JSON of `update`.
     pub fn render(update: PollUpdate) -> Self {
-        let results = results_view(update.poll_id, &update.options, update.closed);
+        let results = present::results(update.poll_id, &update.options, update.closed);
         let json = serde_json::json!({
             "poll_id": update.poll_id,
             "version": update.version,
@@ -194,5 +195,43 @@ impl Watcher {
 impl Drop for Watcher {
     fn drop(&mut self) {
         self.hub.release(self.poll_id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::PollOption;
+
+    fn update(version: i64, closed: bool) -> PollUpdate {
+        PollUpdate::new(1, closed, vec![PollOption { id: 1, text: "Yes".into(), votes: version }])
+    }
+
+    #[test]
+    fn a_snapshot_gives_way_to_newer_tallies_and_to_closing_only() {
+        let open_at_5 = Snapshot::render(update(5, false));
+        let closed_at_5 = Snapshot::render(update(5, true));
+        let cases = [
+            ("a newer version", &open_at_5, update(6, false), true),
+            ("the same version again", &open_at_5, update(5, false), false),
+            ("an older version", &open_at_5, update(4, false), false),
+            ("the poll closing at the same version", &open_at_5, update(5, true), true),
+            ("an older closing", &open_at_5, update(4, true), true),
+            ("a closed poll hearing the same state", &closed_at_5, update(5, true), false),
+            ("a closed poll hearing an older open state", &closed_at_5, update(4, false), false),
+        ];
+        for (description, snapshot, update, expected) in cases {
+            assert_eq!(snapshot.superseded_by(&update), expected, "{description}");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_renders_its_fragments_and_json_once() {
+        let snapshot = Snapshot::render(update(2, false));
+
+        assert!(snapshot.results_html.contains("2 votes in total"), "{}", snapshot.results_html);
+        assert_eq!(snapshot.total_html, "2 votes so far");
+        let json: serde_json::Value = serde_json::from_str(&snapshot.json).expect("JSON");
+        assert_eq!((json["version"].as_i64(), json["closed"].as_bool()), (Some(2), Some(false)));
     }
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 pub use hub::{Hub, Snapshot, Watcher};
 
-use crate::store::{Poll, PollOption};
+use crate::domain::{Poll, PollOption};
 
 /// What travels on the bus: absolute tallies and a version that only grows (the poll's
 /// total), so a lost or reordered update heals with the next one.
@@ -74,9 +74,6 @@ impl Live {
 
     /// Applies an update here, then broadcasts it.
     pub async fn publish(&self, update: PollUpdate) {
-        if update.options.is_empty() {
-            return;
-        }
         self.hub.apply(&update);
         self.bus.broadcast(&update).await;
     }

@@ -219,3 +219,19 @@ async fn follow_watched(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn channel_names_round_trip_and_foreign_ones_are_ignored() {
+        let channels = Channels { prefix: "vs".into() };
+
+        assert_eq!(channels.of(42), "vs:poll:42");
+        assert_eq!(channels.poll(channels.of(42).as_bytes()), Some(42));
+        for foreign in [&b"other:poll:42"[..], b"vs:poll:", b"vs:poll:x", b"vs:theme:42", b"vsx:poll:42", b"\xff"] {
+            assert_eq!(channels.poll(foreign), None, "{}", String::from_utf8_lossy(foreign));
+        }
+    }
+}

@@ -1,33 +1,40 @@
 //! The JSON API, in the spirit of the original VoteStream's endpoints.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any, get, post};
 use axum::{Json, Router};
+use axum_extra::routing::TypedPath;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use votestream_views::paths::api as path;
 
-use crate::domain::{PollDraft, VoterId};
-use crate::error::{ApiError, AppError};
-use crate::polls;
+use super::PollId;
+use crate::domain::{Poll, PollDraft, PollOption, Theme, ThemeStats, VoteOutcome, VoterId};
+use crate::error::{ApiError, AppError, json_response};
+use crate::service;
 use crate::state::AppState;
-use crate::store::{DynStore, Poll, PollOption, Theme, ThemeStats, VoteOutcome};
-use crate::web::{PollId, poll_not_found};
+use crate::store::DynStore;
 
 type ApiResult<T = Response> = Result<T, ApiError>;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/themes", get(themes))
-        .route("/themes/{key}/polls", get(theme_polls))
-        .route("/polls", get(polls).post(create_poll))
-        .route("/polls/{id}", get(poll))
-        .route("/polls/{id}/vote", axum::routing::post(vote))
-        .route("/polls/{id}/results", get(results))
-        .fallback(|| async { ApiError(AppError::NotFound("No such API endpoint.".into())) })
+        .route(path::Themes::PATH, get(themes))
+        .route(path::ThemePolls::PATH, get(theme_polls))
+        .route(path::Polls::PATH, get(polls).post(create_poll))
+        .route(path::Poll::PATH, get(poll))
+        .route(path::PollVote::PATH, post(vote))
+        .route(path::PollResults::PATH, get(results))
+        .route(path::ROOT, any(no_such_endpoint))
+        .route(path::FALLBACK, any(no_such_endpoint))
+}
+
+async fn no_such_endpoint() -> ApiError {
+    ApiError(AppError::NotFound("No such API endpoint.".into()))
 }
 
 /// `Json` whose rejections are JSON errors that say what is wrong with the body.
@@ -95,8 +102,11 @@ async fn themes(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
     ))
 }
 
-async fn theme_polls(State(store): State<DynStore>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
-    let theme = store.theme(&key).await?.ok_or_else(|| AppError::NotFound(format!("There is no theme “{key}”.")))?;
+async fn theme_polls(
+    path::ThemePolls { key }: path::ThemePolls,
+    State(store): State<DynStore>,
+) -> ApiResult<Json<Value>> {
+    let theme = store.theme(&key).await?.ok_or_else(|| AppError::theme_not_found(&key))?;
     let polls = store.polls_of_theme(theme.id).await?;
     Ok(Json(polls.iter().map(|p| poll_json(p, Some(&theme))).collect()))
 }
@@ -108,13 +118,13 @@ async fn polls(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
 }
 
 async fn poll(State(state): State<AppState>, PollId(id): PollId) -> ApiResult<Json<Value>> {
-    let poll = polls::load(&state, id).await?.ok_or_else(|| poll_not_found(id))?;
+    let poll = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let theme = state.store.theme_by_id(poll.theme_id).await?;
     Ok(Json(poll_json(&poll, theme.as_ref())))
 }
 
 async fn results(State(state): State<AppState>, PollId(id): PollId) -> ApiResult<Json<Value>> {
-    let (options, _) = polls::tallies(&state, id).await?.ok_or_else(|| poll_not_found(id))?;
+    let (options, _) = service::tallies(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     Ok(Json(results_json(id, &options)))
 }
 
@@ -142,17 +152,17 @@ async fn create_poll(State(store): State<DynStore>, ApiJson(body): ApiJson<NewPo
     match draft.validate(theme.as_ref().map(|t| t.id)) {
         Ok(new_poll) => {
             let id = store.create_poll(&new_poll).await?;
-            let poll = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
-            let location = format!("/api/polls/{id}");
+            let poll = store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+            let location = path::Poll { id }.to_string();
             Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(poll_json(&poll, theme.as_ref())))
                 .into_response())
         }
-        Err(errors) => {
-            let messages = errors.messages();
-            let summary: Vec<&str> = messages.iter().map(|(_, m)| m.as_str()).collect();
-            let fields: serde_json::Map<String, Value> = messages.iter().map(|(k, v)| (k.clone(), json!(v))).collect();
+        Err(problems) => {
+            let summary: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
+            let fields: serde_json::Map<String, Value> =
+                problems.iter().map(|p| (p.field.name(), json!(p.message))).collect();
             let body = json!({ "error": format!("The poll was not created: {}", summary.join(" ")), "fields": fields });
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response())
+            Ok(json_response(StatusCode::UNPROCESSABLE_ENTITY, body))
         }
     }
 }
@@ -171,7 +181,7 @@ async fn vote(
     voter: VoterId,
     ApiJson(body): ApiJson<VoteBody>,
 ) -> ApiResult {
-    let poll = polls::load(&state, id).await?.ok_or_else(|| poll_not_found(id))?;
+    let poll = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let option_id = match (body.choice, body.option_id) {
         (Some(choice), None) => {
             let count = poll.options.len();
@@ -190,22 +200,15 @@ async fn vote(
             .into());
         }
     };
-    match polls::vote(&state, id, option_id, &voter).await? {
-        VoteOutcome::Accepted(options) => Ok(Json(json!({
+    match service::vote(&state, id, option_id, &voter).await? {
+        VoteOutcome::Accepted { tally } => Ok(Json(json!({
             "status": "accepted",
             "option_id": option_id,
-            "results": results_json(id, &options),
+            // Absent when the tally could not be read back after the commit: the vote is
+            // stored, and `GET /api/polls/{id}/results` shows it.
+            "results": tally.map(|options| results_json(id, &options)),
         }))
         .into_response()),
-        VoteOutcome::AlreadyVoted { option_id } => Ok((
-            StatusCode::CONFLICT,
-            Json(json!({ "error": "You already voted in this poll.", "option_id": option_id })),
-        )
-            .into_response()),
-        VoteOutcome::Closed => Err(AppError::Conflict("This poll is closed: voting has ended.".into()).into()),
-        VoteOutcome::UnknownPoll => Err(poll_not_found(id).into()),
-        VoteOutcome::UnknownOption => {
-            Err(AppError::Invalid(format!("Option {option_id} is not part of poll {id}.")).into())
-        }
+        VoteOutcome::Refused(refusal) => Err(AppError::from(refusal).into()),
     }
 }

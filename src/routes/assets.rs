@@ -5,27 +5,24 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use votestream_views::paths::{self, Asset};
 
 use crate::state::AppState;
 
-/// (path under /assets/, content type, bytes)
-const FILES: &[(&str, &str, &[u8])] = &[
-    ("app.css", "text/css; charset=utf-8", include_bytes!("../../assets/app.css")),
-    ("favicon.svg", "image/svg+xml", include_bytes!("../../assets/favicon.svg")),
-    ("vendor/htmx.min.js", "text/javascript; charset=utf-8", include_bytes!("../../assets/vendor/htmx.min.js")),
-    (
-        "vendor/htmx-ext-sse.min.js",
-        "text/javascript; charset=utf-8",
-        include_bytes!("../../assets/vendor/htmx-ext-sse.min.js"),
-    ),
+/// (the asset, content type, bytes)
+const FILES: &[(Asset, &str, &[u8])] = &[
+    (paths::APP_CSS, "text/css; charset=utf-8", include_bytes!("../../assets/app.css")),
+    (paths::FAVICON, "image/svg+xml", include_bytes!("../../assets/favicon.svg")),
+    (paths::HTMX_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/vendor/htmx.min.js")),
+    (paths::HTMX_SSE_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/vendor/htmx-ext-sse.min.js")),
 ];
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/assets/{*path}", get(serve))
+    Router::new().route(Asset::PATH, get(serve))
 }
 
 async fn serve(Path(path): Path<String>) -> Response {
-    match FILES.iter().find(|(name, _, _)| *name == path) {
+    match FILES.iter().find(|(asset, _, _)| asset.name() == path) {
         Some((_, content_type, bytes)) => (
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),

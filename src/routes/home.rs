@@ -5,25 +5,21 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
-use votestream_views::{ThemeCard, home};
+use axum_extra::routing::TypedPath;
+use votestream_views::{home, paths};
 
-use super::present::theme_summary;
 use crate::error::Result;
+use crate::present;
 use crate::state::AppState;
 use crate::store::DynStore;
 use crate::web::HxMode;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(index))
+    Router::new().route(paths::Home::PATH, get(index))
 }
 
 #[tracing::instrument(skip_all)]
 async fn index(State(store): State<DynStore>, mode: HxMode) -> Result<Response> {
-    let cards: Vec<ThemeCard> = store
-        .theme_stats()
-        .await?
-        .iter()
-        .map(|s| ThemeCard { theme: theme_summary(&s.theme), poll_count: s.poll_count, vote_count: s.vote_count })
-        .collect();
+    let cards = present::theme_cards(&store.theme_stats().await?);
     Ok(mode.render(StatusCode::OK, home::TITLE, home::fragment(&cards)))
 }

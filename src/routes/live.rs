@@ -1,25 +1,27 @@
 //! Live streams: `/polls/{id}/events`, `/themes/{slug}/events`, `/api/polls/{id}/stream`.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum_extra::routing::TypedPath;
 use serde::Deserialize;
+use votestream_views::paths;
 
+use super::PollId;
 use crate::error::{ApiError, AppError, Result};
 use crate::live::stream::{self, Format};
 use crate::state::AppState;
-use crate::web::{PollId, poll_not_found};
 
 /// Routes that share the HTML guards.
 pub fn pages() -> Router<AppState> {
-    Router::new().route("/polls/{id}/events", get(poll_events)).route("/themes/{slug}/events", get(theme_events))
+    Router::new().route(paths::PollEvents::PATH, get(poll_events)).route(paths::ThemeEvents::PATH, get(theme_events))
 }
 
 /// The API's JSON stream.
 pub fn api() -> Router<AppState> {
-    Router::new().route("/polls/{id}/stream", get(api_stream))
+    Router::new().route(paths::api::PollStream::PATH, get(api_stream))
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,7 +54,7 @@ fn streaming(response: impl IntoResponse) -> Response {
 }
 
 async fn poll_stream(state: &AppState, id: i64, format: Format, headers: &HeaderMap) -> Result<Response> {
-    let mut watcher = state.live.hub().watch(id).await?.ok_or_else(|| poll_not_found(id))?;
+    let mut watcher = state.live.hub().watch(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let last_seen = last_event_id(headers);
     let current = watcher.latest();
     // A closed poll the client already has in full: 204 tells EventSource to stop retrying.
@@ -83,14 +85,13 @@ async fn api_stream(
 
 #[tracing::instrument(skip_all, fields(slug = %slug))]
 async fn theme_events(
+    paths::ThemeEvents { slug }: paths::ThemeEvents,
     State(state): State<AppState>,
-    Path(slug): Path<String>,
     Query(query): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let format = query.format()?;
-    let theme =
-        state.store.theme(&slug).await?.ok_or_else(|| AppError::NotFound(format!("There is no theme “{slug}”.")))?;
+    let theme = state.store.theme(&slug).await?.ok_or_else(|| AppError::theme_not_found(&slug))?;
     let polls = state.store.polls_of_theme(theme.id).await?;
     let watchers = polls.iter().map(|poll| state.live.hub().watch_loaded(poll)).collect();
     let events = stream::theme_events(

@@ -4,62 +4,39 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum_extra::extract::{Form, FormRejection};
+use axum_extra::routing::TypedPath;
 use serde::Deserialize;
-use votestream_views::{FormErrors, NewPollForm, ThemeChoice, new_poll, poll};
+use votestream_views::paths::{self, NewPollQuery};
+use votestream_views::{new_poll, poll};
 
-use super::present;
-use crate::domain::{MAX_OPTIONS, MIN_OPTIONS, PollDraft, PollErrors, VoterId};
+use super::PollId;
+use crate::domain::{MAX_OPTIONS, MIN_OPTIONS, Poll, PollDraft, Refusal, VoteOutcome, VoterId};
 use crate::error::{AppError, Result};
-use crate::polls;
 use crate::state::AppState;
-use crate::store::{DynStore, Theme, VoteOutcome};
-use crate::web::{HxMode, PollId, poll_not_found};
+use crate::store::{DynStore, Store};
+use crate::web::HxMode;
+use crate::{present, service};
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/polls", axum::routing::post(create))
-        .route("/polls/new", get(new))
-        .route("/polls/{id}", get(show))
-        .route("/polls/{id}/votes", axum::routing::post(vote))
-        .route("/polls/{id}/results", get(results))
+        .route(paths::Polls::PATH, post(create))
+        .route(paths::NewPoll::PATH, get(new))
+        .route(paths::Poll::PATH, get(show))
+        .route(paths::PollVotes::PATH, post(vote))
+        .route(paths::PollResults::PATH, get(results))
 }
 
 fn bad_form(rejection: FormRejection) -> AppError {
     AppError::BadRequest(format!("The form could not be read: {}", rejection.body_text()))
 }
 
-fn form_view(themes: &[Theme], draft: PollDraft, errors: PollErrors) -> NewPollForm {
-    NewPollForm {
-        themes: themes
-            .iter()
-            .map(|t| ThemeChoice { slug: t.slug.clone(), name: t.name.clone(), icon: t.icon.clone() })
-            .collect(),
-        question: draft.question,
-        theme: draft.theme,
-        options: draft.options,
-        errors: FormErrors {
-            question: errors.question,
-            theme: errors.theme,
-            options: errors.options,
-            option: errors.option,
-        },
-        min_options: MIN_OPTIONS,
-        max_options: MAX_OPTIONS,
-    }
-}
-
-#[derive(Debug, Deserialize)]
-struct NewQuery {
-    theme: Option<String>,
-}
-
-async fn new(State(store): State<DynStore>, Query(query): Query<NewQuery>, mode: HxMode) -> Result<Response> {
+async fn new(State(store): State<DynStore>, Query(query): Query<NewPollQuery>, mode: HxMode) -> Result<Response> {
     let themes = store.themes().await?;
     let theme = query.theme.filter(|slug| themes.iter().any(|t| &t.slug == slug)).unwrap_or_default();
     let draft = PollDraft { question: String::new(), theme, options: vec![String::new(); MIN_OPTIONS] };
-    let form = form_view(&themes, draft, PollErrors::default());
+    let form = present::poll_form(&themes, draft, &[]);
     Ok(mode.render(StatusCode::OK, new_poll::TITLE, new_poll::fragment(&form)))
 }
 
@@ -109,8 +86,8 @@ async fn create(
     let intent = Intent::parse(form.intent.as_deref())?;
     let themes = store.themes().await?;
     let mut draft = PollDraft { question: form.question, theme: form.theme, options: form.option };
-    let render = |status, draft, errors| {
-        let view = form_view(&themes, draft, errors);
+    let render = |status, draft, problems: &[_]| {
+        let view = present::poll_form(&themes, draft, problems);
         mode.render(status, new_poll::TITLE, new_poll::fragment(&view))
     };
     match intent {
@@ -118,13 +95,13 @@ async fn create(
             if draft.options.len() < MAX_OPTIONS {
                 draft.options.push(String::new());
             }
-            Ok(render(StatusCode::OK, draft, PollErrors::default()))
+            Ok(render(StatusCode::OK, draft, &[]))
         }
         Intent::RemoveOption(index) => {
             if draft.options.len() > MIN_OPTIONS && index < draft.options.len() {
                 draft.options.remove(index);
             }
-            Ok(render(StatusCode::OK, draft, PollErrors::default()))
+            Ok(render(StatusCode::OK, draft, &[]))
         }
         Intent::Create => {
             let theme_id = themes.iter().find(|t| t.slug == draft.theme.trim()).map(|t| t.id);
@@ -132,19 +109,38 @@ async fn create(
                 Ok(new_poll) => {
                     let id = store.create_poll(&new_poll).await?;
                     tracing::info!(poll_id = id, "poll created");
-                    Ok(Redirect::to(&format!("/polls/{id}")).into_response())
+                    Ok(Redirect::to(&paths::Poll { id }.to_string()).into_response())
                 }
-                Err(errors) => Ok(render(StatusCode::UNPROCESSABLE_ENTITY, draft, errors)),
+                Err(problems) => Ok(render(StatusCode::UNPROCESSABLE_ENTITY, draft, &problems)),
             }
         }
     }
 }
 
+/// The vote page as `voter` sees it; `refusal` says why their vote was just refused.
+async fn render_vote_page(
+    store: &dyn Store,
+    poll: Poll,
+    voter: &VoterId,
+    mode: HxMode,
+    status: StatusCode,
+    refusal: Option<String>,
+) -> Result<Response> {
+    // Three independent lookups: one round trip of waiting, not three.
+    let (theme, poll_ids, choice) = tokio::try_join!(
+        store.theme_by_id(poll.theme_id),
+        store.poll_ids_of_theme(poll.theme_id),
+        store.choice(poll.id, voter),
+    )?;
+    let theme = theme.ok_or_else(|| AppError::Internal(anyhow::anyhow!("poll {} has no theme", poll.id)))?;
+    let page = present::vote_page(&poll, &theme, &poll_ids, choice, refusal);
+    Ok(mode.render(status, &poll::title(&page), poll::fragment(&page)))
+}
+
 #[tracing::instrument(skip_all, fields(poll_id = id))]
 async fn show(State(store): State<DynStore>, PollId(id): PollId, voter: VoterId, mode: HxMode) -> Result<Response> {
-    let found = store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
-    let page = present::vote_page(store.as_ref(), found, &voter, false).await?;
-    Ok(mode.render(StatusCode::OK, &poll::title(&page), poll::fragment(&page)))
+    let found = store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    render_vote_page(store.as_ref(), found, &voter, mode, StatusCode::OK, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +149,8 @@ struct VoteForm {
 }
 
 /// One vote. Accepted: back to the poll page (post/redirect/get), which now shows results.
+/// Refused because of the voter's own or the poll's state: the poll as it stands, with the
+/// reason on top; any other refusal: the error page.
 #[tracing::instrument(skip_all, fields(poll_id = id))]
 async fn vote(
     State(state): State<AppState>,
@@ -169,24 +167,46 @@ async fn vote(
     let option_id: i64 = raw.trim().parse().map_err(|_| {
         AppError::Invalid(format!("“{raw}” is not an option of this poll. Choose one of the options shown."))
     })?;
-    let status = match polls::vote(&state, id, option_id, &voter).await? {
-        VoteOutcome::Accepted(_) => return Ok(Redirect::to(&format!("/polls/{id}")).into_response()),
-        VoteOutcome::UnknownPoll => return Err(poll_not_found(id)),
-        VoteOutcome::UnknownOption => {
-            return Err(AppError::Invalid(format!(
-                "Option {option_id} is not part of poll {id}. Choose one of the options shown."
-            )));
-        }
-        VoteOutcome::AlreadyVoted { .. } | VoteOutcome::Closed => StatusCode::CONFLICT,
+    let refusal = match service::vote(&state, id, option_id, &voter).await? {
+        VoteOutcome::Accepted { .. } => return Ok(Redirect::to(&paths::Poll { id }.to_string()).into_response()),
+        VoteOutcome::Refused(refusal @ (Refusal::AlreadyVoted { .. } | Refusal::Closed)) => AppError::from(refusal),
+        VoteOutcome::Refused(refusal) => return Err(refusal.into()),
     };
-    // Refused: show the poll as it stands, with the reason on top.
-    let found = state.store.poll(id).await?.ok_or_else(|| poll_not_found(id))?;
-    let page = present::vote_page(state.store.as_ref(), found, &voter, true).await?;
-    Ok(mode.render(status, &poll::title(&page), poll::fragment(&page)))
+    let found = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    render_vote_page(state.store.as_ref(), found, &voter, mode, refusal.status(), Some(refusal.to_string())).await
 }
 
 async fn results(State(state): State<AppState>, PollId(id): PollId, mode: HxMode) -> Result<Response> {
-    let fragment = polls::results_fragment(&state, id).await?.ok_or_else(|| poll_not_found(id))?;
-    // Rendered by our own templates (user text escaped there), cached as the string.
-    Ok(mode.render(StatusCode::OK, "Results", maud::PreEscaped(fragment)))
+    // The live snapshot's fragment when this replica follows the poll: rendered once per update.
+    if let Some(snapshot) = state.live.hub().current(id) {
+        // Rendered by our own templates (user text escaped there).
+        return Ok(mode.render(StatusCode::OK, "Results", maud::PreEscaped(snapshot.results_html.clone())));
+    }
+    let (options, closed) = service::tallies(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    Ok(mode.render(StatusCode::OK, "Results", poll::results(&present::results(id, &options, closed))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_buttons_say_what_they_want() {
+        let cases = [
+            (None, Some(Intent::Create)),
+            (Some("create"), Some(Intent::Create)),
+            (Some("add"), Some(Intent::AddOption)),
+            (Some("remove:3"), Some(Intent::RemoveOption(3))),
+            (Some("remove:"), None),
+            (Some("remove:-1"), None),
+            (Some("remove:x"), None),
+            (Some("delete"), None),
+            (Some(""), None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(Intent::parse(value).ok(), expected, "{value:?}");
+        }
+        let refused = Intent::parse(Some("<b>")).expect_err("unknown intent");
+        assert!(refused.to_string().contains("“<b>”"), "names what was asked: {refused}");
+    }
 }

@@ -7,8 +7,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use axum_extra::routing::TypedPath;
 use serde_json::json;
-use votestream_views::{Stats, stats};
+use votestream_views::{Stats, paths, stats};
 
 use crate::error::Result;
 use crate::state::AppState;
@@ -17,12 +18,12 @@ use crate::web::HxMode;
 
 /// Pages that share the HTML guards.
 pub fn pages() -> Router<AppState> {
-    Router::new().route("/stats", get(totals)).route("/themes.css", get(theme_css))
+    Router::new().route(paths::Stats::PATH, get(totals)).route(paths::ThemesCss::PATH, get(theme_css))
 }
 
 /// Liveness and readiness, outside every guard.
 pub fn probes() -> Router<AppState> {
-    Router::new().route("/healthz", get(healthz)).route("/readyz", get(readyz))
+    Router::new().route(paths::Healthz::PATH, get(healthz)).route(paths::Readyz::PATH, get(readyz))
 }
 
 async fn healthz() -> &'static str {

@@ -1,16 +1,17 @@
-//! Storage: one trait, one module per backend.
+//! Storage: one trait over the domain types, one SQL implementation, one module per backend.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 
 use crate::config::{Backend, Settings};
-use crate::domain::{NewPoll, VoterId};
-use crate::seed::{SeedData, SeedReport};
+use crate::domain::{NewPoll, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId};
 
+mod backend;
 pub mod postgres;
-mod sql;
 pub mod sqlite;
+
+pub use backend::SqlBackend;
 
 /// Errors from storage. Their detail goes to the log, never to a client.
 #[derive(Debug, thiserror::Error)]
@@ -26,99 +27,13 @@ pub enum StoreError {
 /// Shorthand for storage results.
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A theme.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Theme {
-    /// Database id.
-    pub id: i64,
-    /// Short stable name used by the API (`OnTrend`).
-    pub key: String,
-    /// URL slug (`on-trend`).
-    pub slug: String,
-    /// Display name (`#OnTrend`).
-    pub name: String,
-    /// One emoji.
-    pub icon: String,
-    /// `#rrggbb`.
-    pub color: String,
-    /// A sentence or two.
-    pub description: String,
-}
-
-/// A theme with its totals.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ThemeStats {
-    /// The theme.
-    pub theme: Theme,
-    /// Its number of polls.
-    pub poll_count: i64,
-    /// Votes over all its polls.
-    pub vote_count: i64,
-}
-
-/// An option with its stored counter.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct PollOption {
-    /// Database id.
-    pub id: i64,
-    /// Text.
-    pub text: String,
-    /// Votes for it.
-    pub votes: i64,
-}
-
-/// A poll with its options in order.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Poll {
-    /// Database id.
-    pub id: i64,
-    /// Its theme.
-    pub theme_id: i64,
-    /// The question.
-    pub question: String,
-    /// Voting has ended.
-    pub closed: bool,
-    /// Options in order.
-    pub options: Vec<PollOption>,
-}
-
-impl Poll {
-    /// Votes over all options.
-    pub fn total(&self) -> i64 {
-        self.options.iter().map(|o| o.votes).sum()
-    }
-}
-
-/// Totals over everything.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Totals {
-    /// Themes.
-    pub themes: i64,
-    /// Polls.
-    pub polls: i64,
-    /// Options.
-    pub options: i64,
-    /// Vote rows.
-    pub votes: i64,
-}
-
-/// What became of a vote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum VoteOutcome {
-    /// Committed; the poll's options with their counts as read after the commit (so the
-    /// last commit's read includes every earlier vote).
-    Accepted(Vec<PollOption>),
-    /// This voter had voted in this poll already, for `option_id`.
-    AlreadyVoted {
-        /// Their earlier choice.
-        option_id: i64,
-    },
-    /// The poll no longer takes votes.
-    Closed,
-    /// No such poll.
-    UnknownPoll,
-    /// The option does not belong to the poll.
-    UnknownOption,
+/// What a seeding run added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    /// Themes that were missing.
+    pub themes_added: usize,
+    /// Polls that were missing.
+    pub polls_added: usize,
 }
 
 /// Everything the app keeps, behind one interface for every backend.
@@ -128,8 +43,8 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> StoreResult<()>;
     /// Answers when the database does.
     async fn ping(&self) -> StoreResult<()>;
-    /// Adds the themes and polls of `seed` that are missing, in one transaction.
-    async fn seed(&self, seed: &SeedData) -> StoreResult<SeedReport>;
+    /// Adds the themes, and the polls of each, that are missing, in one transaction.
+    async fn seed(&self, themes: &[ThemeContent]) -> StoreResult<SeedReport>;
     /// Every theme in display order.
     async fn themes(&self) -> StoreResult<Vec<Theme>>;
     /// Every theme with its poll and vote counts.

@@ -6,7 +6,7 @@ use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
-use super::StoreResult;
+use super::{SqlBackend, StoreResult};
 use crate::config::Settings;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -31,6 +31,10 @@ impl PgStore {
             .with_context(|| format!("connecting to {}", settings.database_url_redacted()))?;
         Ok(Self { pool })
     }
+}
+
+impl SqlBackend for PgStore {
+    type Db = Postgres;
 
     fn reader(&self) -> &PgPool {
         &self.pool
@@ -51,4 +55,8 @@ impl PgStore {
     }
 }
 
-super::sql::sql_store!(PgStore, Postgres);
+/// The shared SQL, compiled for this backend.
+type SqlStore = PgStore;
+#[allow(clippy::duplicate_mod)] // one source file, compiled once per backend on purpose
+#[path = "sql.rs"]
+mod sql;

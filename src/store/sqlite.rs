@@ -2,7 +2,6 @@
 //! one-connection pool, so they queue in the process instead of failing with "database is
 //! locked"; reads use a separate pool and run alongside them.
 
-use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -10,7 +9,7 @@ use anyhow::Context;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, Transaction};
 
-use super::StoreResult;
+use super::{SqlBackend, StoreResult};
 use crate::config::Settings;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -20,7 +19,6 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
-    path: PathBuf,
 }
 
 impl SqliteStore {
@@ -50,13 +48,12 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await
             .with_context(|| format!("opening {} for reading", path.display()))?;
-        Ok(Self { write, read, path })
+        Ok(Self { write, read })
     }
+}
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
+impl SqlBackend for SqliteStore {
+    type Db = Sqlite;
 
     fn reader(&self) -> &SqlitePool {
         &self.read
@@ -77,4 +74,8 @@ impl SqliteStore {
     }
 }
 
-super::sql::sql_store!(SqliteStore, Sqlite);
+/// The shared SQL, compiled for this backend.
+type SqlStore = SqliteStore;
+#[allow(clippy::duplicate_mod)] // one source file, compiled once per backend on purpose
+#[path = "sql.rs"]
+mod sql;

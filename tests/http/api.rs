@@ -150,8 +150,14 @@ async fn voting_by_option_id_and_the_refusals(#[case] backend: Backend) {
     let again = app.post_json(&format!("/api/polls/{poll}/vote"), &json!({ "choice": 0 })).await;
 
     assert_eq!(accepted.status, StatusCode::OK);
+    let chosen = accepted.json()["results"]["options"][3]["text"].as_str().unwrap().to_owned();
     assert_eq!(again.status, StatusCode::CONFLICT);
-    assert_eq!(again.json(), json!({ "error": "You already voted in this poll.", "option_id": options[3] }));
+    assert_eq!(
+        again.json(),
+        json!({ "error": format!("You already voted for “{chosen}”. One vote per poll."), "option_id": options[3] }),
+        "the same words as the vote page"
+    );
+    assert_eq!(again.header("cache-control"), "no-store", "like every other refusal");
 
     let fresh = new_client();
     let cases = [

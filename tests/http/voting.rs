@@ -146,7 +146,7 @@ async fn a_closed_poll_takes_no_votes_and_says_so(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
-    assert!(votestream::polls::close(&app.state, poll).await.unwrap());
+    assert!(votestream::service::close(&app.state, poll).await.unwrap());
 
     let vote = app.vote(poll, options[0]).await;
     let page = app.get(&format!("/polls/{poll}")).await;

@@ -83,7 +83,7 @@ async fn a_closed_poll_sends_a_final_event_and_ends_and_a_caught_up_client_is_to
     let mut stream = SseClient::connect(&app.url(&format!("/polls/{poll}/events?format=json")), None).await;
     stream.next_event(WAIT).await.unwrap();
 
-    votestream::polls::close(&app.state, poll).await.unwrap();
+    votestream::service::close(&app.state, poll).await.unwrap();
 
     let last_results = stream.until(WAIT, "closed results", |e| e.event == "results").await;
     assert_eq!(last_results.json()["closed"], true);

@@ -1,4 +1,5 @@
-//! Shared test harness: a real PostgreSQL, the real server on port 0, a cookie-aware client.
+//! Shared test harness: a fresh database on either backend (a real PostgreSQL or a SQLite
+//! file), the real server on port 0, a cookie-aware client.
 
 #![allow(dead_code, unused_macros, clippy::unwrap_used)]
 

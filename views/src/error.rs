@@ -3,6 +3,7 @@
 use maud::{Markup, html};
 
 use crate::model::ErrorView;
+use crate::paths;
 
 /// The message with a way back.
 pub fn fragment(error: &ErrorView) -> Markup {
@@ -11,12 +12,7 @@ pub fn fragment(error: &ErrorView) -> Markup {
             p.status { (error.status) }
             h1 { (error.title) }
             p.message { (error.message) }
-            a.button href="/" { "Back to themes" }
+            a.button href=(paths::Home) { "Back to themes" }
         }
     }
-}
-
-/// The full page.
-pub fn page(error: &ErrorView) -> Markup {
-    crate::layout::page(&error.title, fragment(error))
 }

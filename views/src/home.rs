@@ -4,6 +4,7 @@ use maud::{Markup, html};
 
 use crate::components::{count, theme_class};
 use crate::model::ThemeCard;
+use crate::paths;
 
 /// Page title.
 pub const TITLE: &str = "Themes";
@@ -21,7 +22,7 @@ pub fn fragment(cards: &[ThemeCard]) -> Markup {
             ul.theme-grid {
                 @for card in cards {
                     li {
-                        a.theme-card.(theme_class(&card.theme.slug)) href={ "/themes/" (card.theme.slug) } {
+                        a.theme-card.(theme_class(&card.theme.slug)) href=(paths::Theme { slug: card.theme.slug.clone() }) {
                             span.theme-icon aria-hidden="true" { (card.theme.icon) }
                             h2 { (card.theme.name) }
                             p { (card.theme.description) }
@@ -36,9 +37,4 @@ pub fn fragment(cards: &[ThemeCard]) -> Markup {
             }
         }
     }
-}
-
-/// The full page.
-pub fn page(cards: &[ThemeCard]) -> Markup {
-    crate::layout::page(TITLE, fragment(cards))
 }

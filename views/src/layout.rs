@@ -2,6 +2,8 @@
 
 use maud::{DOCTYPE, Markup, html};
 
+use crate::paths;
+
 /// htmx settings: no injected styles or eval (so the CSP holds), and 4xx answers
 /// (validation, already voted) are swapped in like any other page.
 const HTMX_CONFIG: &str = r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"responseHandling":[{"code":"204","swap":false},{"code":"[234]..","swap":true},{"code":"5..","swap":true,"error":true}]}"#;
@@ -16,24 +18,24 @@ pub fn page(title: &str, content: Markup) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="htmx-config" content=(HTMX_CONFIG);
                 title { (title) " · VoteStream" }
-                link rel="stylesheet" href="/assets/app.css";
-                link rel="stylesheet" href="/themes.css";
-                link rel="icon" href="/assets/favicon.svg" type="image/svg+xml";
-                script src="/assets/vendor/htmx.min.js" defer {}
-                script src="/assets/vendor/htmx-ext-sse.min.js" defer {}
+                link rel="stylesheet" href=(paths::APP_CSS);
+                link rel="stylesheet" href=(paths::ThemesCss);
+                link rel="icon" href=(paths::FAVICON) type="image/svg+xml";
+                script src=(paths::HTMX_JS) defer {}
+                script src=(paths::HTMX_SSE_JS) defer {}
             }
             body hx-boost="true" hx-target="#main" hx-swap="innerHTML show:window:top" {
                 a.skip href="#main" { "Skip to content" }
                 header.site-header {
-                    a.brand href="/" { span.brand-mark aria-hidden="true" { "▮▮▮" } " VoteStream" }
+                    a.brand href=(paths::Home) { span.brand-mark aria-hidden="true" { "▮▮▮" } " VoteStream" }
                     nav aria-label="Main" {
-                        a href="/" { "Themes" }
-                        a.button.small href="/polls/new" { "Create a poll" }
+                        a href=(paths::Home) { "Themes" }
+                        a.button.small href=(paths::NewPoll) { "Create a poll" }
                     }
                 }
                 main #main tabindex="-1" { (content) }
                 footer.site-footer {
-                    p { "VoteStream — vote and watch what everyone thinks. " a href="/stats" { "Stats" } }
+                    p { "VoteStream — vote and watch what everyone thinks. " a href=(paths::Stats) { "Stats" } }
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! VoteStream's HTML, as pure functions from plain view structs to [`Markup`].
 //!
-//! Every page module has `fragment()` (what an HTMX request swaps into `#main`) and
-//! `page()` (the same fragment inside the shared layout), so both render the same markup.
+//! Every page module has `fragment()`: what an HTMX request swaps into `#main`, and what
+//! `layout::page()` wraps into a whole document, so both render the same markup.
 
 pub mod components;
 pub mod error;
@@ -9,6 +9,7 @@ pub mod home;
 pub mod layout;
 pub mod model;
 pub mod new_poll;
+pub mod paths;
 pub mod poll;
 pub mod stats;
 pub mod theme;

@@ -97,8 +97,6 @@ pub enum Ballot {
     Voted {
         /// The option they chose.
         option_id: i64,
-        /// They just tried to vote a second time.
-        again: bool,
     },
     /// Voting has ended: show the results.
     Closed {
@@ -122,6 +120,9 @@ pub struct VotePage {
     pub results: Results,
     /// Choices or results.
     pub ballot: Ballot,
+    /// Why a vote was just refused (already voted, poll closed), said instead of the usual
+    /// notice.
+    pub refusal: Option<String>,
     /// The theme's next poll, if any.
     pub next_poll: Option<i64>,
 }
@@ -178,10 +179,21 @@ pub struct NewPollForm {
     pub options: Vec<String>,
     /// Messages per field.
     pub errors: FormErrors,
+    /// What the fields accept.
+    pub limits: FormLimits,
+}
+
+/// What the poll form's fields accept, from the same constants the server checks against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FormLimits {
     /// Fewest options a poll may have.
     pub min_options: usize,
     /// Most options a poll may have.
     pub max_options: usize,
+    /// Longest question, in characters.
+    pub question_chars: usize,
+    /// Longest option, in characters.
+    pub option_chars: usize,
 }
 
 /// A 404 or error page.

@@ -3,6 +3,7 @@
 use maud::{Markup, html};
 
 use crate::model::NewPollForm;
+use crate::paths;
 
 /// Page title.
 pub const TITLE: &str = "Create a poll";
@@ -16,11 +17,12 @@ fn field_error(id: &str, message: Option<&str>) -> Markup {
 }
 
 fn options(form: &NewPollForm) -> Markup {
-    let can_remove = form.options.len() > form.min_options;
-    let can_add = form.options.len() < form.max_options;
+    let limits = form.limits;
+    let can_remove = form.options.len() > limits.min_options;
+    let can_add = form.options.len() < limits.max_options;
     html! {
         fieldset.options aria-describedby=[form.errors.options.as_ref().map(|_| "options-error")] {
-            legend { "Options " span.hint { "(" (form.min_options) "–" (form.max_options) ")" } }
+            legend { "Options " span.hint { "(" (limits.min_options) "–" (limits.max_options) ")" } }
             (field_error("options-error", form.errors.options.as_deref()))
             @for (i, text) in form.options.iter().enumerate() {
                 @let id = format!("option-{i}");
@@ -29,7 +31,7 @@ fn options(form: &NewPollForm) -> Markup {
                 div.option-row.invalid[error.is_some()] {
                     label for=(id) { "Option " (i + 1) }
                     div.option-input {
-                        input #(id) type="text" name="option" value=(text) maxlength="200"
+                        input #(id) type="text" name="option" value=(text) maxlength=(limits.option_chars)
                             aria-invalid=[error.map(|_| "true")]
                             aria-describedby=[error.map(|_| error_id.as_str())];
                         @if can_remove {
@@ -55,13 +57,13 @@ pub fn fragment(form: &NewPollForm) -> Markup {
         @if !errors.is_empty() {
             p.form-summary role="alert" { "Please fix the marked fields." }
         }
-        form.poll-form method="post" action="/polls" {
+        form.poll-form method="post" action=(paths::Polls) {
             // First in the form, so pressing Enter in a field creates the poll rather than
             // pressing the first "Remove" button.
             button.visually-hidden type="submit" name="intent" value="create" tabindex="-1" aria-hidden="true" { "Create" }
             div.field.invalid[errors.question.is_some()] {
                 label for="question" { "Question" }
-                textarea #question name="question" rows="3" maxlength="300"
+                textarea #question name="question" rows="3" maxlength=(form.limits.question_chars)
                     aria-invalid=[errors.question.as_ref().map(|_| "true")]
                     aria-describedby=[errors.question.as_ref().map(|_| "question-error")] { (form.question) }
                 (field_error("question-error", errors.question.as_deref()))
@@ -81,13 +83,8 @@ pub fn fragment(form: &NewPollForm) -> Markup {
             (options(form))
             div.actions {
                 button.primary type="submit" name="intent" value="create" { "Create" }
-                a href="/" { "Cancel" }
+                a href=(paths::Home) { "Cancel" }
             }
         }
     }
-}
-
-/// The full page.
-pub fn page(form: &NewPollForm) -> Markup {
-    crate::layout::page(TITLE, fragment(form))
 }

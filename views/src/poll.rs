@@ -4,6 +4,7 @@ use maud::{Markup, html};
 
 use crate::components::{back_link, count, letter, percent, theme_class};
 use crate::model::{Ballot, Results, VotePage};
+use crate::paths;
 
 /// The result bars, swapped in on their own by `/polls/{id}/results` and by the live
 /// stream. The same for every viewer, so a replica renders it once per update.
@@ -39,11 +40,6 @@ pub fn total(total: i64) -> Markup {
     html! { (count(total, "vote")) " so far" }
 }
 
-/// Where the poll's live stream is attached.
-fn events_url(poll_id: i64) -> String {
-    format!("/polls/{poll_id}/events")
-}
-
 /// The text of the option with `id`, for messages.
 fn option_text(results: &Results, id: i64) -> &str {
     results.options.iter().find(|o| o.id == id).map_or("an option", |o| o.text.as_str())
@@ -51,16 +47,12 @@ fn option_text(results: &Results, id: i64) -> &str {
 
 /// What the viewer is told above the results.
 fn notice(model: &VotePage) -> Option<String> {
+    if let Some(refusal) = &model.refusal {
+        return Some(refusal.clone());
+    }
     match model.ballot {
         Ballot::Open => None,
-        Ballot::Voted { option_id, again } => {
-            let text = option_text(&model.results, option_id);
-            Some(if again {
-                format!("You already voted for “{text}”. One vote per poll.")
-            } else {
-                format!("You voted for “{text}”.")
-            })
-        }
+        Ballot::Voted { option_id } => Some(format!("You voted for “{}”.", option_text(&model.results, option_id))),
         Ballot::Closed { option_id } => Some(match option_id {
             Some(id) => format!("This poll is closed. You voted for “{}”.", option_text(&model.results, id)),
             None => "This poll is closed: voting has ended.".to_owned(),
@@ -71,8 +63,8 @@ fn notice(model: &VotePage) -> Option<String> {
 fn choices(model: &VotePage) -> Markup {
     let poll_id = model.results.poll_id;
     html! {
-        form.vote-form method="post" action={ "/polls/" (poll_id) "/votes" } {
-            p.so-far hx-ext="sse" sse-connect=(events_url(poll_id)) sse-swap="total" hx-target="this" hx-swap="innerHTML"
+        form.vote-form method="post" action=(paths::PollVotes { id: poll_id }) {
+            p.so-far hx-ext="sse" sse-connect=(paths::PollEvents { id: poll_id }) sse-swap="total" hx-target="this" hx-swap="innerHTML"
                 aria-live="polite" {
                 (total(model.results.total()))
             }
@@ -89,15 +81,19 @@ fn choices(model: &VotePage) -> Markup {
     }
 }
 
+fn theme_link(model: &VotePage) -> String {
+    paths::Theme { slug: model.theme.slug.clone() }.to_string()
+}
+
 fn after_vote(model: &VotePage) -> Markup {
     html! {
         nav.after-vote aria-label="Continue" {
             @if let Some(next) = model.next_poll {
-                a.button href={ "/polls/" (next) } { "Next poll →" }
+                a.button href=(paths::Poll { id: next }) { "Next poll →" }
             } @else {
                 span.done { "That was the last poll in " (model.theme.name) "." }
             }
-            a href={ "/themes/" (model.theme.slug) } { "Back to " (model.theme.name) }
+            a href=(theme_link(model)) { "Back to " (model.theme.name) }
         }
     }
 }
@@ -105,7 +101,7 @@ fn after_vote(model: &VotePage) -> Markup {
 /// The poll: step, question, then choices or results.
 pub fn fragment(model: &VotePage) -> Markup {
     html! {
-        (back_link(&format!("/themes/{}", model.theme.slug), "Back to polls"))
+        (back_link(&theme_link(model), "Back to polls"))
         article.poll.(theme_class(&model.theme.slug)) {
             p.step { "Step " (model.step) " of " (model.steps) " · " (model.theme.name) }
             progress.steps value=(model.step) max=(model.steps)
@@ -118,7 +114,7 @@ pub fn fragment(model: &VotePage) -> Markup {
                 (choices(model))
             } @else {
                 // hx-target and hx-swap here override the page-wide boost settings on <body>.
-                div.live hx-ext="sse" sse-connect=(events_url(model.results.poll_id)) sse-swap="results"
+                div.live hx-ext="sse" sse-connect=(paths::PollEvents { id: model.results.poll_id }) sse-swap="results"
                     hx-target="this" hx-swap="innerHTML" {
                     (results(&model.results))
                 }
@@ -131,9 +127,4 @@ pub fn fragment(model: &VotePage) -> Markup {
 /// Page title.
 pub fn title(model: &VotePage) -> String {
     model.question.clone()
-}
-
-/// The full page.
-pub fn page(model: &VotePage) -> Markup {
-    crate::layout::page(&title(model), fragment(model))
 }

@@ -19,8 +19,3 @@ pub fn fragment(stats: &Stats) -> Markup {
         }
     }
 }
-
-/// The full page.
-pub fn page(stats: &Stats) -> Markup {
-    crate::layout::page(TITLE, fragment(stats))
-}

@@ -4,6 +4,7 @@ use maud::{Markup, html};
 
 use crate::components::{back_link, count, theme_class};
 use crate::model::{PollTotal, ThemePage, ThemeSummary};
+use crate::paths;
 
 /// The theme's heading, shared with nothing else but kept apart for reading.
 fn header(theme: &ThemeSummary) -> Markup {
@@ -36,9 +37,9 @@ pub fn totals(polls: &[PollTotal]) -> Markup {
 /// The numbered poll list.
 pub fn fragment(model: &ThemePage) -> Markup {
     html! {
-        (back_link("/", "Back to themes"))
+        (back_link(&paths::Home.to_string(), "Back to themes"))
         (header(&model.theme))
-        div.live-totals hidden hx-ext="sse" sse-connect={ "/themes/" (model.theme.slug) "/events" } sse-swap="totals"
+        div.live-totals hidden hx-ext="sse" sse-connect=(paths::ThemeEvents { slug: model.theme.slug.clone() }) sse-swap="totals"
             hx-target="this" hx-swap="innerHTML" {}
         @if model.polls.is_empty() {
             p.empty { "No polls in this theme yet." }
@@ -54,7 +55,7 @@ pub fn fragment(model: &ThemePage) -> Markup {
                         p.meta {
                             (votes(&PollTotal { id: poll.id, total: poll.total_votes, closed: poll.closed }, false))
                         }
-                        a.button href={ "/polls/" (poll.id) } {
+                        a.button href=(paths::Poll { id: poll.id }) {
                             @if poll.closed { "See results" } @else { "Vote now" }
                         }
                     }
@@ -62,7 +63,7 @@ pub fn fragment(model: &ThemePage) -> Markup {
             }
         }
         p.create-here {
-            a href={ "/polls/new?theme=" (model.theme.slug) } { "+ Create a poll in " (model.theme.name) }
+            a href=(paths::NewPoll::in_theme(&model.theme.slug)) { "+ Create a poll in " (model.theme.name) }
         }
     }
 }
@@ -70,9 +71,4 @@ pub fn fragment(model: &ThemePage) -> Markup {
 /// Page title.
 pub fn title(model: &ThemePage) -> String {
     model.theme.name.clone()
-}
-
-/// The full page.
-pub fn page(model: &ThemePage) -> Markup {
-    crate::layout::page(&title(model), fragment(model))
 }

@@ -2,7 +2,8 @@
 
 use votestream_views::components::{count, letter, percent};
 use votestream_views::{
-    Ballot, ErrorView, FormErrors, NewPollForm, OptionTally, Results, ThemeSummary, VotePage, error, layout, poll,
+    Ballot, ErrorView, FormErrors, FormLimits, NewPollForm, OptionTally, Results, ThemeSummary, VotePage, error,
+    layout, poll,
 };
 
 fn theme() -> ThemeSummary {
@@ -24,6 +25,7 @@ fn vote_page(ballot: Ballot) -> VotePage {
             closed: false,
         },
         ballot,
+        refusal: None,
         next_poll: Some(8),
     }
 }
@@ -50,7 +52,7 @@ fn an_open_poll_shows_lettered_choices_and_no_results() {
 
 #[test]
 fn after_voting_the_results_and_next_link_show() {
-    let html = poll::fragment(&vote_page(Ballot::Voted { option_id: 71, again: false })).into_string();
+    let html = poll::fragment(&vote_page(Ballot::Voted { option_id: 71 })).into_string();
 
     assert!(html.contains("You voted for “Away”."));
     assert!(html.contains(r#"<progress value="2" max="3""#), "{html}");
@@ -60,11 +62,14 @@ fn after_voting_the_results_and_next_link_show() {
 }
 
 #[test]
-fn a_second_attempt_and_a_closed_poll_say_so() {
-    let again = poll::fragment(&vote_page(Ballot::Voted { option_id: 70, again: true })).into_string();
+fn a_refused_vote_and_a_closed_poll_say_so() {
+    let mut refused = vote_page(Ballot::Voted { option_id: 70 });
+    refused.refusal = Some("You already voted for “Home”. One vote per poll.".into());
+    let refused = poll::fragment(&refused).into_string();
     let closed = poll::fragment(&vote_page(Ballot::Closed { option_id: None })).into_string();
 
-    assert!(again.contains("You already voted for “Home”. One vote per poll."));
+    assert!(refused.contains("You already voted for “Home”. One vote per poll."));
+    assert!(!refused.contains("You voted for"), "the refusal replaces the usual notice");
     assert!(closed.contains("This poll is closed: voting has ended."));
 }
 
@@ -73,7 +78,7 @@ fn user_text_is_escaped() {
     let mut page = vote_page(Ballot::Open);
     page.question = "<script>alert(1)</script>".into();
 
-    let html = poll::page(&page).into_string();
+    let html = layout::page(&poll::title(&page), poll::fragment(&page)).into_string();
 
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert_eq!(html.matches("<script").count(), 2, "only htmx and its SSE extension");
@@ -103,8 +108,7 @@ fn form_errors_sit_next_to_their_fields() {
             option: vec![None, Some("Option 2 repeats option 1.".into())],
             ..FormErrors::default()
         },
-        min_options: 2,
-        max_options: 10,
+        limits: FormLimits { min_options: 2, max_options: 10, question_chars: 300, option_chars: 120 },
     };
 
     let html = votestream_views::new_poll::fragment(&form).into_string();
@@ -113,13 +117,14 @@ fn form_errors_sit_next_to_their_fields() {
     assert!(html.contains(r#"<p class="field-error" id="option-1-error">Option 2 repeats option 1.</p>"#));
     assert!(html.contains(r#"aria-describedby="option-1-error""#));
     assert!(!html.contains("button class=\"remove\""), "two options: nothing to remove");
+    assert!(html.contains(r#"maxlength="300""#) && html.contains(r#"maxlength="120""#), "limits as given");
 }
 
 #[test]
 fn the_error_page_names_the_status() {
     let view = ErrorView { status: 404, title: "Not found".into(), message: "No such poll.".into() };
 
-    let html = error::page(&view).into_string();
+    let html = layout::page(&view.title, error::fragment(&view)).into_string();
 
     assert!(html.contains("<p class=\"status\">404</p>") && html.contains("No such poll."));
 }

@@ -1,0 +1,192 @@
+//! Presentation: from domain values to the view models the templates take. Pure functions,
+//! used by the routes and by the live hub alike.
+
+use votestream_views::{
+    Ballot, FormErrors, FormLimits, NewPollForm, OptionTally, PollCard, Results, ThemeCard, ThemeChoice, ThemePage,
+    ThemeSummary, VotePage,
+};
+
+use crate::domain::{
+    Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, Poll, PollDraft, PollOption, Problem, Theme,
+    ThemeStats,
+};
+
+/// The poll form's limits: the ones the domain checks against.
+pub const FORM_LIMITS: FormLimits = FormLimits {
+    min_options: MIN_OPTIONS,
+    max_options: MAX_OPTIONS,
+    question_chars: MAX_QUESTION_CHARS,
+    option_chars: MAX_OPTION_CHARS,
+};
+
+/// The parts of a theme shown in headers and links.
+pub fn theme_summary(theme: &Theme) -> ThemeSummary {
+    ThemeSummary {
+        slug: theme.slug.clone(),
+        name: theme.name.clone(),
+        icon: theme.icon.clone(),
+        description: theme.description.clone(),
+    }
+}
+
+/// The home page's cards.
+pub fn theme_cards(stats: &[ThemeStats]) -> Vec<ThemeCard> {
+    stats
+        .iter()
+        .map(|s| ThemeCard { theme: theme_summary(&s.theme), poll_count: s.poll_count, vote_count: s.vote_count })
+        .collect()
+}
+
+/// A theme's page: its polls, numbered.
+pub fn theme_page(theme: &Theme, polls: Vec<Poll>) -> ThemePage {
+    ThemePage {
+        theme: theme_summary(theme),
+        polls: polls
+            .into_iter()
+            .map(|p| PollCard {
+                id: p.id,
+                total_votes: p.total(),
+                question: p.question,
+                options: p.options.into_iter().map(|o| o.text).collect(),
+                closed: p.closed,
+            })
+            .collect(),
+    }
+}
+
+/// The result bars of a poll's tallies; pages and the live hub render through it.
+pub fn results(poll_id: i64, options: &[PollOption], closed: bool) -> Results {
+    Results {
+        poll_id,
+        options: options.iter().map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes }).collect(),
+        closed,
+    }
+}
+
+/// How the voter's ballot stands.
+pub fn ballot(poll: &Poll, choice: Option<i64>) -> Ballot {
+    match (poll.closed, choice) {
+        (true, option_id) => Ballot::Closed { option_id },
+        (false, Some(option_id)) => Ballot::Voted { option_id },
+        (false, None) => Ballot::Open,
+    }
+}
+
+/// The vote page of `poll`, one of its theme's `poll_ids` (in order), for a voter whose
+/// earlier choice is `choice`; `refusal` says why the vote just posted was not stored.
+pub fn vote_page(
+    poll: &Poll,
+    theme: &Theme,
+    poll_ids: &[i64],
+    choice: Option<i64>,
+    refusal: Option<String>,
+) -> VotePage {
+    let index = poll_ids.iter().position(|id| *id == poll.id).unwrap_or(0);
+    VotePage {
+        theme: theme_summary(theme),
+        question: poll.question.clone(),
+        step: index + 1,
+        steps: poll_ids.len().max(1),
+        results: results(poll.id, &poll.options, poll.closed),
+        ballot: ballot(poll, choice),
+        refusal,
+        next_poll: poll_ids.get(index + 1).copied(),
+    }
+}
+
+/// The poll form: `draft` as typed, with each problem next to its field.
+pub fn poll_form(themes: &[Theme], draft: PollDraft, problems: &[Problem]) -> NewPollForm {
+    NewPollForm {
+        themes: themes
+            .iter()
+            .map(|t| ThemeChoice { slug: t.slug.clone(), name: t.name.clone(), icon: t.icon.clone() })
+            .collect(),
+        errors: form_errors(problems, draft.options.len()),
+        question: draft.question,
+        theme: draft.theme,
+        options: draft.options,
+        limits: FORM_LIMITS,
+    }
+}
+
+/// The form's per-field messages from a list of problems.
+fn form_errors(problems: &[Problem], option_rows: usize) -> FormErrors {
+    let mut errors = FormErrors { option: vec![None; option_rows], ..FormErrors::default() };
+    for problem in problems {
+        let message = Some(problem.message.clone());
+        match problem.field {
+            Field::Question => errors.question = message,
+            Field::Theme => errors.theme = message,
+            Field::Options => errors.options = message,
+            Field::Option(i) => {
+                if let Some(slot) = errors.option.get_mut(i) {
+                    *slot = message;
+                }
+            }
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poll(id: i64, closed: bool) -> Poll {
+        Poll {
+            id,
+            theme_id: 1,
+            question: "Tea or coffee?".into(),
+            closed,
+            options: vec![
+                PollOption { id: 10, text: "Tea".into(), votes: 2 },
+                PollOption { id: 11, text: "Coffee".into(), votes: 1 },
+            ],
+        }
+    }
+
+    fn theme() -> Theme {
+        Theme {
+            id: 1,
+            key: "Drinks".into(),
+            slug: "drinks".into(),
+            name: "#Drinks".into(),
+            icon: "☕".into(),
+            color: "#112233".into(),
+            description: "Hot ones".into(),
+        }
+    }
+
+    #[test]
+    fn the_vote_page_knows_its_step_and_the_next_poll() {
+        let ids = [3, 5, 8];
+
+        let middle = vote_page(&poll(5, false), &theme(), &ids, None, None);
+        let last = vote_page(&poll(8, false), &theme(), &ids, Some(10), None);
+
+        assert_eq!((middle.step, middle.steps, middle.next_poll), (2, 3, Some(8)));
+        assert_eq!((last.step, last.next_poll, last.ballot), (3, None, Ballot::Voted { option_id: 10 }));
+        assert_eq!(middle.results.total(), 3);
+    }
+
+    #[test]
+    fn a_closed_poll_shows_results_whether_or_not_the_voter_voted() {
+        assert_eq!(ballot(&poll(1, true), None), Ballot::Closed { option_id: None });
+        assert_eq!(ballot(&poll(1, true), Some(11)), Ballot::Closed { option_id: Some(11) });
+        assert_eq!(ballot(&poll(1, false), None), Ballot::Open);
+    }
+
+    #[test]
+    fn problems_land_next_to_their_fields() {
+        let draft = PollDraft { question: String::new(), theme: "x".into(), options: vec!["a".into(), "a".into()] };
+        let problems = draft.validate(None).expect_err("invalid");
+
+        let form = poll_form(&[theme()], draft, &problems);
+
+        assert_eq!(form.errors.question.as_deref(), Some("Enter a question."));
+        assert!(form.errors.theme.as_deref().is_some_and(|m| m.contains("There is no theme “x”")));
+        assert_eq!(form.errors.for_option(1), Some("Option 2 repeats option 1."));
+        assert_eq!(form.errors.for_option(0), None);
+        assert_eq!(form.limits, FORM_LIMITS);
+    }
+}

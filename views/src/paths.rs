@@ -1,0 +1,218 @@
+//! Every URL of the site, defined once: the router registers each route by its `PATH`,
+//! and every link, form action and redirect is built from the same type (`Display`).
+
+use std::fmt;
+
+use axum_extra::routing::TypedPath;
+use serde::Deserialize;
+
+/// `/`: the themes.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/")]
+pub struct Home;
+
+/// `/themes/{slug}`: a theme's polls.
+#[derive(Debug, Clone, TypedPath, Deserialize)]
+#[typed_path("/themes/{slug}")]
+pub struct Theme {
+    /// The theme's slug (or API key).
+    pub slug: String,
+}
+
+/// `/themes/{slug}/events`: live totals of a theme's polls.
+#[derive(Debug, Clone, TypedPath, Deserialize)]
+#[typed_path("/themes/{slug}/events")]
+pub struct ThemeEvents {
+    /// The theme's slug (or API key).
+    pub slug: String,
+}
+
+/// `/themes.css`: one colour class per theme.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/themes.css")]
+pub struct ThemesCss;
+
+/// `/polls`: where the poll form posts.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/polls")]
+pub struct Polls;
+
+/// `/polls/new`: the poll form.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/polls/new")]
+pub struct NewPoll;
+
+/// The query of [`NewPoll`]: a theme to preselect.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewPollQuery {
+    /// The theme's slug.
+    pub theme: Option<String>,
+}
+
+impl NewPoll {
+    /// The form with the theme `slug` preselected (a [`NewPollQuery`]). Built here rather
+    /// than with `with_query_params`, which writes `?&theme=…`.
+    pub fn in_theme(slug: &str) -> String {
+        let query = form_urlencoded::Serializer::new(String::new()).append_pair("theme", slug).finish();
+        format!("{}?{query}", Self::PATH)
+    }
+}
+
+/// `/polls/{id}`: the vote page.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}")]
+pub struct Poll {
+    /// The poll.
+    pub id: i64,
+}
+
+/// `/polls/{id}/votes`: where a vote is posted.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}/votes")]
+pub struct PollVotes {
+    /// The poll.
+    pub id: i64,
+}
+
+/// `/polls/{id}/results`: the result bars alone.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}/results")]
+pub struct PollResults {
+    /// The poll.
+    pub id: i64,
+}
+
+/// `/polls/{id}/events`: the poll's live results.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}/events")]
+pub struct PollEvents {
+    /// The poll.
+    pub id: i64,
+}
+
+/// `/stats`: totals.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/stats")]
+pub struct Stats;
+
+/// `/healthz`: liveness.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/healthz")]
+pub struct Healthz;
+
+/// `/readyz`: readiness.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/readyz")]
+pub struct Readyz;
+
+/// A file under `/assets/`, compiled into the binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Asset(&'static str);
+
+impl Asset {
+    /// The route that serves every asset.
+    pub const PATH: &'static str = "/assets/{*path}";
+
+    /// The file's path below `/assets/`.
+    pub const fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for Asset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "/assets/{}", self.0)
+    }
+}
+
+/// The stylesheet.
+pub const APP_CSS: Asset = Asset("app.css");
+/// The icon.
+pub const FAVICON: Asset = Asset("favicon.svg");
+/// htmx, vendored.
+pub const HTMX_JS: Asset = Asset("vendor/htmx.min.js");
+/// htmx's SSE extension, vendored.
+pub const HTMX_SSE_JS: Asset = Asset("vendor/htmx-ext-sse.min.js");
+
+/// The JSON API, under `/api`.
+pub mod api {
+    use axum_extra::routing::TypedPath;
+    use serde::Deserialize;
+
+    /// The API's root, which is no endpoint.
+    pub const ROOT: &str = "/api";
+    /// Every path below `/api` that no route matches.
+    pub const FALLBACK: &str = "/api/{*rest}";
+
+    /// `/api/themes`.
+    #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+    #[typed_path("/api/themes")]
+    pub struct Themes;
+
+    /// `/api/themes/{key}/polls`.
+    #[derive(Debug, Clone, TypedPath, Deserialize)]
+    #[typed_path("/api/themes/{key}/polls")]
+    pub struct ThemePolls {
+        /// The theme's key (or slug).
+        pub key: String,
+    }
+
+    /// `/api/polls`: list and create.
+    #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+    #[typed_path("/api/polls")]
+    pub struct Polls;
+
+    /// `/api/polls/{id}`.
+    #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+    #[typed_path("/api/polls/{id}")]
+    pub struct Poll {
+        /// The poll.
+        pub id: i64,
+    }
+
+    /// `/api/polls/{id}/vote`.
+    #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+    #[typed_path("/api/polls/{id}/vote")]
+    pub struct PollVote {
+        /// The poll.
+        pub id: i64,
+    }
+
+    /// `/api/polls/{id}/results`.
+    #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+    #[typed_path("/api/polls/{id}/results")]
+    pub struct PollResults {
+        /// The poll.
+        pub id: i64,
+    }
+
+    /// `/api/polls/{id}/stream`: live results as JSON.
+    #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+    #[typed_path("/api/polls/{id}/stream")]
+    pub struct PollStream {
+        /// The poll.
+        pub id: i64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn links_are_built_from_the_route_templates() {
+        assert_eq!(Poll { id: 7 }.to_string(), "/polls/7");
+        assert_eq!(PollEvents { id: 7 }.to_string(), "/polls/7/events");
+        assert_eq!(Theme { slug: "on-trend".into() }.to_string(), "/themes/on-trend");
+        assert_eq!(NewPoll::in_theme("on-trend"), "/polls/new?theme=on-trend");
+        assert_eq!(HTMX_JS.to_string(), "/assets/vendor/htmx.min.js");
+        assert_eq!(api::Poll { id: 3 }.to_string(), "/api/polls/3");
+        assert_eq!(Poll::PATH, "/polls/{id}");
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(Theme { slug: "a b/c".into() }.to_string(), "/themes/a%20b%2Fc");
+        assert_eq!(NewPoll::in_theme("a&b=c"), "/polls/new?theme=a%26b%3Dc");
+    }
+}
