@@ -7,7 +7,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -49,15 +49,10 @@ async fn browser(javascript: bool) -> (Driver, Client) {
     let profile = std::env::temp_dir().join(format!("votestream-chromium-{:x}", rand::random::<u64>()));
     let driver = Driver { child, port, profile };
     let status = format!("http://127.0.0.1:{port}/status");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = reqwest::get(&status).await.ok().is_some_and(|r| r.status().is_success());
-        if ready {
-            break;
-        }
-        assert!(Instant::now() < deadline, "chromedriver did not become ready on port {port}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    support::eventually(&format!("chromedriver ready on port {port}"), Duration::from_secs(20), async || {
+        reqwest::get(&status).await.ok().is_some_and(|r| r.status().is_success())
+    })
+    .await;
     let mut args = vec![
         "--headless=new".to_owned(),
         "--no-sandbox".into(),
@@ -95,18 +90,14 @@ async fn text(client: &Client, css: &str) -> String {
 
 /// Waits until the element's text contains `expected` (htmx swaps land asynchronously).
 async fn wait_for_text(client: &Client, css: &str, expected: &str) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    support::eventually(&format!("{css} saying {expected:?}"), Duration::from_secs(10), async || {
         let found = match client.find(Locator::Css(css)).await {
             Ok(element) => element.text().await.unwrap_or_default(),
             Err(_) => String::new(),
         };
-        if found.contains(expected) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{css} never said {expected:?}; last seen {found:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        if found.contains(expected) { Ok(()) } else { Err(found) }
+    })
+    .await;
 }
 
 /// Whether htmx is running on the page (false with JavaScript off).

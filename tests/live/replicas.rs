@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 
 use crate::support::redis::{server, subscribers};
 use crate::support::sse::SseClient;
-use crate::support::{new_client, spawn_replicas};
+use crate::support::{eventually, new_client, spawn_replicas};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -167,11 +167,10 @@ impl OwnRedis {
             .kill_on_drop(true)
             .spawn()
             .expect("redis-server");
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(tokio::time::Instant::now() < deadline, "redis-server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        eventually("redis-server accepting connections", WAIT, async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map(drop)
+        })
+        .await;
         Self { port, child: Some(child) }
     }
 
@@ -199,11 +198,7 @@ async fn after_a_redis_restart_replicas_resubscribe_and_catch_up() {
     let channel = format!("votestream:poll:{poll}");
     let mut viewer = SseClient::connect(&b.url(&format!("/polls/{poll}/events?format=json")), None).await;
     viewer.next_event(WAIT).await.unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while redis_server.subscribers(&channel).await == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "replica b never subscribed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("replica b subscribed", WAIT, async || redis_server.subscribers(&channel).await > 0).await;
 
     redis_server.stop().await;
     // While Redis is away: the vote commits; b cannot hear of it yet.
@@ -215,11 +210,7 @@ async fn after_a_redis_restart_replicas_resubscribe_and_catch_up() {
 
     let caught_up = viewer.until(WAIT, "the vote cast while Redis was down", |e| e.json()["total"] == 1).await;
     assert_eq!(caught_up.json()["options"][0]["votes"], 1);
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while redis_server.subscribers(&channel).await == 0 {
-        assert!(tokio::time::Instant::now() < deadline, "replica b never resubscribed");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("replica b resubscribed", WAIT, async || redis_server.subscribers(&channel).await > 0).await;
     a.post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[1].to_string())], &[]).await;
     let live_again = viewer.until(WAIT, "a vote after the restart", |e| e.json()["total"] == 2).await;
     assert_eq!(live_again.json()["options"][1]["votes"], 1);

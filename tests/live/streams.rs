@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 use crate::support::{Backend, on_each_backend, sse::SseClient};
-use crate::support::{new_client, spawn_app, spawn_app_with};
+use crate::support::{eventually, new_client, spawn_app, spawn_app_with};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -237,11 +237,7 @@ async fn channels_are_freed_when_the_last_viewer_leaves(#[case] backend: Backend
 
     drop(stream);
 
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !hub.watched().is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "the channel was never freed");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("the channel freed", WAIT, async || hub.watched().is_empty()).await;
 }
 
 #[apply(on_each_backend)]

@@ -8,7 +8,9 @@ pub mod redis;
 pub mod sse;
 
 use std::collections::HashMap;
+use std::fmt::Debug;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use reqwest::header::HeaderMap;
 use reqwest::{Client, StatusCode, redirect};
@@ -37,6 +39,48 @@ pub fn missing_server(server: &str, install: &str) -> ! {
          `postgres`, the `replicas` tests and the two-replica browser test need PostgreSQL and Redis; \
          `just test-embedded` runs every test that needs neither."
     );
+}
+
+/// What a check in [`eventually`] answers: reached (with a value), or the state seen so far.
+pub trait Reached {
+    type Value;
+    type Seen: Debug;
+    fn reached(self) -> Result<Self::Value, Self::Seen>;
+}
+
+impl Reached for bool {
+    type Value = ();
+    type Seen = &'static str;
+    fn reached(self) -> Result<(), &'static str> {
+        if self { Ok(()) } else { Err("not yet") }
+    }
+}
+
+impl<T, E: Debug> Reached for Result<T, E> {
+    type Value = T;
+    type Seen = E;
+    fn reached(self) -> Self {
+        self
+    }
+}
+
+/// Runs `check` every 20 ms until it says the state is reached, and returns its value;
+/// after `timeout`, fails the test naming `what` and the last state seen. The one way tests
+/// wait for something asynchronous: never a bare sleep.
+pub async fn eventually<C, F>(what: &str, timeout: Duration, mut check: F) -> C::Value
+where
+    C: Reached,
+    F: AsyncFnMut() -> C,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let seen = match check().await.reached() {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
+        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {timeout:?}; last seen {seen:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 /// A server started for one test, over its own fresh database.
@@ -274,16 +318,11 @@ impl TestApp {
     /// subscribe is asynchronous by design: the first snapshot comes from the database).
     pub async fn wait_until_subscribed(&self, poll: i64) {
         let channel = format!("{}:poll:{poll}", self.redis_prefix);
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        loop {
-            if self.state.live.hub().watched().contains(&poll)
+        eventually(&format!("a subscriber on {channel}"), Duration::from_secs(10), async || {
+            self.state.live.hub().watched().contains(&poll)
                 && redis::subscribers(&redis::server().url(), &channel).await > 0
-            {
-                return;
-            }
-            assert!(std::time::Instant::now() < deadline, "{channel} never got a subscriber");
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        })
+        .await;
     }
 }
 
