@@ -19,9 +19,9 @@ dev-pg:
 dev-db-stop:
     deploy/dev-postgres.sh stop
 
-# Run every test (needs postgresql, redis-server, curl, chromium and chromium-driver installed).
+# Run every test, installing what they need first if missing (see tests/run).
 test *args:
-    cargo test --workspace {{args}}
+    tests/run {{args}}
 
 # Run the tests that need no server or browser: the SQLite half, unit and view tests.
 test-embedded:

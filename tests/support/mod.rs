@@ -35,9 +35,10 @@ pub fn missing_server(server: &str, install: &str) -> ! {
         panic!("CI needs {server} for this test: .ci/run must install it ({install}).");
     }
     panic!(
-        "This test needs {server}, which is not installed here ({install}). Tests ending in \
-         `postgres`, the `replicas` tests and the two-replica browser test need PostgreSQL and Redis; \
-         `just test-embedded` runs every test that needs neither."
+        "This test needs {server}, which is not installed here ({install}): `tests/run` installs \
+         what the tests need, then runs them. Tests ending in `postgres`, the `replicas` tests and the \
+         two-replica browser test need PostgreSQL and Redis; `just test-embedded` runs every test \
+         that needs neither."
     );
 }
 
