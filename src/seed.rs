@@ -4,7 +4,7 @@
 use anyhow::{Context, anyhow};
 use serde::Deserialize;
 
-use crate::domain::{PollContent, ThemeContent};
+use crate::domain::{PollContent, Theme, ThemeContent};
 use crate::store::{SeedReport, Store};
 
 /// The demo content, as shipped.
@@ -58,12 +58,15 @@ pub fn parse(toml_text: &str) -> anyhow::Result<Vec<ThemeContent>> {
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             Ok(ThemeContent {
-                key: theme.key,
-                name: theme.name,
-                slug: theme.slug,
-                icon: theme.icon,
-                color: theme.color,
-                description: theme.description,
+                theme: Theme {
+                    id: (),
+                    key: theme.key,
+                    name: theme.name,
+                    slug: theme.slug,
+                    icon: theme.icon,
+                    color: theme.color,
+                    description: theme.description,
+                },
                 polls,
             })
         })
@@ -89,9 +92,9 @@ mod tests {
     fn the_demo_content_parses_and_every_poll_passes_the_checks() {
         let themes = demo().expect("demo.toml is valid");
         assert_eq!(themes.len(), 3);
-        for theme in &themes {
+        for ThemeContent { theme, polls } in &themes {
             assert!(theme.color.len() == 7 && theme.color.starts_with('#'), "{}", theme.slug);
-            assert!(!theme.polls.is_empty(), "{} has polls", theme.slug);
+            assert!(!polls.is_empty(), "{} has polls", theme.slug);
         }
     }
 

@@ -2,11 +2,12 @@
 
 use super::poll::PollContent;
 
-/// A theme.
+/// A theme. As stored its `id` is the database id; a theme still to be added has none
+/// (`Theme<()>`), with the same fields otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Theme {
+pub struct Theme<Id = i64> {
     /// Database id.
-    pub id: i64,
+    pub id: Id,
     /// Short stable name used by the API (`OnTrend`).
     pub key: String,
     /// URL slug (`on-trend`).
@@ -32,21 +33,11 @@ pub struct ThemeStats {
     pub vote_count: i64,
 }
 
-/// A theme to add with its polls, as demo content describes it (no ids yet).
+/// A theme to add with its polls, as demo content describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThemeContent {
-    /// API key (`OnTrend`).
-    pub key: String,
-    /// URL slug (`on-trend`).
-    pub slug: String,
-    /// Display name.
-    pub name: String,
-    /// One emoji.
-    pub icon: String,
-    /// `#rrggbb`.
-    pub color: String,
-    /// A sentence or two.
-    pub description: String,
+    /// The theme, without an id yet.
+    pub theme: Theme<()>,
     /// Its polls, in order.
     pub polls: Vec<PollContent>,
 }

@@ -62,7 +62,7 @@ async fn insert_poll(tx: &mut Transaction<'_, Db>, theme_id: i64, poll: &PollCon
 }
 
 /// The theme's id, and whether it had to be added.
-async fn seed_theme(tx: &mut Transaction<'_, Db>, position: i32, seed: &ThemeContent) -> StoreResult<(i64, bool)> {
+async fn seed_theme(tx: &mut Transaction<'_, Db>, position: i32, seed: &Theme<()>) -> StoreResult<(i64, bool)> {
     let inserted: Option<(i64,)> = sqlx::query_as(
         "insert into themes (key, slug, name, icon, color, description, position)
          values ($1, $2, $3, $4, $5, $6, $7)
@@ -130,7 +130,7 @@ impl Store for SqlStore {
         Self::lock_seeding(&mut tx).await?;
         let mut report = SeedReport::default();
         for (position, seed) in (0..).zip(themes) {
-            let (theme_id, added) = seed_theme(&mut tx, position, seed).await?;
+            let (theme_id, added) = seed_theme(&mut tx, position, &seed.theme).await?;
             report.themes_added += usize::from(added);
             for poll in &seed.polls {
                 let exists: Option<(i64,)> =
