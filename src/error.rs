@@ -32,6 +32,9 @@ pub enum AppError {
         /// Its text.
         text: String,
     },
+    /// 413: a body over the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// 415: a body in a format the endpoint does not read.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -84,6 +87,7 @@ impl AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) | Self::AlreadyVoted { .. } => StatusCode::CONFLICT,
+            Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -101,26 +105,37 @@ impl AppError {
         }
     }
 
-    fn title(&self) -> &'static str {
-        match self {
-            Self::NotFound(_) => "Not found",
-            Self::BadRequest(_) => "Bad request",
-            Self::Forbidden(_) => "Not allowed",
-            Self::Conflict(_) | Self::AlreadyVoted { .. } => "Not possible now",
-            Self::UnsupportedMediaType(_) => "Unsupported format",
-            Self::Invalid(_) => "Cannot do that",
-            Self::Internal(_) => "Something went wrong",
+    /// The error page's headline for a status.
+    pub fn title_for(status: StatusCode) -> &'static str {
+        match status {
+            StatusCode::NOT_FOUND => "Not found",
+            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::CONFLICT => "Not possible now",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported format",
+            StatusCode::UNPROCESSABLE_ENTITY => "Cannot do that",
+            StatusCode::METHOD_NOT_ALLOWED => "Not here",
+            StatusCode::PAYLOAD_TOO_LARGE => "Too large",
+            StatusCode::REQUEST_TIMEOUT => "Too slow",
+            StatusCode::TOO_MANY_REQUESTS => "Slow down",
+            StatusCode::SERVICE_UNAVAILABLE => "Paused for a moment",
+            status if status.is_server_error() => "Something went wrong",
+            _ => "Bad request",
         }
+    }
+
+    /// The 404 for an address nothing answers.
+    pub fn page_not_found() -> Self {
+        Self::NotFound("There is no page at this address. It may have moved, or the link may be mistyped.".into())
     }
 }
 
-/// HTML errors leave the body to [`crate::web::render_error_pages`], which knows whether
+/// HTML errors leave the body to [`crate::routes::refusals::html`], which knows whether
 /// the request wants a whole page or an HTMX fragment.
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let view = ErrorView {
             status: self.status().as_u16(),
-            title: self.title().to_owned(),
+            title: Self::title_for(self.status()).to_owned(),
             message: self.public_message(),
         };
         let mut response = self.status().into_response();

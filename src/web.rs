@@ -1,13 +1,12 @@
-//! HTML plumbing: page or fragment, the error page, the fallback.
+//! HTML plumbing: page or fragment, and the fallback.
 
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum_htmx::{HxHistoryRestoreRequest, HxRequest};
 use maud::Markup;
-use votestream_views::{ErrorView, error, layout};
+use votestream_views::layout;
 
 use crate::error::AppError;
 
@@ -40,24 +39,9 @@ impl<S: Send + Sync> FromRequestParts<S> for HxMode {
     }
 }
 
-/// Fills in the body of error responses (those carrying an [`ErrorView`]) as a page or
-/// fragment, as the request asked.
-pub async fn render_error_pages(mode: HxMode, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let Some(view) = response.extensions_mut().remove::<ErrorView>() else { return response };
-    let mut rendered = mode.render(response.status(), &view.title, error::fragment(&view));
-    // Keep headers the handler set (Retry-After, Set-Cookie…), replacing only the body's.
-    for (name, value) in response.headers() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            rendered.headers_mut().append(name.clone(), value.clone());
-        }
-    }
-    rendered
-}
-
 /// The fallback for unknown paths.
 pub async fn not_found() -> AppError {
-    AppError::NotFound("There is no page at this address. It may have moved, or the link may be mistyped.".into())
+    AppError::page_not_found()
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! speak these types.
 
 pub mod poll;
+pub mod text;
 pub mod theme;
 pub mod vote;
 pub mod voter;

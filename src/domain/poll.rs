@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use super::text;
+
 /// Fewest options a poll may have.
 pub const MIN_OPTIONS: usize = 2;
 /// Most options a poll may have.
@@ -12,21 +14,16 @@ pub const MAX_QUESTION_CHARS: usize = 300;
 /// Longest option, in characters.
 pub const MAX_OPTION_CHARS: usize = 200;
 
-/// Trims and folds runs of white space (newlines included) into one space.
-fn tidy(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// A poll question: not blank, at most [`MAX_QUESTION_CHARS`].
+/// A poll question: not blank, no control characters, at most [`MAX_QUESTION_CHARS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Question(String);
 
 impl Question {
     /// Checks and tidies a question as typed.
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let text = tidy(text);
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let text = text::clean(raw).map_err(|problem| problem.describe("The question"))?;
         let chars = text.chars().count();
-        if chars == 0 {
+        if text::is_blank(&text) {
             Err("Enter a question.".into())
         } else if chars > MAX_QUESTION_CHARS {
             Err(format!("The question is too long: {chars} characters, at most {MAX_QUESTION_CHARS}."))
@@ -41,16 +38,16 @@ impl Question {
     }
 }
 
-/// An option's text: not blank, at most [`MAX_OPTION_CHARS`].
+/// An option's text: not blank, no control characters, at most [`MAX_OPTION_CHARS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OptionText(String);
 
 impl OptionText {
     /// Checks and tidies option number `number` (1-based, for the message).
-    pub fn parse(text: &str, number: usize) -> Result<Self, String> {
-        let text = tidy(text);
+    pub fn parse(raw: &str, number: usize) -> Result<Self, String> {
+        let text = text::clean(raw).map_err(|problem| problem.describe(&format!("Option {number}")))?;
         let chars = text.chars().count();
-        if chars == 0 {
+        if text::is_blank(&text) {
             Err(format!("Option {number} is blank: fill it in or remove it."))
         } else if chars > MAX_OPTION_CHARS {
             Err(format!("Option {number} is too long: {chars} characters, at most {MAX_OPTION_CHARS}."))
@@ -173,7 +170,7 @@ impl PollContent {
         for (i, text) in options.iter().enumerate() {
             match OptionText::parse(text, i + 1) {
                 Ok(option) => {
-                    let folded = option.as_str().to_lowercase();
+                    let folded = text::comparison_key(option.as_str());
                     if let Some(first) = seen.get(&folded) {
                         let message = format!("Option {} repeats option {}.", i + 1, first + 1);
                         problems.push(Problem::new(Field::Option(i), message));
@@ -266,6 +263,36 @@ mod tests {
                 Some(1),
                 "options[2]",
                 "Option 3 repeats option 1.",
+            ),
+            (
+                "NUL in the question",
+                draft("Tea\0?", "t", &["a", "b"]),
+                Some(1),
+                "question",
+                "control character (U+0000)",
+            ),
+            (
+                "escape in an option",
+                draft("q", "t", &["a", "b\u{1b}"]),
+                Some(1),
+                "options[1]",
+                "Option 2 contains a control",
+            ),
+            (
+                "invisible question",
+                draft("\u{200B}\u{2060}", "t", &["a", "b"]),
+                Some(1),
+                "question",
+                "Enter a question.",
+            ),
+            ("invisible option", draft("q", "t", &["a", "\u{3164}"]), Some(1), "options[1]", "Option 2 is blank"),
+            ("full-width lookalike", draft("q", "t", &["Yes", "Ｙｅｓ"]), Some(1), "options[1]", "repeats option 1"),
+            (
+                "zero-width lookalike",
+                draft("q", "t", &["Yes", "Y\u{200B}es"]),
+                Some(1),
+                "options[1]",
+                "repeats option 1",
             ),
         ];
         for (description, draft, theme_id, field, expected) in cases {

@@ -5,8 +5,9 @@
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
-use axum::middleware::from_fn;
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum_htmx::AutoVaryLayer;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -19,10 +20,12 @@ use crate::web;
 
 pub mod api;
 pub mod assets;
+mod form;
 pub mod home;
 pub mod live;
 mod params;
 pub mod polls;
+pub mod refusals;
 pub mod system;
 pub mod themes;
 
@@ -30,6 +33,7 @@ pub use params::PollId;
 
 /// Every route with its guards.
 pub fn router(state: AppState, settings: &Settings) -> Router {
+    let wording = refusals::Wording { body_limit: settings.body_limit };
     let pages = Router::new()
         .merge(home::router())
         .merge(themes::router())
@@ -38,19 +42,29 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .merge(live::pages())
         .fallback(web::not_found)
         .layer(from_fn(csrf::html))
-        .layer(from_fn(voter::assign))
-        .layer(from_fn(web::render_error_pages))
+        .layer(from_fn(voter::assign));
+    let pages = bounded(pages, settings)
+        .layer(from_fn_with_state(wording, refusals::html))
+        // Outermost of the pages' layers: every page and refusal that asked for HX-Request varies by it.
         .layer(AutoVaryLayer);
     let api = api::router().merge(live::api()).layer(from_fn(csrf::api)).layer(from_fn(voter::assign));
+    let api = bounded(api, settings).layer(from_fn_with_state(wording, refusals::api));
     // Probes stay out of the request log: load balancers call them every few seconds.
     let traced = Router::new().merge(api).merge(assets::router()).merge(pages).layer(crate::telemetry::http_trace());
     let app = traced.merge(system::probes()).with_state(state);
     let replica = HeaderValue::from_str(&settings.replica_name).unwrap_or(HeaderValue::from_static("unnamed"));
     headers::apply(app)
-        .layer(DefaultBodyLimit::max(settings.body_limit))
-        .layer(RequestBodyLimitLayer::new(settings.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-replica"), replica))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// The bounds every request of `router` lives within: body size, time, and a panic caught
+/// as a 500. Applied inside each router's refusal layer, so their refusals are worded too.
+fn bounded(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
+    router
+        .layer(CatchPanicLayer::new())
+        .layer(DefaultBodyLimit::max(settings.body_limit))
+        .layer(RequestBodyLimitLayer::new(settings.body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
 }

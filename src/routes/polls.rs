@@ -5,13 +5,13 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum_extra::extract::{Form, FormRejection};
 use axum_extra::routing::TypedPath;
 use serde::Deserialize;
 use votestream_views::paths::{self, NewPollQuery};
 use votestream_views::{new_poll, poll};
 
 use super::PollId;
+use super::form::Form;
 use crate::domain::{MAX_OPTIONS, MIN_OPTIONS, Poll, PollDraft, Refusal, VoteOutcome, VoterId};
 use crate::error::{AppError, Result};
 use crate::state::AppState;
@@ -26,10 +26,6 @@ pub fn router() -> Router<AppState> {
         .route(paths::Poll::PATH, get(show))
         .route(paths::PollVotes::PATH, post(vote))
         .route(paths::PollResults::PATH, get(results))
-}
-
-fn bad_form(rejection: FormRejection) -> AppError {
-    AppError::BadRequest(format!("The form could not be read: {}", rejection.body_text()))
 }
 
 async fn new(State(store): State<DynStore>, Query(query): Query<NewPollQuery>, mode: HxMode) -> Result<Response> {
@@ -77,12 +73,7 @@ impl Intent {
 /// Creates the poll, or (without JavaScript as with it) adds or removes an option row and
 /// shows the form again.
 #[tracing::instrument(skip_all)]
-async fn create(
-    State(store): State<DynStore>,
-    mode: HxMode,
-    form: Result<Form<PollForm>, FormRejection>,
-) -> Result<Response> {
-    let Form(form) = form.map_err(bad_form)?;
+async fn create(State(store): State<DynStore>, mode: HxMode, Form(form): Form<PollForm>) -> Result<Response> {
     let intent = Intent::parse(form.intent.as_deref())?;
     let themes = store.themes().await?;
     let mut draft = PollDraft { question: form.question, theme: form.theme, options: form.option };
@@ -157,9 +148,8 @@ async fn vote(
     PollId(id): PollId,
     voter: VoterId,
     mode: HxMode,
-    form: Result<Form<VoteForm>, FormRejection>,
+    Form(form): Form<VoteForm>,
 ) -> Result<Response> {
-    let Form(form) = form.map_err(bad_form)?;
     let raw = form.option.unwrap_or_default();
     if raw.trim().is_empty() {
         return Err(AppError::Invalid("Choose one of the options before voting.".into()));

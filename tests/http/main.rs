@@ -9,5 +9,6 @@ mod api;
 mod create;
 mod embedded;
 mod pages;
+mod refusals;
 mod security;
 mod voting;
