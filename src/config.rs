@@ -1,6 +1,8 @@
 //! Typed settings from the environment (and `.env`, read before this runs).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+
+use ipnet::IpNet;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -62,6 +64,37 @@ pub struct Settings {
     pub cache_ttl: Duration,
     /// `REPLICA_NAME`: sent as `X-Replica` on every response (default: `HOSTNAME`, else `local`).
     pub replica_name: String,
+    /// `TRUSTED_PROXIES`: comma-separated networks (CIDR, or single addresses) whose
+    /// `X-Forwarded-For`/`X-Real-IP` are believed. Empty: the TCP peer is the client.
+    pub trusted_proxies: Vec<IpNet>,
+    /// `RATE_LIMIT`: `on`, or `off` to lift every quota and stream cap (load tests).
+    pub rate_limit: bool,
+    /// Requests each client address may make.
+    pub quotas: Quotas,
+    /// `SSE_MAX_PER_CLIENT`: live streams one client address may hold open on a replica.
+    pub sse_max_per_client: usize,
+    /// `SSE_MAX_PER_REPLICA`: live streams a replica holds open at most.
+    pub sse_max_per_replica: usize,
+}
+
+/// A quota per client address: `burst` requests at once, refilled at `per_minute`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    /// Requests allowed back to back.
+    pub burst: u32,
+    /// Requests regained per minute.
+    pub per_minute: u32,
+}
+
+/// The quotas, each from `{NAME}_BURST` and `{NAME}_PER_MINUTE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// `READ_*`: page, fragment, API and stream requests (GET and HEAD).
+    pub read: Quota,
+    /// `VOTE_*`: votes, by form or API.
+    pub vote: Quota,
+    /// `CREATE_*`: posts of the poll form (Create, Add option, Remove) and API creations.
+    pub create: Quota,
 }
 
 impl Settings {
@@ -125,6 +158,21 @@ impl Settings {
                 "CACHE_TTL_SECS",
             )?),
             replica_name: identifier(get("REPLICA_NAME", &lookup("HOSTNAME").unwrap_or_else(|| "local".into())))?,
+            trusted_proxies: networks(get("TRUSTED_PROXIES", ""))?,
+            rate_limit: parse_bool(get("RATE_LIMIT", "on"))?,
+            quotas: Quotas {
+                read: quota(&get, ("READ_BURST", "120"), ("READ_PER_MINUTE", "600"))?,
+                vote: quota(&get, ("VOTE_BURST", "20"), ("VOTE_PER_MINUTE", "30"))?,
+                create: quota(&get, ("CREATE_BURST", "30"), ("CREATE_PER_MINUTE", "3"))?,
+            },
+            sse_max_per_client: positive(
+                parse(get("SSE_MAX_PER_CLIENT", "20"), "expected a whole number")?,
+                "SSE_MAX_PER_CLIENT",
+            )?,
+            sse_max_per_replica: positive(
+                parse(get("SSE_MAX_PER_REPLICA", "20000"), "expected a whole number")?,
+                "SSE_MAX_PER_REPLICA",
+            )?,
         })
     }
 
@@ -142,6 +190,34 @@ impl Settings {
     pub fn database_url_redacted(&self) -> String {
         redact(&self.database_url)
     }
+}
+
+/// A quota from its two variables (name, default), both more than 0.
+fn quota(
+    get: &impl Fn(&'static str, &str) -> (&'static str, String),
+    (burst_name, burst_default): (&'static str, &str),
+    (rate_name, rate_default): (&'static str, &str),
+) -> Result<Quota, ConfigError> {
+    Ok(Quota {
+        burst: positive(parse(get(burst_name, burst_default), "expected a whole number")?, burst_name)?,
+        per_minute: positive(parse(get(rate_name, rate_default), "expected a whole number")?, rate_name)?,
+    })
+}
+
+/// Comma-separated networks: `10.0.0.0/8`, `::1`, `192.0.2.7`.
+fn networks((name, value): (&'static str, String)) -> Result<Vec<IpNet>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<IpNet>().or_else(|_| item.parse::<IpAddr>().map(IpNet::from)).map_err(|_| ConfigError {
+                name,
+                value: value.clone(),
+                reason: format!("“{item}” is not a network such as 10.0.0.0/8 or an address such as 127.0.0.1"),
+            })
+        })
+        .collect()
 }
 
 /// A header- and key-safe name: letters, digits, `-`, `_`, `.`.
@@ -222,6 +298,15 @@ mod tests {
         assert_eq!(s.bind_addr.to_string(), "127.0.0.1:3000");
         assert!(s.seed_demo);
         assert_eq!(s.log_format, LogFormat::Text);
+        assert!(s.rate_limit && s.trusted_proxies.is_empty());
+        assert_eq!(s.quotas.vote, Quota { burst: 20, per_minute: 30 });
+    }
+
+    #[test]
+    fn trusted_proxies_take_networks_and_single_addresses() {
+        let s = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1 ,::1")]).expect("valid");
+        let shown: Vec<String> = s.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["10.0.0.0/8", "127.0.0.1/32", "::1/128"]);
     }
 
     #[test]
@@ -235,6 +320,11 @@ mod tests {
             ("REPLICA_NAME", "a b", "letters, digits"),
             ("REDIS_URL", "localhost:6379", "redis://"),
             ("SSE_THROTTLE_MS", "fast", "milliseconds"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, nginx", "“nginx” is not a network"),
+            ("RATE_LIMIT", "sometimes", "expected true or false"),
+            ("VOTE_PER_MINUTE", "0", "more than 0"),
+            ("CREATE_BURST", "-1", "whole number"),
+            ("SSE_MAX_PER_CLIENT", "0", "more than 0"),
         ];
         for (name, value, expected) in cases {
             let error = settings(&[(name, value)]).expect_err(name).to_string();

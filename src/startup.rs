@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{DynCache, LocalCache, RedisCache};
 use crate::config::{Backend, Settings};
+use crate::guard::limits::Limits;
 use crate::live::stream::StreamConfig;
 use crate::live::{Hub, Live, LocalBus, redis};
 use crate::state::AppState;
@@ -60,6 +61,12 @@ impl Application {
                 (Live::new(hub, LocalBus), Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.cache_ttl)))
             }
         };
+        let limits = Limits::new(&settings);
+        if settings.rate_limit {
+            limits.forget_idle_clients(shutdown.clone());
+        } else {
+            tracing::warn!("RATE_LIMIT=off: no quotas and no caps on live streams (for load tests only)");
+        }
         let state = AppState {
             store,
             cache,
@@ -70,6 +77,7 @@ impl Application {
                 keep_alive: settings.sse_keep_alive,
             },
             shutdown,
+            limits,
         };
         let listener =
             TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;

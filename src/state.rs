@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::DynCache;
+use crate::guard::limits::Limits;
 use crate::live::Live;
 use crate::live::stream::StreamConfig;
 use crate::store::DynStore;
@@ -23,4 +24,6 @@ pub struct AppState {
     pub streams: StreamConfig,
     /// Cancelled on shutdown: live streams end so the server can drain.
     pub shutdown: CancellationToken,
+    /// Rate limits and stream caps.
+    pub limits: Limits,
 }

@@ -3,6 +3,7 @@
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::guard::client::ClientIp;
 
 /// Without `RUST_LOG`: our events and one line per request; sqlx's migration notices and
 /// per-query lines only when something is wrong.
@@ -18,7 +19,7 @@ pub fn init(format: &LogFormat) {
     };
 }
 
-/// Request spans: method, matched route (not the raw path), request id; one line per
+/// Request spans: method, matched route (not the raw path), request id, client address; one line per
 /// response with status and latency. Health checks are not routed through this layer.
 pub fn http_trace() -> tower_http::trace::TraceLayer<
     tower_http::classify::SharedClassifier<tower_http::classify::ServerErrorsAsFailures>,
@@ -35,7 +36,8 @@ pub fn http_trace() -> tower_http::trace::TraceLayer<
                 request.extensions().get::<axum::extract::MatchedPath>().map_or("unmatched", |p| p.as_str()).to_owned();
             let request_id =
                 request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
-            tracing::info_span!("request", method = %request.method(), route, request_id)
+            let client = request.extensions().get::<ClientIp>().map(|ClientIp(ip)| *ip);
+            tracing::info_span!("request", method = %request.method(), route, request_id, client = ?client)
         },
     )
 }

@@ -1,5 +1,7 @@
 //! Request guards: CSRF, security headers, the voter cookie.
 
+pub mod client;
 pub mod csrf;
 pub mod headers;
+pub mod limits;
 pub mod voter;

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use votestream_views::{PollTotal, theme};
 
 use super::{Snapshot, Watcher};
+use crate::guard::limits::StreamSlot;
 
 /// Stream timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,17 +33,28 @@ pub enum Format {
     Json,
 }
 
+/// What a stream lives by besides its events: its timing, the shutdown signal that ends
+/// it, and the slot it holds among the replica's open streams (freed when it ends).
+pub struct Lifetime {
+    /// Timing.
+    pub config: StreamConfig,
+    /// Ends the stream on shutdown.
+    pub shutdown: CancellationToken,
+    /// Held until the stream ends.
+    pub slot: StreamSlot,
+}
+
 /// The SSE response: a `retry:` hint, then the events, ended by shutdown, with keep-alives.
-fn respond(
-    events: impl Stream<Item = Event> + Send + 'static,
-    config: StreamConfig,
-    token: CancellationToken,
-) -> Response {
+fn respond(events: impl Stream<Item = Event> + Send + 'static, lifetime: Lifetime) -> Response {
+    let Lifetime { config, shutdown, slot } = lifetime;
     let hint = Event::default().retry(config.retry).comment("live");
     let stream = futures::stream::once(async { hint })
         .chain(events)
-        .map(Ok::<_, Infallible>)
-        .take_until(token.cancelled_owned());
+        .map(move |event| {
+            let _held = &slot;
+            Ok::<_, Infallible>(event)
+        })
+        .take_until(shutdown.cancelled_owned());
     Sse::new(stream).keep_alive(KeepAlive::new().interval(config.keep_alive)).into_response()
 }
 
@@ -60,13 +72,8 @@ fn poll_frame(snapshot: &Snapshot, format: Format) -> Vec<Event> {
 /// A poll's events: the current snapshot (unless `last_seen` already has it), then at most
 /// one frame per throttle interval, always ending on the latest state. A closed poll gets
 /// a final `event: closed` and the stream ends.
-pub fn poll_events(
-    mut watcher: Watcher,
-    format: Format,
-    last_seen: Option<i64>,
-    config: StreamConfig,
-    token: CancellationToken,
-) -> Response {
+pub fn poll_events(mut watcher: Watcher, format: Format, last_seen: Option<i64>, lifetime: Lifetime) -> Response {
+    let config = lifetime.config;
     let events = async_stream::stream! {
         let mut sent = last_seen;
         loop {
@@ -88,7 +95,7 @@ pub fn poll_events(
             }
         }
     };
-    respond(events, config, token)
+    respond(events, lifetime)
 }
 
 fn theme_frame(slug: &str, snapshots: &[Arc<Snapshot>], version: i64, format: Format) -> Event {
@@ -115,9 +122,9 @@ pub fn theme_events(
     mut watchers: Vec<Watcher>,
     format: Format,
     last_seen: Option<i64>,
-    config: StreamConfig,
-    token: CancellationToken,
+    lifetime: Lifetime,
 ) -> Response {
+    let config = lifetime.config;
     let events = async_stream::stream! {
         let mut sent = last_seen;
         loop {
@@ -139,5 +146,5 @@ pub fn theme_events(
             }
         }
     };
-    respond(events, config, token)
+    respond(events, lifetime)
 }

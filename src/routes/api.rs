@@ -15,19 +15,20 @@ use votestream_views::paths::api as path;
 use super::PollId;
 use crate::domain::{Poll, PollDraft, PollOption, Theme, ThemeStats, VoteOutcome, VoterId};
 use crate::error::{ApiError, AppError, json_response};
+use crate::guard::limits::Limits;
 use crate::service;
 use crate::state::AppState;
 use crate::store::DynStore;
 
 type ApiResult<T = Response> = Result<T, ApiError>;
 
-pub fn router() -> Router<AppState> {
+pub fn router(limits: &Limits) -> Router<AppState> {
     Router::new()
         .route(path::Themes::PATH, get(themes))
         .route(path::ThemePolls::PATH, get(theme_polls))
-        .route(path::Polls::PATH, get(polls).post(create_poll))
+        .route(path::Polls::PATH, get(polls).merge(post(create_poll).layer(limits.create())))
         .route(path::Poll::PATH, get(poll))
-        .route(path::PollVote::PATH, post(vote))
+        .route(path::PollVote::PATH, post(vote).layer(limits.vote()))
         .route(path::PollResults::PATH, get(results))
         .route(path::ROOT, any(no_such_endpoint))
         .route(path::FALLBACK, any(no_such_endpoint))

@@ -11,7 +11,9 @@ use votestream_views::paths;
 
 use super::PollId;
 use crate::error::{ApiError, AppError, Result};
-use crate::live::stream::{self, Format};
+use crate::guard::client::ClientIp;
+use crate::guard::limits::StreamsFull;
+use crate::live::stream::{self, Format, Lifetime};
 use crate::state::AppState;
 
 /// Routes that share the HTML guards.
@@ -53,7 +55,23 @@ fn streaming(response: impl IntoResponse) -> Response {
     response
 }
 
-async fn poll_stream(state: &AppState, id: i64, format: Format, headers: &HeaderMap) -> Result<Response> {
+/// A slot among the open streams for `client`, with the stream's timing and shutdown.
+fn lifetime(state: &AppState, ClientIp(client): ClientIp) -> Result<Lifetime, StreamsFull> {
+    let slot = state.limits.streams.acquire(client)?;
+    Ok(Lifetime { config: state.streams, shutdown: state.shutdown.clone(), slot })
+}
+
+async fn poll_stream(
+    state: &AppState,
+    client: ClientIp,
+    id: i64,
+    format: Format,
+    headers: &HeaderMap,
+) -> Result<Response> {
+    let lifetime = match lifetime(state, client) {
+        Ok(lifetime) => lifetime,
+        Err(full) => return Ok(full.into_response()),
+    };
     let mut watcher = state.live.hub().watch(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let last_seen = last_event_id(headers);
     let current = watcher.latest();
@@ -61,46 +79,46 @@ async fn poll_stream(state: &AppState, id: i64, format: Format, headers: &Header
     if current.update.closed && last_seen.is_some_and(|v| v >= current.version()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let events = stream::poll_events(watcher, format, last_seen, state.streams, state.shutdown.clone());
+    let events = stream::poll_events(watcher, format, last_seen, lifetime);
     Ok(streaming(events))
 }
 
 #[tracing::instrument(skip_all, fields(poll_id = id))]
 async fn poll_events(
     State(state): State<AppState>,
+    client: ClientIp,
     PollId(id): PollId,
     Query(query): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    poll_stream(&state, id, query.format()?, &headers).await
+    poll_stream(&state, client, id, query.format()?, &headers).await
 }
 
 async fn api_stream(
     State(state): State<AppState>,
+    client: ClientIp,
     PollId(id): PollId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    Ok(poll_stream(&state, id, Format::Json, &headers).await?)
+    Ok(poll_stream(&state, client, id, Format::Json, &headers).await?)
 }
 
 #[tracing::instrument(skip_all, fields(slug = %slug))]
 async fn theme_events(
     paths::ThemeEvents { slug }: paths::ThemeEvents,
     State(state): State<AppState>,
+    client: ClientIp,
     Query(query): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
     let format = query.format()?;
+    let lifetime = match lifetime(&state, client) {
+        Ok(lifetime) => lifetime,
+        Err(full) => return Ok(full.into_response()),
+    };
     let theme = state.store.theme(&slug).await?.ok_or_else(|| AppError::theme_not_found(&slug))?;
     let polls = state.store.polls_of_theme(theme.id).await?;
     let watchers = polls.iter().map(|poll| state.live.hub().watch_loaded(poll)).collect();
-    let events = stream::theme_events(
-        theme.slug,
-        watchers,
-        format,
-        last_event_id(&headers),
-        state.streams,
-        state.shutdown.clone(),
-    );
+    let events = stream::theme_events(theme.slug, watchers, format, last_event_id(&headers), lifetime);
     Ok(streaming(events))
 }

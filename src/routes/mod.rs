@@ -14,6 +14,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::config::Settings;
+use crate::guard::client::{self, TrustedProxies};
+use crate::guard::limits::Limits;
 use crate::guard::{csrf, headers, voter};
 use crate::state::AppState;
 use crate::web;
@@ -34,37 +36,42 @@ pub use params::PollId;
 /// Every route with its guards.
 pub fn router(state: AppState, settings: &Settings) -> Router {
     let wording = refusals::Wording { body_limit: settings.body_limit };
+    let limits = &state.limits;
     let pages = Router::new()
         .merge(home::router())
         .merge(themes::router())
-        .merge(polls::router())
+        .merge(polls::router(limits))
         .merge(system::pages())
         .merge(live::pages())
         .fallback(web::not_found)
         .layer(from_fn(csrf::html))
         .layer(from_fn(voter::assign));
-    let pages = bounded(pages, settings)
+    let pages = guarded(pages, settings, limits)
         .layer(from_fn_with_state(wording, refusals::html))
         // Outermost of the pages' layers: every page and refusal that asked for HX-Request varies by it.
         .layer(AutoVaryLayer);
-    let api = api::router().merge(live::api()).layer(from_fn(csrf::api)).layer(from_fn(voter::assign));
-    let api = bounded(api, settings).layer(from_fn_with_state(wording, refusals::api));
+    let api = api::router(limits).merge(live::api()).layer(from_fn(csrf::api)).layer(from_fn(voter::assign));
+    let api = guarded(api, settings, limits).layer(from_fn_with_state(wording, refusals::api));
     // Probes stay out of the request log: load balancers call them every few seconds.
     let traced = Router::new().merge(api).merge(assets::router()).merge(pages).layer(crate::telemetry::http_trace());
     let app = traced.merge(system::probes()).with_state(state);
     let replica = HeaderValue::from_str(&settings.replica_name).unwrap_or(HeaderValue::from_static("unnamed"));
+    let proxies = TrustedProxies::new(settings.trusted_proxies.clone());
     headers::apply(app)
+        .layer(from_fn_with_state(proxies, client::identify))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-replica"), replica))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// The bounds every request of `router` lives within: body size, time, and a panic caught
-/// as a 500. Applied inside each router's refusal layer, so their refusals are worded too.
-fn bounded(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
+/// The bounds every request of `router` lives within: the read quota, body size, time,
+/// and a panic caught as a 500. Applied inside each router's refusal layer, so their
+/// refusals are worded too.
+fn guarded(router: Router<AppState>, settings: &Settings, limits: &Limits) -> Router<AppState> {
     router
         .layer(CatchPanicLayer::new())
         .layer(DefaultBodyLimit::max(settings.body_limit))
         .layer(RequestBodyLimitLayer::new(settings.body_limit))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
+        .layer(limits.read())
 }

@@ -14,17 +14,18 @@ use super::PollId;
 use super::form::Form;
 use crate::domain::{MAX_OPTIONS, MIN_OPTIONS, Poll, PollDraft, Refusal, VoteOutcome, VoterId};
 use crate::error::{AppError, Result};
+use crate::guard::limits::Limits;
 use crate::state::AppState;
 use crate::store::{DynStore, Store};
 use crate::web::HxMode;
 use crate::{present, service};
 
-pub fn router() -> Router<AppState> {
+pub fn router(limits: &Limits) -> Router<AppState> {
     Router::new()
-        .route(paths::Polls::PATH, post(create))
+        .route(paths::Polls::PATH, post(create).layer(limits.create()))
         .route(paths::NewPoll::PATH, get(new))
         .route(paths::Poll::PATH, get(show))
-        .route(paths::PollVotes::PATH, post(vote))
+        .route(paths::PollVotes::PATH, post(vote).layer(limits.vote()))
         .route(paths::PollResults::PATH, get(results))
 }
 
