@@ -8,6 +8,8 @@ use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
+use crate::guard::breaker::Breaker;
+
 /// A string cache with a fixed time-to-live.
 #[async_trait]
 pub trait Cache: Send + Sync + 'static {
@@ -47,21 +49,20 @@ impl Cache for LocalCache {
     }
 }
 
-/// How long a cache call may take before it counts as a miss: a slow or unreachable Redis
-/// must cost a read a moment, not the request.
-const REDIS_CACHE_TIMEOUT: Duration = Duration::from_millis(250);
-
-/// Redis cache: keys `{prefix}:cache:{key}`, values with `SET … EX`.
+/// Redis cache: keys `{prefix}:cache:{key}`, values with `SET … EX`. Every call goes
+/// through Redis's breaker, whose timeout keeps a slow or unreachable Redis to a moment's
+/// cost; an open breaker is a miss without a call.
 pub struct RedisCache {
     connection: ConnectionManager,
     prefix: String,
     ttl_secs: u64,
+    breaker: Arc<Breaker>,
 }
 
 impl RedisCache {
-    /// Uses `connection` with `ttl` per entry.
-    pub fn new(connection: ConnectionManager, prefix: &str, ttl: Duration) -> Self {
-        Self { connection, prefix: prefix.to_owned(), ttl_secs: ttl.as_secs().max(1) }
+    /// Uses `connection` with `ttl` per entry, through `breaker`.
+    pub fn new(connection: ConnectionManager, prefix: &str, ttl: Duration, breaker: Arc<Breaker>) -> Self {
+        Self { connection, prefix: prefix.to_owned(), ttl_secs: ttl.as_secs().max(1), breaker }
     }
 
     fn key(&self, key: &str) -> String {
@@ -73,14 +74,10 @@ impl RedisCache {
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Option<String> {
         let mut connection = self.connection.clone();
-        match tokio::time::timeout(REDIS_CACHE_TIMEOUT, connection.get::<_, Option<String>>(self.key(key))).await {
-            Ok(Ok(value)) => value,
-            Ok(Err(error)) => {
-                tracing::debug!(%error, key, "cache read failed; reading the database");
-                None
-            }
-            Err(_) => {
-                tracing::debug!(key, "cache read timed out; reading the database");
+        match self.breaker.call(|_| true, connection.get::<_, Option<String>>(self.key(key))).await {
+            Ok(value) => value,
+            Err(failure) => {
+                tracing::debug!(?failure, key, "cache read failed; reading the database");
                 None
             }
         }
@@ -89,16 +86,16 @@ impl Cache for RedisCache {
     async fn put(&self, key: &str, value: String) {
         let mut connection = self.connection.clone();
         let write = connection.set_ex::<_, _, ()>(self.key(key), value, self.ttl_secs);
-        if !matches!(tokio::time::timeout(REDIS_CACHE_TIMEOUT, write).await, Ok(Ok(()))) {
-            tracing::debug!(key, "cache write failed or timed out");
+        if let Err(failure) = self.breaker.call(|_| true, write).await {
+            tracing::debug!(?failure, key, "cache write failed");
         }
     }
 
     async fn forget(&self, key: &str) {
         let mut connection = self.connection.clone();
         let delete = connection.del::<_, ()>(self.key(key));
-        if !matches!(tokio::time::timeout(REDIS_CACHE_TIMEOUT, delete).await, Ok(Ok(()))) {
-            tracing::warn!(key, "cache invalidation failed; the entry expires with its TTL");
+        if let Err(failure) = self.breaker.call(|_| true, delete).await {
+            tracing::warn!(?failure, key, "cache invalidation failed; the entry expires with its TTL");
         }
     }
 }

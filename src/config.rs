@@ -75,6 +75,38 @@ pub struct Settings {
     pub sse_max_per_client: usize,
     /// `SSE_MAX_PER_REPLICA`: live streams a replica holds open at most.
     pub sse_max_per_replica: usize,
+    /// `DB_ACQUIRE_TIMEOUT_MS`: longest a request waits for a free database connection
+    /// before it is answered 503 (the vote path sheds load instead of queueing).
+    pub db_acquire_timeout: Duration,
+    /// `DB_*`: the database's circuit breaker.
+    pub db_breaker: BreakerSettings,
+    /// `REDIS_*`: Redis's circuit breaker (cache and publish calls).
+    pub redis_breaker: BreakerSettings,
+}
+
+/// A circuit breaker's settings, from `{NAME}_TIMEOUT_MS`, `{NAME}_BREAKER_FAILURES` and
+/// `{NAME}_BREAKER_COOLDOWN_MS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerSettings {
+    /// Longest one call may take (half of it counts as slow).
+    pub timeout: Duration,
+    /// Failed or slow calls within ten seconds that open the breaker.
+    pub failures: u32,
+    /// How long it stays open before one probe call.
+    pub cooldown: Duration,
+}
+
+impl BreakerSettings {
+    /// The breaker's configuration.
+    pub fn config(self) -> crate::guard::breaker::BreakerConfig {
+        crate::guard::breaker::BreakerConfig {
+            failures: self.failures,
+            window: Duration::from_secs(10),
+            slow: self.timeout / 2,
+            timeout: self.timeout,
+            cooldown: self.cooldown,
+        }
+    }
 }
 
 /// A quota per client address: `burst` requests at once, refilled at `per_minute`.
@@ -173,6 +205,15 @@ impl Settings {
                 parse(get("SSE_MAX_PER_REPLICA", "20000"), "expected a whole number")?,
                 "SSE_MAX_PER_REPLICA",
             )?,
+            db_acquire_timeout: millis(&get, ("DB_ACQUIRE_TIMEOUT_MS", "2000"))?,
+            db_breaker: breaker(
+                &get,
+                [("DB_TIMEOUT_MS", "3000"), ("DB_BREAKER_FAILURES", "3"), ("DB_BREAKER_COOLDOWN_MS", "5000")],
+            )?,
+            redis_breaker: breaker(
+                &get,
+                [("REDIS_TIMEOUT_MS", "300"), ("REDIS_BREAKER_FAILURES", "3"), ("REDIS_BREAKER_COOLDOWN_MS", "5000")],
+            )?,
         })
     }
 
@@ -201,6 +242,27 @@ fn quota(
     Ok(Quota {
         burst: positive(parse(get(burst_name, burst_default), "expected a whole number")?, burst_name)?,
         per_minute: positive(parse(get(rate_name, rate_default), "expected a whole number")?, rate_name)?,
+    })
+}
+
+/// A positive number of milliseconds.
+fn millis(
+    get: &impl Fn(&'static str, &str) -> (&'static str, String),
+    (name, default): (&'static str, &str),
+) -> Result<Duration, ConfigError> {
+    Ok(Duration::from_millis(positive(parse(get(name, default), "expected milliseconds")?, name)?))
+}
+
+/// A breaker's three variables (timeout, failures, cooldown) with their defaults.
+fn breaker(
+    get: &impl Fn(&'static str, &str) -> (&'static str, String),
+    [timeout, failures, cooldown]: [(&'static str, &str); 3],
+) -> Result<BreakerSettings, ConfigError> {
+    let (failures_name, failures_default) = failures;
+    Ok(BreakerSettings {
+        timeout: millis(get, timeout)?,
+        failures: positive(parse(get(failures_name, failures_default), "expected a whole number")?, failures_name)?,
+        cooldown: millis(get, cooldown)?,
     })
 }
 
@@ -325,6 +387,8 @@ mod tests {
             ("VOTE_PER_MINUTE", "0", "more than 0"),
             ("CREATE_BURST", "-1", "whole number"),
             ("SSE_MAX_PER_CLIENT", "0", "more than 0"),
+            ("DB_BREAKER_FAILURES", "0", "more than 0"),
+            ("REDIS_TIMEOUT_MS", "soon", "milliseconds"),
         ];
         for (name, value, expected) in cases {
             let error = settings(&[(name, value)]).expect_err(name).to_string();

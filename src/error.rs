@@ -41,17 +41,31 @@ pub enum AppError {
     /// 422: well-formed but not acceptable.
     #[error("{0}")]
     Invalid(String),
+    /// 503: a dependency is away or saturated; nothing was done, try again shortly.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: logged with detail, shown without.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
+
+/// Seconds a client is asked to wait after a 503 (the database breaker's default cooldown).
+pub const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
 
 /// Shorthand for handler results.
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
-        Self::Internal(error.into())
+        if error.is_unavailable() {
+            tracing::warn!(%error, "refused: the database is unavailable");
+            Self::Unavailable(
+                "VoteStream cannot reach its database just now, so nothing was saved. Please try again in a few seconds."
+                    .into(),
+            )
+        } else {
+            Self::Internal(error.into())
+        }
     }
 }
 
@@ -80,6 +94,13 @@ impl AppError {
         Self::NotFound(format!("There is no theme “{slug_or_key}”."))
     }
 
+    /// Headers the status calls for: `Retry-After` on a 503.
+    fn add_headers(&self, response: &mut Response) {
+        if matches!(self, Self::Unavailable(_)) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_UNAVAILABLE_SECS));
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -90,6 +111,7 @@ impl AppError {
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -139,6 +161,7 @@ impl IntoResponse for AppError {
             message: self.public_message(),
         };
         let mut response = self.status().into_response();
+        self.add_headers(&mut response);
         response.extensions_mut().insert(view);
         response
     }
@@ -160,7 +183,9 @@ impl IntoResponse for ApiError {
         if let AppError::AlreadyVoted { option_id, .. } = &self.0 {
             body["option_id"] = json!(option_id);
         }
-        json_response(self.0.status(), body)
+        let mut response = json_response(self.0.status(), body);
+        self.0.add_headers(&mut response);
+        response
     }
 }
 

@@ -73,14 +73,17 @@ pub fn ballot(poll: &Poll, choice: Option<i64>) -> Ballot {
 }
 
 /// The vote page of `poll`, one of its theme's `poll_ids` (in order), for a voter whose
-/// earlier choice is `choice`; `refusal` says why the vote just posted was not stored.
+/// earlier choice is `choice` (`Err(())` when it cannot be known: the database is away and
+/// voting is paused); `refusal` says why the vote just posted was not stored.
 pub fn vote_page(
     poll: &Poll,
     theme: &Theme,
     poll_ids: &[i64],
-    choice: Option<i64>,
+    choice: Result<Option<i64>, ()>,
     refusal: Option<String>,
 ) -> VotePage {
+    let voting_paused = choice.is_err();
+    let choice = choice.unwrap_or(None);
     let index = poll_ids.iter().position(|id| *id == poll.id).unwrap_or(0);
     VotePage {
         theme: theme_summary(theme),
@@ -90,6 +93,7 @@ pub fn vote_page(
         results: results(poll.id, &poll.options, poll.closed),
         ballot: ballot(poll, choice),
         refusal,
+        voting_paused,
         next_poll: poll_ids.get(index + 1).copied(),
     }
 }
@@ -161,12 +165,14 @@ mod tests {
     fn the_vote_page_knows_its_step_and_the_next_poll() {
         let ids = [3, 5, 8];
 
-        let middle = vote_page(&poll(5, false), &theme(), &ids, None, None);
-        let last = vote_page(&poll(8, false), &theme(), &ids, Some(10), None);
+        let middle = vote_page(&poll(5, false), &theme(), &ids, Ok(None), None);
+        let last = vote_page(&poll(8, false), &theme(), &ids, Ok(Some(10)), None);
+        let paused = vote_page(&poll(8, false), &theme(), &ids, Err(()), None);
 
         assert_eq!((middle.step, middle.steps, middle.next_poll), (2, 3, Some(8)));
         assert_eq!((last.step, last.next_poll, last.ballot), (3, None, Ballot::Voted { option_id: 10 }));
         assert_eq!(middle.results.total(), 3);
+        assert!(paused.voting_paused && !middle.voting_paused);
     }
 
     #[test]

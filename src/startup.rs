@@ -10,10 +10,13 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cache::{DynCache, LocalCache, RedisCache};
 use crate::config::{Backend, Settings};
+use crate::guard::breaker::{Breaker, Breakers, SystemClock};
 use crate::guard::limits::Limits;
 use crate::live::stream::StreamConfig;
 use crate::live::{Hub, Live, LocalBus, redis};
 use crate::state::AppState;
+use crate::store::DynStore;
+use crate::store::guarded::GuardedStore;
 use crate::{routes, seed, store};
 
 /// Entries the in-process cache keeps at most.
@@ -30,7 +33,14 @@ impl Application {
     /// Connects storage, migrates, seeds (if `SEED_DEMO`), sets up the live bus and cache
     /// (Redis when `REDIS_URL` is set), then binds `BIND_ADDR`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = store::connect(&settings).await?;
+        let breakers = Breakers {
+            database: Breaker::new("database", settings.db_breaker.config(), Arc::new(SystemClock)),
+            redis: settings
+                .redis_url
+                .as_ref()
+                .map(|_| Breaker::new("redis", settings.redis_breaker.config(), Arc::new(SystemClock))),
+        };
+        let store: DynStore = Arc::new(GuardedStore::new(store::connect(&settings).await?, breakers.database.clone()));
         store.migrate().await.context("applying migrations")?;
         if settings.seed_demo {
             let report = seed::load_demo(store.as_ref()).await?;
@@ -47,9 +57,10 @@ impl Application {
                     redis = settings.redis_url_redacted().unwrap_or_default(),
                     "live bus and cache on Redis"
                 );
+                let breaker = breakers.redis.clone().context("a Redis breaker with REDIS_URL")?;
                 (
-                    Live::new(hub, redis::Publisher::new(commands.clone(), &settings.redis_prefix)),
-                    Arc::new(RedisCache::new(commands, &settings.redis_prefix, settings.cache_ttl)),
+                    Live::new(hub, redis::Publisher::new(commands.clone(), &settings.redis_prefix, breaker.clone())),
+                    Arc::new(RedisCache::new(commands, &settings.redis_prefix, settings.cache_ttl, breaker)),
                 )
             }
             None => {
@@ -78,6 +89,7 @@ impl Application {
             },
             shutdown,
             limits,
+            breakers,
         };
         let listener =
             TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;

@@ -6,6 +6,7 @@ use axum::extract::FromRef;
 use tokio_util::sync::CancellationToken;
 
 use crate::cache::DynCache;
+use crate::guard::breaker::Breakers;
 use crate::guard::limits::Limits;
 use crate::live::Live;
 use crate::live::stream::StreamConfig;
@@ -26,4 +27,6 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Rate limits and stream caps.
     pub limits: Limits,
+    /// The dependencies' circuit breakers.
+    pub breakers: Breakers,
 }

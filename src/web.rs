@@ -6,9 +6,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_htmx::{HxHistoryRestoreRequest, HxRequest};
 use maud::Markup;
+use votestream_views::components::paused_banner;
 use votestream_views::layout;
 
 use crate::error::AppError;
+use crate::guard::breaker::Breaker;
 
 /// Whether the request wants the fragment alone (an htmx swap) or a whole document.
 /// Extracting it marks the response as varying by `HX-Request` (axum-htmx's auto-vary).
@@ -36,6 +38,16 @@ impl<S: Send + Sync> FromRequestParts<S> for HxMode {
         // A history restore (the page was not in htmx's cache) needs the whole document.
         let HxHistoryRestoreRequest(restore) = HxHistoryRestoreRequest::from_request_parts(parts, state).await?;
         Ok(Self { fragment: htmx && !restore })
+    }
+}
+
+/// `content`, under the "voting is paused" banner while the database is away (the page
+/// then comes from the last good copy of its reads).
+pub fn unless_paused(database: &Breaker, content: Markup) -> Markup {
+    if database.is_closed() {
+        content
+    } else {
+        maud::html! { (paused_banner()) (content) }
     }
 }
 

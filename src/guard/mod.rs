@@ -1,5 +1,6 @@
 //! Request guards: CSRF, security headers, the voter cookie.
 
+pub mod breaker;
 pub mod client;
 pub mod csrf;
 pub mod headers;

@@ -13,8 +13,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Hub, PollUpdate};
+use crate::guard::breaker::{Breaker, Failure};
 
-/// How often the subscriber retries subscriptions that failed (Redis down).
+/// How often the subscriber retries subscriptions that failed (Redis down), and polls the
+/// database for the watched polls meanwhile.
 const RETRY: Duration = Duration::from_secs(2);
 
 /// Channel names: `{prefix}:poll:{id}`.
@@ -40,9 +42,6 @@ pub fn client(url: &str) -> anyhow::Result<redis::Client> {
     redis::Client::open(info.set_redis_settings(settings)).context("opening the Redis client")
 }
 
-/// How long a publish may take before the update is given up (the next one heals).
-const PUBLISH_TIMEOUT: Duration = Duration::from_millis(500);
-
 /// A connection for commands (publish, cache), connecting lazily and reconnecting by itself.
 /// One quick retry per command: callers give up fast and fall back, they never queue.
 pub fn command_connection(client: &redis::Client) -> anyhow::Result<ConnectionManager> {
@@ -58,12 +57,15 @@ pub fn command_connection(client: &redis::Client) -> anyhow::Result<ConnectionMa
 pub struct Publisher {
     connection: ConnectionManager,
     channels: Channels,
+    breaker: Arc<Breaker>,
 }
 
 impl Publisher {
-    /// Publishes on `connection`, on channels named `{prefix}:poll:{id}`.
-    pub fn new(connection: ConnectionManager, prefix: &str) -> Self {
-        Self { connection, channels: Channels { prefix: prefix.to_owned() } }
+    /// Publishes on `connection`, on channels named `{prefix}:poll:{id}`, through `breaker`
+    /// (its timeout bounds a publish; while it is open nothing is sent, and the other
+    /// replicas' fallback polling carries the update).
+    pub fn new(connection: ConnectionManager, prefix: &str, breaker: Arc<Breaker>) -> Self {
+        Self { connection, channels: Channels { prefix: prefix.to_owned() }, breaker }
     }
 }
 
@@ -85,14 +87,13 @@ impl super::Bus for Publisher {
                 Err(_) => connection.publish::<_, _, ()>(&channel, &payload).await,
             }
         };
-        match tokio::time::timeout(PUBLISH_TIMEOUT, publish).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                tracing::warn!(%error, poll_id = update.poll_id, "publishing to Redis failed; other replicas catch up on the next vote")
-            }
-            Err(_) => tracing::warn!(
+        match self.breaker.call(|_| true, publish).await {
+            Ok(()) => {}
+            Err(Failure::Open) => tracing::debug!(poll_id = update.poll_id, "Redis circuit open: not publishing"),
+            Err(failure) => tracing::warn!(
+                ?failure,
                 poll_id = update.poll_id,
-                "publishing to Redis timed out; other replicas catch up on the next vote"
+                "publishing to Redis failed; other replicas catch up by polling or on the next vote"
             ),
         }
     }
@@ -198,11 +199,18 @@ async fn follow_watched(
                 failed = true;
             }
         }
-        if !failed && gap.flag.load(Ordering::SeqCst) && ping(&mut connection).await {
+        let back = !failed && gap.flag.load(Ordering::SeqCst) && ping(&mut connection).await;
+        if back {
             gap.flag.store(false, Ordering::SeqCst);
             tracing::info!(polls = wanted.len(), "Redis subscriber back; reloading watched polls");
+        }
+        // While Redis is away, updates from other replicas arrive by polling the database
+        // for the watched polls, every RETRY; once it is back, one last reload covers the gap.
+        if back || failed || gap.flag.load(Ordering::SeqCst) {
             for &poll_id in &wanted {
-                let _ = hub.refresh(poll_id).await;
+                if let Err(error) = hub.refresh(poll_id).await {
+                    tracing::debug!(%error, poll_id, "cannot reload a watched poll");
+                }
             }
         }
         if failed == healthy {

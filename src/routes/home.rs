@@ -9,17 +9,18 @@ use axum_extra::routing::TypedPath;
 use votestream_views::{home, paths};
 
 use crate::error::Result;
+use crate::guard::breaker::Breakers;
 use crate::present;
 use crate::state::AppState;
 use crate::store::DynStore;
-use crate::web::HxMode;
+use crate::web::{HxMode, unless_paused};
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::Home::PATH, get(index))
 }
 
 #[tracing::instrument(skip_all)]
-async fn index(State(store): State<DynStore>, mode: HxMode) -> Result<Response> {
+async fn index(State(store): State<DynStore>, State(breakers): State<Breakers>, mode: HxMode) -> Result<Response> {
     let cards = present::theme_cards(&store.theme_stats().await?);
-    Ok(mode.render(StatusCode::OK, home::TITLE, home::fragment(&cards)))
+    Ok(mode.render(StatusCode::OK, home::TITLE, unless_paused(&breakers.database, home::fragment(&cards))))
 }

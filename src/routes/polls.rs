@@ -119,12 +119,19 @@ async fn render_vote_page(
     refusal: Option<String>,
 ) -> Result<Response> {
     // Three independent lookups: one round trip of waiting, not three.
-    let (theme, poll_ids, choice) = tokio::try_join!(
+    let (theme, poll_ids, choice) = tokio::join!(
         store.theme_by_id(poll.theme_id),
         store.poll_ids_of_theme(poll.theme_id),
         store.choice(poll.id, voter),
-    )?;
-    let theme = theme.ok_or_else(|| AppError::Internal(anyhow::anyhow!("poll {} has no theme", poll.id)))?;
+    );
+    let theme = theme?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("poll {} has no theme", poll.id)))?;
+    let poll_ids = poll_ids?;
+    // With the database away the page still shows (from the last good copy), without a ballot.
+    let choice = match choice {
+        Ok(choice) => Ok(choice),
+        Err(error) if error.is_unavailable() => Err(()),
+        Err(error) => return Err(error.into()),
+    };
     let page = present::vote_page(&poll, &theme, &poll_ids, choice, refusal);
     Ok(mode.render(status, &poll::title(&page), poll::fragment(&page)))
 }

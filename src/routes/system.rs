@@ -12,6 +12,7 @@ use serde_json::json;
 use votestream_views::{Stats, paths, stats};
 
 use crate::error::Result;
+use crate::guard::breaker::Breakers;
 use crate::state::AppState;
 use crate::store::DynStore;
 use crate::web::HxMode;
@@ -30,15 +31,24 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(store): State<DynStore>) -> Response {
-    match store.ping().await {
-        Ok(()) => (StatusCode::OK, Json(json!({ "status": "ready", "database": "up" }))).into_response(),
-        Err(error) => {
-            tracing::warn!(%error, "not ready: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "not ready", "database": "down" })))
-                .into_response()
-        }
+/// Ready when the database answers (through its breaker: an open one answers at once).
+/// Redis being away does not make a replica unready: it degrades, and says so here.
+async fn readyz(State(store): State<DynStore>, State(breakers): State<Breakers>) -> Response {
+    let database = store.ping().await;
+    if let Err(error) = &database {
+        tracing::warn!(%error, "not ready: database unreachable");
     }
+    let ready = database.is_ok();
+    let body = json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "database": if ready { "up" } else { "down" },
+        "breakers": {
+            "database": breakers.database.state().to_string(),
+            "redis": breakers.redis.as_ref().map(|b| b.state().to_string()),
+        },
+    });
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
 }
 
 /// Totals as a page, or as JSON for `Accept: application/json`.

@@ -9,19 +9,25 @@ use axum_extra::routing::TypedPath;
 use votestream_views::{paths, theme};
 
 use crate::error::{AppError, Result};
+use crate::guard::breaker::Breakers;
 use crate::present;
 use crate::state::AppState;
 use crate::store::DynStore;
-use crate::web::HxMode;
+use crate::web::{HxMode, unless_paused};
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::Theme::PATH, get(show))
 }
 
 #[tracing::instrument(skip_all, fields(slug = %slug))]
-async fn show(paths::Theme { slug }: paths::Theme, State(store): State<DynStore>, mode: HxMode) -> Result<Response> {
+async fn show(
+    paths::Theme { slug }: paths::Theme,
+    State(store): State<DynStore>,
+    State(breakers): State<Breakers>,
+    mode: HxMode,
+) -> Result<Response> {
     let found = store.theme(&slug).await?.ok_or_else(|| AppError::theme_not_found(&slug))?;
     let polls = store.polls_of_theme(found.id).await?;
     let model = present::theme_page(&found, polls);
-    Ok(mode.render(StatusCode::OK, &theme::title(&model), theme::fragment(&model)))
+    Ok(mode.render(StatusCode::OK, &theme::title(&model), unless_paused(&breakers.database, theme::fragment(&model))))
 }

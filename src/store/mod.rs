@@ -8,6 +8,7 @@ use crate::config::{Backend, Settings};
 use crate::domain::{NewPoll, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId};
 
 mod backend;
+pub mod guarded;
 pub mod postgres;
 pub mod sqlite;
 
@@ -22,6 +23,40 @@ pub enum StoreError {
     /// A migration failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The database was not called, or not answered in time: its breaker says why.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(&'static str),
+}
+
+impl StoreError {
+    /// Whether the database itself is failing (unreachable, refusing connections, shutting
+    /// down): what a circuit breaker counts. A constraint violation or a bad row is an
+    /// answer, not an outage; so is a pool with no free connection (that is load).
+    pub fn is_outage(&self) -> bool {
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Database(error) => match error {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                // Connection exceptions (08…), server shutting down or not yet accepting (57P…),
+                // out of resources (53…).
+                sqlx::Error::Database(db) => db
+                    .code()
+                    .is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")),
+                _ => false,
+            },
+            Self::Migrate(_) => false,
+        }
+    }
+
+    /// Whether a client should hear "try again in a moment" (503) rather than "we failed"
+    /// (500): the database is away or every connection is busy.
+    pub fn is_unavailable(&self) -> bool {
+        self.is_outage() || matches!(self, Self::Database(sqlx::Error::PoolTimedOut))
+    }
 }
 
 /// Shorthand for storage results.

@@ -1,7 +1,5 @@
 //! PostgreSQL backend: one pool; seeding serialised across replicas by an advisory lock.
 
-use std::time::Duration;
-
 use anyhow::Context;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
@@ -25,7 +23,7 @@ impl PgStore {
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
             .max_connections(settings.db_max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(settings.db_acquire_timeout)
             .connect(&settings.database_url)
             .await
             .with_context(|| format!("connecting to {}", settings.database_url_redacted()))?;

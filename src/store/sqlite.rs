@@ -38,13 +38,13 @@ impl SqliteStore {
         }
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(settings.db_acquire_timeout)
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening {}", path.display()))?;
         let read = SqlitePoolOptions::new()
             .max_connections(settings.db_max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .acquire_timeout(settings.db_acquire_timeout)
             .connect_with(options.read_only(true))
             .await
             .with_context(|| format!("opening {} for reading", path.display()))?;

@@ -3,7 +3,7 @@ use std::time::Duration;
 use futures::future::join_all;
 use reqwest::StatusCode;
 
-use crate::support::redis::{server, subscribers};
+use crate::support::redis::{OwnRedis, server, subscribers};
 use crate::support::sse::SseClient;
 use crate::support::{eventually, new_client, spawn_replicas};
 
@@ -151,38 +151,6 @@ async fn with_redis_unreachable_votes_still_commit_and_local_viewers_still_updat
     let page = app.get(&format!("/polls/{poll}")).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.texts(".result .count"), ["0 votes · 0%", "1 vote · 100%"]);
-}
-
-/// A redis-server of this test's own, which it can stop and start again on the same port.
-struct OwnRedis {
-    port: u16,
-    child: Option<tokio::process::Child>,
-}
-
-impl OwnRedis {
-    async fn start(port: u16) -> Self {
-        let child = tokio::process::Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("redis-server");
-        eventually("redis-server accepting connections", WAIT, async || {
-            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map(drop)
-        })
-        .await;
-        Self { port, child: Some(child) }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().await.unwrap();
-        }
-    }
-
-    async fn subscribers(&self, channel: &str) -> i64 {
-        subscribers(&format!("redis://127.0.0.1:{}", self.port), channel).await
-    }
 }
 
 #[tokio::test]

@@ -323,6 +323,16 @@ impl TestApp {
         .await
     }
 
+    /// Waits until this replica watches `poll` and holds a subscription for it on `redis`,
+    /// a server of the test's own.
+    pub async fn wait_until_subscribed_on(&self, poll: i64, redis: &redis::OwnRedis) {
+        let channel = format!("{}:poll:{poll}", self.redis_prefix);
+        eventually(&format!("a subscriber on {channel}"), Duration::from_secs(20), async || {
+            self.state.live.hub().watched().contains(&poll) && redis.subscribers(&channel).await > 0
+        })
+        .await;
+    }
+
     /// Waits until this replica watches `poll` and holds a Redis subscription for it (the
     /// subscribe is asynchronous by design: the first snapshot comes from the database).
     pub async fn wait_until_subscribed(&self, poll: i64) {

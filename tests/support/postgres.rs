@@ -82,6 +82,11 @@ fn run(mut command: Command, what: &str) {
 }
 
 fn start() -> PgServer {
+    launch().0
+}
+
+/// A new server on a free port: the running server, and what it takes to stop and start it.
+fn launch() -> (PgServer, Control) {
     let bin = bin_dir();
     let dir = std::env::temp_dir().join(format!("votestream-pg-{}-{:x}", std::process::id(), rand::random::<u32>()));
     std::fs::create_dir_all(&dir).expect("create the data folder");
@@ -97,19 +102,8 @@ fn start() -> PgServer {
     run(initdb, "initdb");
 
     let port = free_port();
-    let options = format!(
-        "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-         -c full_page_writes=off -c max_connections=300",
-        dir.display()
-    );
-    let mut pg_ctl = as_server_user(&bin.join("pg_ctl"));
-    pg_ctl
-        .arg("-D")
-        .arg(&data)
-        .args(["-o", &options, "-l"])
-        .arg(dir.join("server.log"))
-        .args(["-w", "-t", "60", "start"]);
-    run(pg_ctl, "pg_ctl start");
+    let control = Control { bin: bin.clone(), dir: dir.clone(), port };
+    control.start();
 
     let stop = format!(
         "cat >/dev/null; '{}' -D '{}' stop -m immediate >/dev/null 2>&1; rm -rf '{}'",
@@ -120,7 +114,69 @@ fn start() -> PgServer {
     let mut watchdog = as_server_user(Path::new("/bin/sh"));
     watchdog.args(["-c", &stop]).stdin(Stdio::piped()).stdout(Stdio::null()).stderr(Stdio::null());
     let watchdog = watchdog.spawn().expect("start the PostgreSQL watchdog");
-    PgServer { port, _watchdog: watchdog }
+    (PgServer { port, _watchdog: watchdog }, control)
+}
+
+/// Stops and starts one server, on the same port and data.
+struct Control {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+}
+
+impl Control {
+    fn start(&self) {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
+             -c full_page_writes=off -c max_connections=300",
+            self.port,
+            self.dir.display()
+        );
+        let mut pg_ctl = as_server_user(&self.bin.join("pg_ctl"));
+        pg_ctl
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .args(["-o", &options, "-l"])
+            .arg(self.dir.join("server.log"))
+            .args(["-w", "-t", "60", "start"]);
+        run(pg_ctl, "pg_ctl start");
+    }
+
+    fn stop(&self) {
+        let mut pg_ctl = as_server_user(&self.bin.join("pg_ctl"));
+        pg_ctl.arg("-D").arg(self.dir.join("data")).args(["-w", "-t", "60", "-m", "fast", "stop"]);
+        run(pg_ctl, "pg_ctl stop");
+    }
+}
+
+/// A server of one test's own, which it may stop and start again (fault tests). Stopped
+/// and removed when the test process exits, like the shared one.
+pub struct OwnPg {
+    server: PgServer,
+    control: Control,
+}
+
+impl OwnPg {
+    /// Starts a new server on a free port.
+    pub fn start() -> Self {
+        let (server, control) = launch();
+        Self { server, control }
+    }
+
+    /// The server, for its URLs and databases.
+    pub fn server(&self) -> &PgServer {
+        &self.server
+    }
+
+    /// Stops it (fast shutdown: connections are closed).
+    pub fn stop(&self) {
+        self.control.stop();
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&self) {
+        self.control.start();
+    }
 }
 
 impl PgServer {

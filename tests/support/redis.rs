@@ -77,3 +77,40 @@ impl RedisServer {
         stream.write_all(b"PING\r\n").is_ok() && stream.read_exact(&mut reply).is_ok() && &reply == b"+PONG\r\n"
     }
 }
+
+/// A redis-server of one test's own, which it can stop and start again on the same port.
+pub struct OwnRedis {
+    pub port: u16,
+    child: Option<tokio::process::Child>,
+}
+
+impl OwnRedis {
+    pub async fn start(port: u16) -> Self {
+        let child = tokio::process::Command::new(binary())
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("redis-server");
+        super::eventually("redis-server accepting connections", Duration::from_secs(20), async || {
+            tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map(drop)
+        })
+        .await;
+        Self { port, child: Some(child) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub async fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().await.unwrap();
+            child.wait().await.unwrap();
+        }
+    }
+
+    pub async fn subscribers(&self, channel: &str) -> i64 {
+        subscribers(&self.url(), channel).await
+    }
+}

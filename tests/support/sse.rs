@@ -107,6 +107,11 @@ impl SseClient {
         }
     }
 
+    /// Whether the server closed the stream.
+    pub fn has_ended(&self) -> bool {
+        self.ended
+    }
+
     /// Reads events until one satisfies `wanted`; panics with what was seen otherwise.
     pub async fn until(&mut self, timeout: Duration, what: &str, wanted: impl Fn(&SseEvent) -> bool) -> SseEvent {
         let deadline = tokio::time::Instant::now() + timeout;

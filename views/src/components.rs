@@ -27,3 +27,12 @@ pub fn theme_class(slug: &str) -> String {
 pub fn back_link(href: &str, text: &str) -> Markup {
     html! { a.back href=(href) { "← " (text) } }
 }
+
+/// What a page says while the database is away and it shows the latest copy it has.
+pub const PAUSED: &str = "VoteStream cannot reach its database just now. You are seeing the latest results it has, \
+     and voting is paused; it resumes by itself.";
+
+/// The banner above a page rendered while the database is away.
+pub fn paused_banner() -> Markup {
+    html! { p.notice.paused role="status" { (PAUSED) } }
+}

@@ -123,6 +123,8 @@ pub struct VotePage {
     /// Why a vote was just refused (already voted, poll closed), said instead of the usual
     /// notice.
     pub refusal: Option<String>,
+    /// The database is away: the page shows the latest results it has, and no ballot.
+    pub voting_paused: bool,
     /// The theme's next poll, if any.
     pub next_poll: Option<i64>,
 }

@@ -2,7 +2,7 @@
 
 use maud::{Markup, html};
 
-use crate::components::{back_link, count, letter, percent, theme_class};
+use crate::components::{PAUSED, back_link, count, letter, percent, theme_class};
 use crate::model::{Ballot, Results, VotePage};
 use crate::paths;
 
@@ -49,6 +49,9 @@ fn option_text(results: &Results, id: i64) -> &str {
 fn notice(model: &VotePage) -> Option<String> {
     if let Some(refusal) = &model.refusal {
         return Some(refusal.clone());
+    }
+    if model.voting_paused {
+        return Some(PAUSED.to_owned());
     }
     match model.ballot {
         Ballot::Open => None,
@@ -110,7 +113,7 @@ pub fn fragment(model: &VotePage) -> Markup {
             @if let Some(text) = notice(model) {
                 p.notice role="status" { (text) }
             }
-            @if model.ballot == Ballot::Open {
+            @if model.ballot == Ballot::Open && !model.voting_paused {
                 (choices(model))
             } @else {
                 // hx-target and hx-swap here override the page-wide boost settings on <body>.

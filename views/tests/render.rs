@@ -26,6 +26,7 @@ fn vote_page(ballot: Ballot) -> VotePage {
         },
         ballot,
         refusal: None,
+        voting_paused: false,
         next_poll: Some(8),
     }
 }
@@ -71,6 +72,18 @@ fn a_refused_vote_and_a_closed_poll_say_so() {
     assert!(refused.contains("You already voted for “Home”. One vote per poll."));
     assert!(!refused.contains("You voted for"), "the refusal replaces the usual notice");
     assert!(closed.contains("This poll is closed: voting has ended."));
+}
+
+#[test]
+fn while_voting_is_paused_the_page_shows_results_and_says_why() {
+    let mut page = vote_page(Ballot::Open);
+    page.voting_paused = true;
+
+    let html = poll::fragment(&page).into_string();
+
+    assert!(html.contains("voting is paused"), "{html}");
+    assert!(!html.contains("class=\"choice\""), "no ballot to press");
+    assert!(html.contains("class=\"results\""), "the latest results instead");
 }
 
 #[test]

@@ -1,0 +1,143 @@
+//! The store behind its circuit breaker. Every call goes through the breaker; each page
+//! read also keeps its last good answer, so while the database is away the pages still
+//! render (with a notice) instead of failing.
+
+use std::any::Any;
+use std::future::Future;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use super::{DynStore, SeedReport, Store, StoreError, StoreResult};
+use crate::domain::{NewPoll, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId};
+use crate::guard::breaker::{Breaker, Failure};
+
+/// Page reads whose last good answer is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Read {
+    Themes,
+    ThemeStats,
+    Theme(String),
+    ThemeById(i64),
+    PollsOfTheme(i64),
+    PollIdsOfTheme(i64),
+    Polls,
+    Poll(i64),
+}
+
+/// Last good answers kept at most.
+const LAST_GOOD_ENTRIES: u64 = 10_000;
+
+/// A [`Store`] whose calls all pass through `breaker`.
+pub struct GuardedStore {
+    inner: DynStore,
+    breaker: Arc<Breaker>,
+    last_good: moka::future::Cache<Read, Arc<dyn Any + Send + Sync>>,
+}
+
+impl GuardedStore {
+    /// Guards `inner` with `breaker`.
+    pub fn new(inner: DynStore, breaker: Arc<Breaker>) -> Self {
+        Self { inner, breaker, last_good: moka::future::Cache::new(LAST_GOOD_ENTRIES) }
+    }
+
+    async fn guard<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        self.breaker.call(StoreError::is_outage, call).await.map_err(|failure| match failure {
+            Failure::Open => StoreError::Unavailable("the circuit is open"),
+            Failure::TimedOut => StoreError::Unavailable("the call timed out"),
+            Failure::Call(error) => error,
+        })
+    }
+
+    /// A page read: the answer, kept; or, when the database is away, the last one kept.
+    async fn read<T: Clone + Send + Sync + 'static>(
+        &self,
+        key: Read,
+        call: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        match self.guard(call).await {
+            Ok(value) => {
+                self.last_good.insert(key, Arc::new(value.clone())).await;
+                Ok(value)
+            }
+            Err(error) if error.is_unavailable() => {
+                match self.last_good.get(&key).await.and_then(|kept| kept.downcast_ref::<T>().cloned()) {
+                    Some(kept) => {
+                        tracing::debug!(?key, "database unavailable: answering from the last good copy");
+                        Ok(kept)
+                    }
+                    None => Err(error),
+                }
+            }
+            Err(error) => Err(error),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for GuardedStore {
+    async fn migrate(&self) -> StoreResult<()> {
+        // Migrations may take long on a big database: not bounded by the call timeout.
+        self.inner.migrate().await
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.guard(self.inner.ping()).await
+    }
+
+    async fn seed(&self, themes: &[ThemeContent]) -> StoreResult<SeedReport> {
+        self.guard(self.inner.seed(themes)).await
+    }
+
+    async fn themes(&self) -> StoreResult<Vec<Theme>> {
+        self.read(Read::Themes, self.inner.themes()).await
+    }
+
+    async fn theme_stats(&self) -> StoreResult<Vec<ThemeStats>> {
+        self.read(Read::ThemeStats, self.inner.theme_stats()).await
+    }
+
+    async fn theme(&self, slug_or_key: &str) -> StoreResult<Option<Theme>> {
+        self.read(Read::Theme(slug_or_key.to_owned()), self.inner.theme(slug_or_key)).await
+    }
+
+    async fn theme_by_id(&self, id: i64) -> StoreResult<Option<Theme>> {
+        self.read(Read::ThemeById(id), self.inner.theme_by_id(id)).await
+    }
+
+    async fn polls_of_theme(&self, theme_id: i64) -> StoreResult<Vec<Poll>> {
+        self.read(Read::PollsOfTheme(theme_id), self.inner.polls_of_theme(theme_id)).await
+    }
+
+    async fn poll_ids_of_theme(&self, theme_id: i64) -> StoreResult<Vec<i64>> {
+        self.read(Read::PollIdsOfTheme(theme_id), self.inner.poll_ids_of_theme(theme_id)).await
+    }
+
+    async fn polls(&self) -> StoreResult<Vec<Poll>> {
+        self.read(Read::Polls, self.inner.polls()).await
+    }
+
+    async fn poll(&self, id: i64) -> StoreResult<Option<Poll>> {
+        self.read(Read::Poll(id), self.inner.poll(id)).await
+    }
+
+    async fn choice(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Option<i64>> {
+        self.guard(self.inner.choice(poll_id, voter)).await
+    }
+
+    async fn create_poll(&self, poll: &NewPoll) -> StoreResult<i64> {
+        self.guard(self.inner.create_poll(poll)).await
+    }
+
+    async fn cast_vote(&self, poll_id: i64, option_id: i64, voter: &VoterId) -> StoreResult<VoteOutcome> {
+        self.guard(self.inner.cast_vote(poll_id, option_id, voter)).await
+    }
+
+    async fn close_poll(&self, poll_id: i64) -> StoreResult<bool> {
+        self.guard(self.inner.close_poll(poll_id)).await
+    }
+
+    async fn totals(&self) -> StoreResult<Totals> {
+        self.guard(self.inner.totals()).await
+    }
+}
