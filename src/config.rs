@@ -82,6 +82,23 @@ pub struct Settings {
     pub db_breaker: BreakerSettings,
     /// `REDIS_*`: Redis's circuit breaker (cache and publish calls).
     pub redis_breaker: BreakerSettings,
+    /// `COOKIE_KEY`: signs the voter cookie; every replica needs the same one (at least 64
+    /// characters). Unset: the embedded default keeps one in `cookie.key` beside its
+    /// database; with PostgreSQL each process makes its own and says so. Never logged.
+    pub cookie_key: Option<String>,
+    /// `COOKIE_SECURE`: when the voter cookie is marked `Secure`.
+    pub cookie_secure: CookieSecure,
+}
+
+/// When the voter cookie is marked `Secure` (sent over HTTPS only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CookieSecure {
+    /// When the request came over HTTPS: `X-Forwarded-Proto: https` from a trusted proxy.
+    Auto,
+    /// Always (the site is only ever served over HTTPS).
+    Always,
+    /// Never.
+    Never,
 }
 
 /// A circuit breaker's settings, from `{NAME}_TIMEOUT_MS`, `{NAME}_BREAKER_FAILURES` and
@@ -210,6 +227,25 @@ impl Settings {
                 &get,
                 [("DB_TIMEOUT_MS", "3000"), ("DB_BREAKER_FAILURES", "3"), ("DB_BREAKER_COOLDOWN_MS", "5000")],
             )?,
+            cookie_key: match lookup("COOKIE_KEY").filter(|v| !v.trim().is_empty()) {
+                Some(key) if key.len() >= 64 => Some(key),
+                Some(_) => {
+                    return Err(ConfigError {
+                        name: "COOKIE_KEY",
+                        value: "(not shown)".into(),
+                        reason: "expected at least 64 characters, such as `openssl rand -hex 32` twice".into(),
+                    });
+                }
+                None => None,
+            },
+            cookie_secure: match get("COOKIE_SECURE", "auto") {
+                (_, v) if v.eq_ignore_ascii_case("auto") => CookieSecure::Auto,
+                (_, v) if v.eq_ignore_ascii_case("always") => CookieSecure::Always,
+                (_, v) if v.eq_ignore_ascii_case("never") => CookieSecure::Never,
+                (name, value) => {
+                    return Err(ConfigError { name, value, reason: "expected auto, always or never".into() });
+                }
+            },
             redis_breaker: breaker(
                 &get,
                 [("REDIS_TIMEOUT_MS", "300"), ("REDIS_BREAKER_FAILURES", "3"), ("REDIS_BREAKER_COOLDOWN_MS", "5000")],
@@ -389,11 +425,15 @@ mod tests {
             ("SSE_MAX_PER_CLIENT", "0", "more than 0"),
             ("DB_BREAKER_FAILURES", "0", "more than 0"),
             ("REDIS_TIMEOUT_MS", "soon", "milliseconds"),
+            ("COOKIE_KEY", "short", "at least 64 characters"),
+            ("COOKIE_SECURE", "sometimes", "auto, always or never"),
         ];
         for (name, value, expected) in cases {
             let error = settings(&[(name, value)]).expect_err(name).to_string();
             assert!(error.contains(expected), "{name}={value}: {error}");
         }
+        let key_error = settings(&[("COOKIE_KEY", "secret")]).expect_err("short key").to_string();
+        assert!(!key_error.contains("secret"), "the key is never shown: {key_error}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use crate::cache::{DynCache, LocalCache, RedisCache};
 use crate::config::{Backend, Settings};
 use crate::guard::breaker::{Breaker, Breakers, SystemClock};
 use crate::guard::limits::Limits;
+use crate::guard::voter::VoterCookies;
 use crate::live::stream::StreamConfig;
 use crate::live::{Hub, Live, LocalBus, redis};
 use crate::state::AppState;
@@ -93,7 +94,7 @@ impl Application {
         };
         let listener =
             TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
-        let router = routes::router(state.clone(), &settings);
+        let router = routes::router(state.clone(), &settings, VoterCookies::from_settings(&settings)?);
         tracing::info!(
             database = %settings.database_url_redacted(),
             address = %listener.local_addr()?,

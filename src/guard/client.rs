@@ -58,6 +58,22 @@ impl TrustedProxies {
     }
 }
 
+impl TrustedProxies {
+    /// Whether the client reached us over HTTPS: a trusted proxy says so in
+    /// `X-Forwarded-Proto` (its last value: the hop nearest to us). Our own listener is
+    /// plain HTTP.
+    pub fn over_https(&self, peer: IpAddr, headers: &HeaderMap) -> bool {
+        self.trusts(canonical(peer))
+            && headers
+                .get_all("x-forwarded-proto")
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .flat_map(|v| v.split(','))
+                .next_back()
+                .is_some_and(|proto| proto.trim().eq_ignore_ascii_case("https"))
+    }
+}
+
 /// IPv4 addresses seen through an IPv6 socket (`::ffff:a.b.c.d`) are the IPv4 client.
 fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -70,6 +86,10 @@ fn canonical(ip: IpAddr) -> IpAddr {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ClientIp(pub IpAddr);
 
+/// Whether the client reached us over HTTPS, as [`identify`] decided it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverHttps(pub bool);
+
 /// Decides the client's address once and keeps it with the request.
 pub async fn identify(State(proxies): State<TrustedProxies>, mut request: Request, next: Next) -> Response {
     // Served without connection info (a test calling the router directly): no peer to name.
@@ -78,7 +98,9 @@ pub async fn identify(State(proxies): State<TrustedProxies>, mut request: Reques
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |ConnectInfo(addr)| addr.ip());
     let ip = proxies.client_ip(peer, request.headers());
+    let https = proxies.over_https(peer, request.headers());
     request.extensions_mut().insert(ClientIp(ip));
+    request.extensions_mut().insert(OverHttps(https));
     next.run(request).await
 }
 
@@ -147,6 +169,18 @@ mod tests {
         for (description, peer, pairs, expected) in cases {
             assert_eq!(proxies.client_ip(ip(peer), &headers(&pairs)), ip(expected), "{description}");
         }
+    }
+
+    #[test]
+    fn https_is_believed_only_from_a_trusted_proxy() {
+        let proxies = TrustedProxies::new(vec!["10.0.0.0/8".parse().expect("CIDR")]);
+        let https = headers(&[("x-forwarded-proto", "https")]);
+        let downgraded = headers(&[("x-forwarded-proto", "https, http")]);
+
+        assert!(proxies.over_https(ip("10.0.0.2"), &https));
+        assert!(!proxies.over_https(ip("203.0.113.9"), &https), "anyone can send the header");
+        assert!(!proxies.over_https(ip("10.0.0.2"), &downgraded), "the nearest hop speaks last");
+        assert!(!proxies.over_https(ip("10.0.0.2"), &headers(&[])));
     }
 
     #[test]

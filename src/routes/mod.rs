@@ -16,6 +16,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::config::Settings;
 use crate::guard::client::{self, TrustedProxies};
 use crate::guard::limits::Limits;
+use crate::guard::voter::VoterCookies;
 use crate::guard::{csrf, headers, voter};
 use crate::state::AppState;
 use crate::web;
@@ -34,7 +35,7 @@ pub mod themes;
 pub use params::PollId;
 
 /// Every route with its guards.
-pub fn router(state: AppState, settings: &Settings) -> Router {
+pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies) -> Router {
     let wording = refusals::Wording { body_limit: settings.body_limit };
     let limits = &state.limits;
     let pages = Router::new()
@@ -45,12 +46,15 @@ pub fn router(state: AppState, settings: &Settings) -> Router {
         .merge(live::pages())
         .fallback(web::not_found)
         .layer(from_fn(csrf::html))
-        .layer(from_fn(voter::assign));
+        .layer(from_fn_with_state(voter_cookies.clone(), voter::assign));
     let pages = guarded(pages, settings, limits)
         .layer(from_fn_with_state(wording, refusals::html))
         // Outermost of the pages' layers: every page and refusal that asked for HX-Request varies by it.
         .layer(AutoVaryLayer);
-    let api = api::router(limits).merge(live::api()).layer(from_fn(csrf::api)).layer(from_fn(voter::assign));
+    let api = api::router(limits)
+        .merge(live::api())
+        .layer(from_fn(csrf::api))
+        .layer(from_fn_with_state(voter_cookies, voter::assign));
     let api = guarded(api, settings, limits).layer(from_fn_with_state(wording, refusals::api));
     // Probes stay out of the request log: load balancers call them every few seconds.
     let traced = Router::new().merge(api).merge(assets::router()).merge(pages).layer(crate::telemetry::http_trace());

@@ -81,7 +81,11 @@ async fn readyz(app: &TestApp) -> (StatusCode, Value) {
 
 async fn two_replicas(database_url: &str, redis: &OwnRedis) -> (TestApp, TestApp) {
     let prefix = format!("fault{:x}", rand::random::<u32>());
-    let mut env = vec![("REDIS_URL", redis.url()), ("REDIS_PREFIX", prefix)];
+    let mut env = vec![
+        ("REDIS_URL", redis.url()),
+        ("REDIS_PREFIX", prefix),
+        ("COOKIE_KEY", crate::support::SHARED_COOKIE_KEY.to_owned()),
+    ];
     env.extend(BREAKERS.iter().map(|(k, v)| (*k, (*v).to_owned())));
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let a = spawn_replica(database_url, &[&env[..], &[("REPLICA_NAME", "a")]].concat()).await;

@@ -1,7 +1,7 @@
 use reqwest::StatusCode;
 use rstest_reuse::apply;
 
-use crate::support::{Backend, on_each_backend, spawn_app};
+use crate::support::{Backend, new_client, on_each_backend, spawn_app, spawn_app_with};
 
 #[apply(on_each_backend)]
 #[tokio::test]
@@ -97,4 +97,40 @@ async fn an_oversized_body_is_refused_with_413(#[case] backend: Backend) {
 
     assert_eq!(page.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(app.scalar("select count(*) from polls").await, 10);
+}
+
+#[apply(on_each_backend)]
+#[tokio::test]
+async fn a_client_cannot_choose_its_voter_id(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let poll = app.first_poll("Sports").await;
+    let options = app.poll_options(poll).await;
+    let forger = new_client();
+    let forged = forger
+        .post(app.url(&format!("/polls/{poll}/votes")))
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("Cookie", "vs_voter=0123456789abcdef0123456789abcdef")
+        .form(&[("option", options[1].to_string())])
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(forged.status(), StatusCode::SEE_OTHER, "counted, as a new voter");
+    let reissued = forged.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(reissued.starts_with("vs_voter="), "{reissued}");
+    assert!(!reissued.contains("0123456789abcdef0123456789abcdef"), "not the id it chose: {reissued}");
+}
+
+#[tokio::test]
+async fn the_voter_cookie_is_secure_when_a_trusted_proxy_says_https() {
+    let app = spawn_app_with(Backend::Sqlite, &[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let plain = new_client().get(app.url("/")).send().await.unwrap();
+    let https = new_client().get(app.url("/")).header("X-Forwarded-Proto", "https").send().await.unwrap();
+    let untrusted = spawn_app(Backend::Sqlite).await;
+    let spoofed = new_client().get(untrusted.url("/")).header("X-Forwarded-Proto", "https").send().await.unwrap();
+
+    let cookie = |response: &reqwest::Response| response.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(!cookie(&plain).contains("Secure"), "{}", cookie(&plain));
+    assert!(cookie(&https).contains("Secure"), "{}", cookie(&https));
+    assert!(!cookie(&spoofed).contains("Secure"), "only a trusted proxy's word counts");
 }

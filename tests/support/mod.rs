@@ -180,6 +180,9 @@ pub async fn fresh_database(backend: Backend) -> String {
     }
 }
 
+/// The voter cookie key replicas of one deployment share.
+pub const SHARED_COOKIE_KEY: &str = "test-key-shared-by-the-replicas-of-one-cluster-0123456789abcdef0123456789";
+
 /// `n` replicas on one fresh database and the shared Redis, as behind a load balancer.
 pub async fn spawn_replicas(n: usize, extra: &[(&str, &str)]) -> Vec<TestApp> {
     let database_url = postgres::server().fresh_database().await;
@@ -189,8 +192,12 @@ pub async fn spawn_replicas(n: usize, extra: &[(&str, &str)]) -> Vec<TestApp> {
     let mut replicas = Vec::new();
     for i in 1..=n {
         let name = format!("replica-{i}");
-        let mut env =
-            vec![("REDIS_URL", redis_url.as_str()), ("REPLICA_NAME", name.as_str()), ("REDIS_PREFIX", prefix.as_str())];
+        let mut env = vec![
+            ("REDIS_URL", redis_url.as_str()),
+            ("REPLICA_NAME", name.as_str()),
+            ("REDIS_PREFIX", prefix.as_str()),
+            ("COOKIE_KEY", SHARED_COOKIE_KEY),
+        ];
         env.extend_from_slice(extra);
         replicas.push(spawn_replica(&database_url, &env).await);
     }
