@@ -7,8 +7,8 @@ use votestream_views::{
 };
 
 use crate::domain::{
-    Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, Poll, PollDraft, PollOption, Problem, Theme,
-    ThemeStats,
+    Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, Page, Poll, PollDraft, PollOption, Problem,
+    Theme, ThemeStats,
 };
 
 /// The poll form's limits: the ones the domain checks against.
@@ -37,10 +37,14 @@ pub fn theme_cards(stats: &[ThemeStats]) -> Vec<ThemeCard> {
         .collect()
 }
 
-/// A theme's page: its polls, numbered.
-pub fn theme_page(theme: &Theme, polls: Vec<Poll>) -> ThemePage {
+/// One page of a theme: its polls, numbered from `first_number`, and where the next page
+/// starts.
+pub fn theme_page(theme: &Theme, page: Page, polls: Vec<Poll>, first_number: usize) -> ThemePage {
     ThemePage {
         theme: theme_summary(theme),
+        first_number,
+        after: page.after,
+        next_after: page.next(polls.iter().map(|p| p.id)).and_then(|next| next.after),
         polls: polls
             .into_iter()
             .map(|p| PollCard {

@@ -1,7 +1,7 @@
 //! The JSON API, in the spirit of the original VoteStream's endpoints.
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{FromRequest, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
@@ -10,10 +10,10 @@ use axum_extra::routing::TypedPath;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use votestream_views::paths::api as path;
+use votestream_views::paths::{PageQuery, api as path};
 
 use super::PollId;
-use crate::domain::{Poll, PollDraft, PollOption, Theme, ThemeStats, VoteOutcome, VoterId};
+use crate::domain::{Page, Poll, PollDraft, PollOption, Theme, ThemeStats, VoteOutcome, VoterId};
 use crate::error::{ApiError, AppError, json_response};
 use crate::guard::limits::Limits;
 use crate::service;
@@ -103,19 +103,39 @@ async fn themes(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
     ))
 }
 
+/// The page a list request asks for, or a 422 that says what is wrong with it.
+fn page(query: PageQuery) -> Result<Page, AppError> {
+    Page::parse(query.after, query.limit).map_err(AppError::Invalid)
+}
+
+/// A page of polls as JSON: the array, and a `Link: <…>; rel="next"` header while more follow.
+fn polls_page(path: impl std::fmt::Display, page: Page, polls: &[Poll], json: impl Fn(&Poll) -> Value) -> Response {
+    let body = Json(polls.iter().map(json).collect::<Value>());
+    match page.next(polls.iter().map(|p| p.id)) {
+        Some(Page { after: Some(after), size }) => {
+            let next = format!("<{path}?after={after}&limit={size}>; rel=\"next\"");
+            ([(header::LINK, next)], body).into_response()
+        }
+        _ => body.into_response(),
+    }
+}
+
 async fn theme_polls(
     path::ThemePolls { key }: path::ThemePolls,
     State(store): State<DynStore>,
-) -> ApiResult<Json<Value>> {
+    Query(query): Query<PageQuery>,
+) -> ApiResult {
+    let page = page(query)?;
     let theme = store.theme(&key).await?.ok_or_else(|| AppError::theme_not_found(&key))?;
-    let polls = store.polls_of_theme(theme.id).await?;
-    Ok(Json(polls.iter().map(|p| poll_json(p, Some(&theme))).collect()))
+    let polls = store.polls_of_theme(theme.id, page).await?;
+    Ok(polls_page(path::ThemePolls { key }, page, &polls, |p| poll_json(p, Some(&theme))))
 }
 
-async fn polls(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
+async fn polls(State(store): State<DynStore>, Query(query): Query<PageQuery>) -> ApiResult {
+    let page = page(query)?;
     let themes = store.themes().await?;
-    let polls = store.polls().await?;
-    Ok(Json(polls.iter().map(|p| poll_json(p, themes.iter().find(|t| t.id == p.theme_id))).collect()))
+    let polls = store.polls(page).await?;
+    Ok(polls_page(path::Polls, page, &polls, |p| poll_json(p, themes.iter().find(|t| t.id == p.theme_id))))
 }
 
 async fn poll(State(state): State<AppState>, PollId(id): PollId) -> ApiResult<Json<Value>> {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use votestream_views::paths;
 
 use super::PollId;
+use crate::domain::Page;
 use crate::error::{ApiError, AppError, Result};
 use crate::guard::client::ClientIp;
 use crate::guard::limits::StreamsFull;
@@ -29,6 +30,9 @@ pub fn api() -> Router<AppState> {
 #[derive(Debug, Deserialize)]
 struct FormatQuery {
     format: Option<String>,
+    /// A theme stream follows the polls of one page of the theme, as the page shows them.
+    after: Option<i64>,
+    limit: Option<u32>,
 }
 
 impl FormatQuery {
@@ -117,7 +121,8 @@ async fn theme_events(
         Err(full) => return Ok(full.into_response()),
     };
     let theme = state.store.theme(&slug).await?.ok_or_else(|| AppError::theme_not_found(&slug))?;
-    let polls = state.store.polls_of_theme(theme.id).await?;
+    let page = Page::parse(query.after, query.limit).map_err(AppError::Invalid)?;
+    let polls = state.store.polls_of_theme(theme.id, page).await?;
     let watchers = polls.iter().map(|poll| state.live.hub().watch_loaded(poll)).collect();
     let events = stream::theme_events(theme.slug, watchers, format, last_event_id(&headers), lifetime);
     Ok(streaming(events))

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{DynStore, SeedReport, Store, StoreError, StoreResult};
-use crate::domain::{NewPoll, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId};
+use crate::domain::{NewPoll, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId};
 use crate::guard::breaker::{Breaker, Failure};
 
 /// Page reads whose last good answer is kept.
@@ -19,9 +19,10 @@ enum Read {
     ThemeStats,
     Theme(String),
     ThemeById(i64),
-    PollsOfTheme(i64),
+    PollsOfTheme(i64, Page),
+    PollsOfThemeUpTo(i64, i64),
     PollIdsOfTheme(i64),
-    Polls,
+    Polls(Page),
     Poll(i64),
 }
 
@@ -105,16 +106,20 @@ impl Store for GuardedStore {
         self.read(Read::ThemeById(id), self.inner.theme_by_id(id)).await
     }
 
-    async fn polls_of_theme(&self, theme_id: i64) -> StoreResult<Vec<Poll>> {
-        self.read(Read::PollsOfTheme(theme_id), self.inner.polls_of_theme(theme_id)).await
+    async fn polls_of_theme(&self, theme_id: i64, page: Page) -> StoreResult<Vec<Poll>> {
+        self.read(Read::PollsOfTheme(theme_id, page), self.inner.polls_of_theme(theme_id, page)).await
+    }
+
+    async fn polls_of_theme_up_to(&self, theme_id: i64, poll_id: i64) -> StoreResult<i64> {
+        self.read(Read::PollsOfThemeUpTo(theme_id, poll_id), self.inner.polls_of_theme_up_to(theme_id, poll_id)).await
     }
 
     async fn poll_ids_of_theme(&self, theme_id: i64) -> StoreResult<Vec<i64>> {
         self.read(Read::PollIdsOfTheme(theme_id), self.inner.poll_ids_of_theme(theme_id)).await
     }
 
-    async fn polls(&self) -> StoreResult<Vec<Poll>> {
-        self.read(Read::Polls, self.inner.polls()).await
+    async fn polls(&self, page: Page) -> StoreResult<Vec<Poll>> {
+        self.read(Read::Polls(page), self.inner.polls(page)).await
     }
 
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>> {

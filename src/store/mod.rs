@@ -5,7 +5,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::{Backend, Settings};
-use crate::domain::{NewPoll, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId};
+use crate::domain::{NewPoll, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId};
 
 mod backend;
 pub mod guarded;
@@ -88,12 +88,14 @@ pub trait Store: Send + Sync + 'static {
     async fn theme(&self, slug_or_key: &str) -> StoreResult<Option<Theme>>;
     /// The theme with this id.
     async fn theme_by_id(&self, id: i64) -> StoreResult<Option<Theme>>;
-    /// A theme's polls, oldest first.
-    async fn polls_of_theme(&self, theme_id: i64) -> StoreResult<Vec<Poll>>;
+    /// One page of a theme's polls, oldest first.
+    async fn polls_of_theme(&self, theme_id: i64, page: Page) -> StoreResult<Vec<Poll>>;
+    /// How many of a theme's polls come before (or are) `poll_id`: where a page starts.
+    async fn polls_of_theme_up_to(&self, theme_id: i64, poll_id: i64) -> StoreResult<i64>;
     /// The ids of a theme's polls, oldest first.
     async fn poll_ids_of_theme(&self, theme_id: i64) -> StoreResult<Vec<i64>>;
-    /// Every poll, oldest first.
-    async fn polls(&self) -> StoreResult<Vec<Poll>>;
+    /// One page of all polls, oldest first.
+    async fn polls(&self, page: Page) -> StoreResult<Vec<Poll>>;
     /// One poll.
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>>;
     /// The option this voter chose in this poll, if they voted.

@@ -13,7 +13,8 @@ use sqlx::Transaction;
 
 use super::SqlStore;
 use crate::domain::{
-    NewPoll, Poll, PollContent, PollOption, Refusal, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
+    NewPoll, Page, Poll, PollContent, PollOption, Refusal, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome,
+    VoterId,
 };
 use crate::store::{SeedReport, SqlBackend, Store, StoreResult};
 
@@ -91,18 +92,18 @@ async fn seed_theme(tx: &mut Transaction<'_, Db>, position: i32, seed: &Theme<()
 }
 
 /// Polls (`heads`: id, theme, question, closed) with their options (`options`: poll, id,
-/// text, votes), both filtered by the same optional id.
+/// text, votes), both queries taking the same `binds` in order.
 async fn load_polls(
     store: &SqlStore,
     heads: &'static str,
     options: &'static str,
-    filter: Option<i64>,
+    binds: &[i64],
 ) -> StoreResult<Vec<Poll>> {
     let mut heads = sqlx::query_as(heads);
     let mut options = sqlx::query_as(options);
-    if let Some(id) = filter {
-        heads = heads.bind(id);
-        options = options.bind(id);
+    for bind in binds {
+        heads = heads.bind(*bind);
+        options = options.bind(*bind);
     }
     let heads: Vec<(i64, i64, String, bool)> = heads.fetch_all(store.reader()).await?;
     if heads.is_empty() {
@@ -110,6 +111,11 @@ async fn load_polls(
     }
     let options: Vec<(i64, i64, String, i64)> = options.fetch_all(store.reader()).await?;
     Ok(assemble(heads, options))
+}
+
+/// A page's binds: the id to start after (0: from the start; ids are positive) and the size.
+fn page_binds(page: Page) -> [i64; 2] {
+    [page.after.unwrap_or(0), i64::from(page.size)]
 }
 
 #[async_trait]
@@ -199,15 +205,27 @@ impl Store for SqlStore {
         Ok(row.map(theme))
     }
 
-    async fn polls_of_theme(&self, theme_id: i64) -> StoreResult<Vec<Poll>> {
+    async fn polls_of_theme(&self, theme_id: i64, page: Page) -> StoreResult<Vec<Poll>> {
+        let [after, size] = page_binds(page);
         load_polls(
             self,
-            "select id, theme_id, question, closed_at is not null from polls where theme_id = $1 order by id",
-            "select o.poll_id, o.id, o.text, o.votes from options o join polls p on p.id = o.poll_id
-              where p.theme_id = $1 order by o.poll_id, o.position",
-            Some(theme_id),
+            "select id, theme_id, question, closed_at is not null from polls
+              where theme_id = $1 and id > $2 order by id limit $3",
+            "select o.poll_id, o.id, o.text, o.votes from options o
+              where o.poll_id in (select id from polls where theme_id = $1 and id > $2 order by id limit $3)
+              order by o.poll_id, o.position",
+            &[theme_id, after, size],
         )
         .await
+    }
+
+    async fn polls_of_theme_up_to(&self, theme_id: i64, poll_id: i64) -> StoreResult<i64> {
+        let (count,): (i64,) = sqlx::query_as("select count(*) from polls where theme_id = $1 and id <= $2")
+            .bind(theme_id)
+            .bind(poll_id)
+            .fetch_one(self.reader())
+            .await?;
+        Ok(count)
     }
 
     async fn poll_ids_of_theme(&self, theme_id: i64) -> StoreResult<Vec<i64>> {
@@ -218,12 +236,14 @@ impl Store for SqlStore {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    async fn polls(&self) -> StoreResult<Vec<Poll>> {
+    async fn polls(&self, page: Page) -> StoreResult<Vec<Poll>> {
         load_polls(
             self,
-            "select id, theme_id, question, closed_at is not null from polls order by id",
-            "select poll_id, id, text, votes from options order by poll_id, position",
-            None,
+            "select id, theme_id, question, closed_at is not null from polls where id > $1 order by id limit $2",
+            "select poll_id, id, text, votes from options
+              where poll_id in (select id from polls where id > $1 order by id limit $2)
+              order by poll_id, position",
+            &page_binds(page),
         )
         .await
     }
@@ -234,7 +254,7 @@ impl Store for SqlStore {
             self,
             "select id, theme_id, question, closed_at is not null from polls where id = $1",
             "select poll_id, id, text, votes from options where poll_id = $1 order by position",
-            Some(id),
+            &[id],
         )
         .await?;
         Ok(polls.pop())

@@ -10,6 +10,7 @@ mod create;
 mod embedded;
 mod limits;
 mod pages;
+mod paging;
 mod refusals;
 mod security;
 mod voting;

@@ -50,13 +50,19 @@ pub struct PollTotal {
     pub closed: bool,
 }
 
-/// `/themes/{slug}`.
+/// `/themes/{slug}`, one page of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ThemePage {
     /// The theme.
     pub theme: ThemeSummary,
-    /// Its polls in order; numbered #1, #2… on the page.
+    /// This page's polls in order; numbered from `first_number` on.
     pub polls: Vec<PollCard>,
+    /// The number of the page's first poll within the theme (1 on the first page).
+    pub first_number: usize,
+    /// The cursor this page was asked for (`?after=`); its live stream follows the same polls.
+    pub after: Option<i64>,
+    /// The cursor of the next page, if there is one.
+    pub next_after: Option<i64>,
 }
 
 /// One option with its tally.

@@ -19,6 +19,23 @@ pub struct Theme {
     pub slug: String,
 }
 
+/// The query of a paged list: `?after=<last id of the previous page>&limit=<size>`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct PageQuery {
+    /// The last id of the previous page.
+    pub after: Option<i64>,
+    /// Items per page.
+    pub limit: Option<u32>,
+}
+
+/// `path` for the page after `after` (the first page when `None`).
+pub fn paged(path: impl fmt::Display, after: Option<i64>) -> String {
+    match after {
+        Some(after) => format!("{path}?after={after}"),
+        None => path.to_string(),
+    }
+}
+
 /// `/themes/{slug}/events`: live totals of a theme's polls.
 #[derive(Debug, Clone, TypedPath, Deserialize)]
 #[typed_path("/themes/{slug}/events")]
@@ -208,6 +225,8 @@ mod tests {
         assert_eq!(HTMX_JS.to_string(), "/assets/vendor/htmx.min.js");
         assert_eq!(api::Poll { id: 3 }.to_string(), "/api/polls/3");
         assert_eq!(Poll::PATH, "/polls/{id}");
+        assert_eq!(paged(Theme { slug: "sports".into() }, Some(42)), "/themes/sports?after=42");
+        assert_eq!(paged(Theme { slug: "sports".into() }, None), "/themes/sports");
     }
 
     #[test]

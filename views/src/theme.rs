@@ -39,7 +39,7 @@ pub fn fragment(model: &ThemePage) -> Markup {
     html! {
         (back_link(&paths::Home.to_string(), "Back to themes"))
         (header(&model.theme))
-        div.live-totals hidden hx-ext="sse" sse-connect=(paths::ThemeEvents { slug: model.theme.slug.clone() }) sse-swap="totals"
+        div.live-totals hidden hx-ext="sse" sse-connect=(paths::paged(paths::ThemeEvents { slug: model.theme.slug.clone() }, model.after)) sse-swap="totals"
             hx-target="this" hx-swap="innerHTML" {}
         @if model.polls.is_empty() {
             p.empty { "No polls in this theme yet." }
@@ -47,7 +47,7 @@ pub fn fragment(model: &ThemePage) -> Markup {
             ol.poll-list {
                 @for (i, poll) in model.polls.iter().enumerate() {
                     li.poll-card.(theme_class(&model.theme.slug)) {
-                        span.poll-number { "#" (i + 1) }
+                        span.poll-number { "#" (model.first_number + i) }
                         h2 { (poll.question) }
                         ul.option-list {
                             @for option in &poll.options { li { (option) } }
@@ -60,6 +60,11 @@ pub fn fragment(model: &ThemePage) -> Markup {
                         }
                     }
                 }
+            }
+        }
+        @if let Some(next) = model.next_after {
+            nav.pager aria-label="More polls" {
+                a.button href=(paths::paged(paths::Theme { slug: model.theme.slug.clone() }, Some(next))) { "More polls →" }
             }
         }
         p.create-here {
