@@ -48,6 +48,9 @@ pub struct Settings {
     pub db_max_connections: u32,
     /// `REQUEST_TIMEOUT_SECS`: longest a request may take before a 408.
     pub request_timeout: Duration,
+    /// `HEADER_READ_TIMEOUT_SECS`: a connection that has not sent its request headers
+    /// within this is closed (slow-loris clients hold nothing for long).
+    pub header_read_timeout: Duration,
     /// `BODY_LIMIT_BYTES`: largest request body accepted.
     pub body_limit: usize,
     /// `REDIS_URL`: Redis for the live bus and the cache; `None` keeps both in-process.
@@ -176,6 +179,10 @@ impl Settings {
             request_timeout: Duration::from_secs(positive(
                 parse(get("REQUEST_TIMEOUT_SECS", "10"), "expected a whole number of seconds")?,
                 "REQUEST_TIMEOUT_SECS",
+            )?),
+            header_read_timeout: Duration::from_secs(positive(
+                parse(get("HEADER_READ_TIMEOUT_SECS", "5"), "expected a whole number of seconds")?,
+                "HEADER_READ_TIMEOUT_SECS",
             )?),
             body_limit: positive(
                 parse(get("BODY_LIMIT_BYTES", "65536"), "expected a number of bytes")?,

@@ -4,9 +4,16 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use anyhow::Context;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower::Service;
 
 use crate::cache::{DynCache, LocalCache, RedisCache};
 use crate::config::{Backend, Settings};
@@ -23,11 +30,15 @@ use crate::{routes, seed, store};
 /// Entries the in-process cache keeps at most.
 const LOCAL_CACHE_ENTRIES: u64 = 10_000;
 
+/// How long shutdown waits for connections to finish what they are doing.
+const DRAIN: Duration = Duration::from_secs(30);
+
 /// A bound, ready server.
 pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     state: AppState,
+    header_read_timeout: Duration,
 }
 
 impl Application {
@@ -101,7 +112,7 @@ impl Application {
             replica = %settings.replica_name,
             "VoteStream ready"
         );
-        Ok(Self { listener, router, state })
+        Ok(Self { listener, router, state, header_read_timeout: settings.header_read_timeout })
     }
 
     /// The address actually bound (port 0 becomes a real port).
@@ -114,8 +125,12 @@ impl Application {
         self.state.clone()
     }
 
-    /// Serves until `shutdown` resolves: then live streams end (clients reconnect
-    /// elsewhere), background tasks stop, and requests in flight finish.
+    /// Serves until `shutdown` resolves: then it stops accepting, live streams end (clients
+    /// reconnect elsewhere after their `retry:` hint), background tasks stop, and requests
+    /// in flight, votes among them, finish and are answered (for up to [`DRAIN`]).
+    ///
+    /// The accept loop is hyper's, rather than `axum::serve`, to bound how long a
+    /// connection may take to send its headers.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let token = self.state.shutdown.clone();
         let trigger = token.clone();
@@ -123,7 +138,38 @@ impl Application {
             shutdown.await;
             trigger.cancel();
         });
-        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service).with_graceful_shutdown(token.cancelled_owned()).await
+        let mut make_service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        let mut builder = Builder::new(TokioExecutor::new());
+        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.header_read_timeout);
+        let graceful = GracefulShutdown::new();
+        loop {
+            let (stream, peer) = tokio::select! {
+                () = token.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors, say: wait a moment rather than spin.
+                        tracing::warn!(%error, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let Ok(service) = make_service.call(peer).await;
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+                .into_owned();
+            let connection = graceful.watch(connection);
+            tokio::spawn(async move {
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, %peer, "connection ended with an error");
+                }
+            });
+        }
+        drop(self.listener);
+        if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
+            tracing::warn!("shutdown: connections still open after {DRAIN:?}, closing them");
+        }
+        Ok(())
     }
 }

@@ -137,3 +137,20 @@ async fn a_flood_of_polls_from_one_address_is_cut_short() {
     assert_eq!((created, refused), (5, 15));
     assert_eq!(app.scalar("select count(*) from polls").await, before + 5);
 }
+
+#[tokio::test]
+async fn a_connection_that_never_finishes_its_headers_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(Backend::Sqlite, &[("HEADER_READ_TIMEOUT_SECS", "1")]).await;
+    let mut slow = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    slow.write_all(b"GET / HTTP/1.1\r\nHost: votes.test\r\n").await.unwrap();
+
+    let mut reply = Vec::new();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(10), slow.read_to_end(&mut reply)).await;
+
+    assert!(closed.is_ok(), "the server closed the connection instead of holding it");
+    let reply = String::from_utf8_lossy(&reply);
+    assert!(reply.is_empty() || reply.starts_with("HTTP/1.1 408"), "no page for a half-sent request: {reply}");
+    let page = app.get("/").await;
+    assert_eq!(page.status, StatusCode::OK, "whole requests are served as before");
+}
