@@ -6,9 +6,9 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use votestream_views::{ErrorView, error};
 
 use crate::error::{AppError, json_response};
@@ -104,12 +104,11 @@ pub async fn api(State(wording): State<Wording>, method: Method, request: Reques
         Some(view) => view.message,
         None => explain(status, &method, words(body).await, wording, true),
     };
-    let json = json_response(status, serde_json::json!({ "error": message }));
+    // Keep the refusing layer's headers (Retry-After, Allow…); the body's own are replaced.
+    let (json_parts, body) = json_response(status, serde_json::json!({ "error": message })).into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let (json_parts, body) = json.into_parts();
     parts.headers.extend(json_parts.headers);
-    Response::from_parts(parts, body).into_response()
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]

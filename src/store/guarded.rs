@@ -12,17 +12,19 @@ use super::{DynStore, SeedReport, Store, StoreError, StoreResult};
 use crate::domain::{NewPoll, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId};
 use crate::guard::breaker::{Breaker, Failure};
 
-/// Page reads whose last good answer is kept.
+/// Page reads whose last good answer is kept (bounded in number: see `LAST_GOOD_ENTRIES`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Read {
     Themes,
     ThemeStats,
     Theme(String),
     ThemeById(i64),
-    PollsOfTheme(i64, Page),
+    /// A theme's first page, of this size.
+    PollsOfTheme(i64, u32),
     PollsOfThemeUpTo(i64, i64),
     PollIdsOfTheme(i64),
-    Polls(Page),
+    /// The first page of all polls, of this size.
+    Polls(u32),
     Poll(i64),
 }
 
@@ -107,7 +109,12 @@ impl Store for GuardedStore {
     }
 
     async fn polls_of_theme(&self, theme_id: i64, page: Page) -> StoreResult<Vec<Poll>> {
-        self.read(Read::PollsOfTheme(theme_id, page), self.inner.polls_of_theme(theme_id, page)).await
+        // Only first pages are kept: any cursor can be asked for, and copies of every page
+        // would let a client fill the memory.
+        if page.after.is_some() {
+            return self.guard(self.inner.polls_of_theme(theme_id, page)).await;
+        }
+        self.read(Read::PollsOfTheme(theme_id, page.size), self.inner.polls_of_theme(theme_id, page)).await
     }
 
     async fn polls_of_theme_up_to(&self, theme_id: i64, poll_id: i64) -> StoreResult<i64> {
@@ -119,7 +126,10 @@ impl Store for GuardedStore {
     }
 
     async fn polls(&self, page: Page) -> StoreResult<Vec<Poll>> {
-        self.read(Read::Polls(page), self.inner.polls(page)).await
+        if page.after.is_some() {
+            return self.guard(self.inner.polls(page)).await;
+        }
+        self.read(Read::Polls(page.size), self.inner.polls(page)).await
     }
 
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>> {

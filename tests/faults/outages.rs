@@ -79,7 +79,17 @@ async fn readyz(app: &TestApp) -> (StatusCode, Value) {
     (response.status(), response.json().await.unwrap())
 }
 
-async fn two_replicas(database_url: &str, redis: &OwnRedis) -> (TestApp, TestApp) {
+/// Two replicas on one database and one Redis, a demo poll, where to vote on it on each,
+/// and a JSON viewer of it on each.
+struct Scene {
+    a: TestApp,
+    b: TestApp,
+    poll: i64,
+    vote_urls: Vec<String>,
+    viewers: Vec<SseClient>,
+}
+
+async fn two_replicas(database_url: &str, redis: &OwnRedis) -> Scene {
     let prefix = format!("fault{:x}", rand::random::<u32>());
     let mut env = vec![
         ("REDIS_URL", redis.url()),
@@ -90,7 +100,13 @@ async fn two_replicas(database_url: &str, redis: &OwnRedis) -> (TestApp, TestApp
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let a = spawn_replica(database_url, &[&env[..], &[("REPLICA_NAME", "a")]].concat()).await;
     let b = spawn_replica(database_url, &[&env[..], &[("REPLICA_NAME", "b")]].concat()).await;
-    (a, b)
+    let poll = a.first_poll("Sports").await;
+    let vote_urls = [&a, &b].map(|app| app.url(&format!("/api/polls/{poll}/vote"))).to_vec();
+    let mut viewers = Vec::new();
+    for app in [&a, &b] {
+        viewers.push(SseClient::connect(&app.url(&format!("/polls/{poll}/events?format=json")), None).await);
+    }
+    Scene { a, b, poll, vote_urls, viewers }
 }
 
 /// Both viewers end on `total`.
@@ -105,13 +121,7 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
     let pg = OwnPg::start();
     let mut redis = OwnRedis::start(crate::support::postgres::free_port()).await;
     let database_url = pg.server().fresh_database().await;
-    let (a, b) = two_replicas(&database_url, &redis).await;
-    let poll = a.first_poll("Sports").await;
-    let urls = vec![a.url(&format!("/api/polls/{poll}/vote")), b.url(&format!("/api/polls/{poll}/vote"))];
-    let mut viewers = vec![
-        SseClient::connect(&a.url(&format!("/polls/{poll}/events?format=json")), None).await,
-        SseClient::connect(&b.url(&format!("/polls/{poll}/events?format=json")), None).await,
-    ];
+    let Scene { a, b, poll, vote_urls: urls, mut viewers } = two_replicas(&database_url, &redis).await;
     a.get(&format!("/polls/{poll}")).await; // a page read, so its last good copy exists
     let stop = Arc::new(AtomicBool::new(false));
     let load = tokio::spawn(vote_load(urls, stop.clone()));
@@ -174,13 +184,7 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
 async fn redis_stopped_under_load_keeps_votes_and_live_results_flowing() {
     let mut redis = OwnRedis::start(crate::support::postgres::free_port()).await;
     let database_url = crate::support::postgres::server().fresh_database().await;
-    let (a, b) = two_replicas(&database_url, &redis).await;
-    let poll = a.first_poll("Sports").await;
-    let urls = vec![a.url(&format!("/api/polls/{poll}/vote")), b.url(&format!("/api/polls/{poll}/vote"))];
-    let mut viewers = vec![
-        SseClient::connect(&a.url(&format!("/polls/{poll}/events?format=json")), None).await,
-        SseClient::connect(&b.url(&format!("/polls/{poll}/events?format=json")), None).await,
-    ];
+    let Scene { a, b, poll, vote_urls: urls, mut viewers } = two_replicas(&database_url, &redis).await;
     a.wait_until_subscribed_on(poll, &redis).await;
     b.wait_until_subscribed_on(poll, &redis).await;
     let stop = Arc::new(AtomicBool::new(false));
