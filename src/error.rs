@@ -57,7 +57,15 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
-        if error.is_unavailable() {
+        if matches!(error, StoreError::TimedOut) {
+            // The call was abandoned mid-way: say what is known, and no more.
+            tracing::warn!(%error, "refused: the database did not answer in time");
+            Self::Unavailable(
+                "VoteStream's database did not answer in time. What you sent may or may not have been saved: \
+                 reload the page to see, then try again if needed."
+                    .into(),
+            )
+        } else if error.is_unavailable() {
             tracing::warn!(%error, "refused: the database is unavailable");
             Self::Unavailable(
                 "VoteStream cannot reach its database just now, so nothing was saved. Please try again in a few seconds."

@@ -46,8 +46,8 @@ impl GuardedStore {
 
     async fn guard<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
         self.breaker.call(StoreError::is_outage, call).await.map_err(|failure| match failure {
-            Failure::Open => StoreError::Unavailable("the circuit is open"),
-            Failure::TimedOut => StoreError::Unavailable("the call timed out"),
+            Failure::Open => StoreError::Unavailable,
+            Failure::TimedOut => StoreError::TimedOut,
             Failure::Call(error) => error,
         })
     }

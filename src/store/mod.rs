@@ -23,9 +23,13 @@ pub enum StoreError {
     /// A migration failed.
     #[error(transparent)]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    /// The database was not called, or not answered in time: its breaker says why.
-    #[error("the database is unavailable: {0}")]
-    Unavailable(&'static str),
+    /// The database was not called: its breaker is open.
+    #[error("the database is unavailable: its circuit is open")]
+    Unavailable,
+    /// The database did not answer in time; the call was abandoned, so whether a write
+    /// took effect is unknown.
+    #[error("the database did not answer in time")]
+    TimedOut,
 }
 
 impl StoreError {
@@ -34,7 +38,7 @@ impl StoreError {
     /// answer, not an outage; so is a pool with no free connection (that is load).
     pub fn is_outage(&self) -> bool {
         match self {
-            Self::Unavailable(_) => true,
+            Self::Unavailable | Self::TimedOut => true,
             Self::Database(error) => match error {
                 sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_)
