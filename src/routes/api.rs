@@ -30,6 +30,7 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .route(path::Poll::PATH, get(poll))
         .route(path::PollVote::PATH, post(vote).layer(limits.vote()))
         .route(path::PollResults::PATH, get(results))
+        .route(path::PollResultsCsv::PATH, get(super::export::csv))
         .route(path::ROOT, any(no_such_endpoint))
         .route(path::FALLBACK, any(no_such_endpoint))
 }

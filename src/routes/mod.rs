@@ -23,6 +23,7 @@ use crate::web;
 
 pub mod api;
 pub mod assets;
+pub mod export;
 mod form;
 pub mod home;
 pub mod live;

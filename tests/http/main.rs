@@ -8,6 +8,7 @@ mod support;
 mod api;
 mod create;
 mod embedded;
+mod export;
 mod limits;
 mod pages;
 mod paging;

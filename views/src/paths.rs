@@ -203,6 +203,14 @@ pub mod api {
         pub id: i64,
     }
 
+    /// `/api/polls/{id}/results.csv`: the results as a CSV download.
+    #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+    #[typed_path("/api/polls/{id}/results.csv")]
+    pub struct PollResultsCsv {
+        /// The poll.
+        pub id: i64,
+    }
+
     /// `/api/polls/{id}/stream`: live results as JSON.
     #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
     #[typed_path("/api/polls/{id}/stream")]

@@ -88,8 +88,21 @@ fn theme_link(model: &VotePage) -> String {
     paths::Theme { slug: model.theme.slug.clone() }.to_string()
 }
 
+/// Where the results can be taken away.
+fn downloads(poll_id: i64) -> Markup {
+    html! {
+        p.downloads {
+            "Download the results: "
+            a href=(paths::api::PollResultsCsv { id: poll_id }) download { "CSV" }
+            " · "
+            a href=(paths::api::PollResults { id: poll_id }) download { "JSON" }
+        }
+    }
+}
+
 fn after_vote(model: &VotePage) -> Markup {
     html! {
+        (downloads(model.results.poll_id))
         nav.after-vote aria-label="Continue" {
             @if let Some(next) = model.next_poll {
                 a.button href=(paths::Poll { id: next }) { "Next poll →" }
