@@ -91,6 +91,9 @@ pub struct Settings {
     pub cookie_key: Option<String>,
     /// `COOKIE_SECURE`: when the voter cookie is marked `Secure`.
     pub cookie_secure: CookieSecure,
+    /// `EMBED_ALLOWED_ORIGINS`: the sites that may frame `/embed/…` pages, as origins
+    /// (`https://blog.example`) separated by commas or spaces; `*` lets any site.
+    pub embed_allowed_origins: Vec<String>,
 }
 
 /// When the voter cookie is marked `Secure` (sent over HTTPS only).
@@ -253,6 +256,7 @@ impl Settings {
                     return Err(ConfigError { name, value, reason: "expected auto, always or never".into() });
                 }
             },
+            embed_allowed_origins: origins(get("EMBED_ALLOWED_ORIGINS", "*"))?,
             redis_breaker: breaker(
                 &get,
                 [("REDIS_TIMEOUT_MS", "300"), ("REDIS_BREAKER_FAILURES", "3"), ("REDIS_BREAKER_COOLDOWN_MS", "5000")],
@@ -307,6 +311,27 @@ fn breaker(
         failures: positive(parse(get(failures_name, failures_default), "expected a whole number")?, failures_name)?,
         cooldown: millis(get, cooldown)?,
     })
+}
+
+/// `*`, or origins (`scheme://host[:port]`, nothing more) separated by commas or spaces.
+fn origins((name, value): (&'static str, String)) -> Result<Vec<String>, ConfigError> {
+    let items: Vec<&str> = value.split([',', ' ']).map(str::trim).filter(|i| !i.is_empty()).collect();
+    if items == ["*"] {
+        return Ok(vec!["*".to_owned()]);
+    }
+    items
+        .iter()
+        .map(|item| {
+            let origin = url::Url::parse(item).ok().filter(|u| {
+                matches!(u.scheme(), "http" | "https") && u.host().is_some() && u.path() == "/" && !item.ends_with('/')
+            });
+            origin.map(|u| u.origin().ascii_serialization()).ok_or_else(|| ConfigError {
+                name,
+                value: value.clone(),
+                reason: format!("“{item}” is not an origin such as https://blog.example (or use * alone)"),
+            })
+        })
+        .collect()
 }
 
 /// Comma-separated networks: `10.0.0.0/8`, `::1`, `192.0.2.7`.
@@ -408,6 +433,13 @@ mod tests {
     }
 
     #[test]
+    fn embed_origins_are_a_star_or_a_list_of_origins() {
+        assert_eq!(settings(&[]).expect("default").embed_allowed_origins, ["*"]);
+        let s = settings(&[("EMBED_ALLOWED_ORIGINS", "https://blog.example, http://127.0.0.1:8081")]).expect("valid");
+        assert_eq!(s.embed_allowed_origins, ["https://blog.example", "http://127.0.0.1:8081"]);
+    }
+
+    #[test]
     fn trusted_proxies_take_networks_and_single_addresses() {
         let s = settings(&[("TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1 ,::1")]).expect("valid");
         let shown: Vec<String> = s.trusted_proxies.iter().map(ToString::to_string).collect();
@@ -434,6 +466,9 @@ mod tests {
             ("REDIS_TIMEOUT_MS", "soon", "milliseconds"),
             ("COOKIE_KEY", "short", "at least 64 characters"),
             ("COOKIE_SECURE", "sometimes", "auto, always or never"),
+            ("EMBED_ALLOWED_ORIGINS", "https://blog.example/path", "is not an origin"),
+            ("EMBED_ALLOWED_ORIGINS", "blog.example", "is not an origin"),
+            ("EMBED_ALLOWED_ORIGINS", "https://a.example *", "is not an origin"),
         ];
         for (name, value, expected) in cases {
             let error = settings(&[(name, value)]).expect_err(name).to_string();

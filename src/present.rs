@@ -98,6 +98,7 @@ pub fn vote_page(
         ballot: ballot(poll, choice),
         refusal,
         voting_paused,
+        embedded: false,
         next_poll: poll_ids.get(index + 1).copied(),
     }
 }

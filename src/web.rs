@@ -23,7 +23,18 @@ pub struct HxMode {
 impl HxMode {
     /// Renders `content` as a page or fragment with `status`.
     pub fn render(self, status: StatusCode, title: &str, content: Markup) -> Response {
-        let body = if self.fragment { layout::fragment(title, content) } else { layout::page(title, content) };
+        self.render_in(layout::page, status, title, content)
+    }
+
+    /// The same inside `document` (the site's layout, or the bare one of embedded polls).
+    pub fn render_in(
+        self,
+        document: fn(&str, Markup) -> Markup,
+        status: StatusCode,
+        title: &str,
+        content: Markup,
+    ) -> Response {
+        let body = if self.fragment { layout::fragment(title, content) } else { document(title, content) };
         let mut response = (status, body).into_response();
         response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         response

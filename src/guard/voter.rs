@@ -13,6 +13,7 @@ use axum_extra::extract::SignedCookieJar;
 use axum_extra::extract::cookie::{Cookie, Key, SameSite};
 
 use super::client::OverHttps;
+use super::headers::EMBED_PREFIX;
 use crate::config::{Backend, CookieSecure, Settings};
 use crate::domain::VoterId;
 use crate::error::AppError;
@@ -58,18 +59,24 @@ impl VoterCookies {
         jar.get(COOKIE).and_then(|cookie| VoterId::parse(cookie.value()))
     }
 
-    /// The cookie that gives a browser its voter id.
-    fn cookie(&self, voter: &VoterId, https: bool) -> Cookie<'static> {
+    /// The cookie that gives a browser its voter id. Inside an iframe on another site a
+    /// Lax cookie is never sent, so there, when it can be Secure, it is `SameSite=None`
+    /// and `Partitioned` (kept per embedding site, which browsers that block third-party
+    /// cookies still allow). Over plain HTTP that cannot be: the frame's voter is then a
+    /// new one per vote, held back by the address's vote quota.
+    fn cookie(&self, voter: &VoterId, https: bool, embedded: bool) -> Cookie<'static> {
         let secure = match self.secure {
             CookieSecure::Always => true,
             CookieSecure::Never => false,
             CookieSecure::Auto => https,
         };
+        let cross_site = embedded && secure;
         Cookie::build((COOKIE, voter.to_string()))
             .path("/")
             .max_age(MAX_AGE)
             .http_only(true)
-            .same_site(SameSite::Lax)
+            .same_site(if cross_site { SameSite::None } else { SameSite::Lax })
+            .partitioned(cross_site)
             .secure(secure)
             .build()
     }
@@ -113,13 +120,14 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
 pub async fn assign(State(cookies): State<VoterCookies>, mut request: Request, next: Next) -> Response {
     let jar = SignedCookieJar::from_headers(request.headers(), cookies.key.clone());
     let https = request.extensions().get::<OverHttps>().is_some_and(|OverHttps(https)| *https);
+    let embedded = request.uri().path().starts_with(EMBED_PREFIX);
     let (voter, fresh) = match cookies.voter(&jar) {
         Some(voter) => (voter, false),
         None => (VoterId::random(), true),
     };
     request.extensions_mut().insert(voter.clone());
     let response = next.run(request).await;
-    if fresh { (jar.add(cookies.cookie(&voter, https)), response).into_response() } else { response }
+    if fresh { (jar.add(cookies.cookie(&voter, https, embedded)), response).into_response() } else { response }
 }
 
 /// Handlers take the voter as an argument.
@@ -156,7 +164,7 @@ mod tests {
 
     /// The `name=value` part of the cookie the server would set for `voter`.
     fn issued(cookies: &VoterCookies, voter: &VoterId) -> String {
-        let jar = SignedCookieJar::new(cookies.key.clone()).add(cookies.cookie(voter, false));
+        let jar = SignedCookieJar::new(cookies.key.clone()).add(cookies.cookie(voter, false, false));
         let cookie = jar.get(COOKIE).expect("just added");
         // The jar verifies on get; what goes on the wire is the signed form.
         let response = (jar, "").into_response();
@@ -204,12 +212,24 @@ mod tests {
             (CookieSecure::Never, true, false),
         ];
         for (rule, https, secure) in cases {
-            let set = cookies(rule).cookie(&voter, https).to_string();
+            let set = cookies(rule).cookie(&voter, https, false).to_string();
             for part in ["Path=/", "HttpOnly", "SameSite=Lax", "Max-Age=34560000"] {
                 assert!(set.contains(part), "{part} in {set}");
             }
             assert_eq!(set.contains("Secure"), secure, "{rule:?} over https={https}: {set}");
         }
+    }
+
+    #[test]
+    fn inside_a_frame_over_https_the_cookie_is_partitioned_and_cross_site() {
+        let voter = VoterId::random();
+        let framed = cookies(CookieSecure::Auto).cookie(&voter, true, true).to_string();
+        let framed_plain = cookies(CookieSecure::Auto).cookie(&voter, false, true).to_string();
+
+        for part in ["SameSite=None", "Secure", "Partitioned", "HttpOnly"] {
+            assert!(framed.contains(part), "{part} in {framed}");
+        }
+        assert!(framed_plain.contains("SameSite=Lax") && !framed_plain.contains("Partitioned"), "{framed_plain}");
     }
 
     #[test]

@@ -15,6 +15,8 @@ const FILES: &[(Asset, &str, &[u8])] = &[
     (paths::FAVICON, "image/svg+xml", include_bytes!("../../assets/favicon.svg")),
     (paths::HTMX_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/vendor/htmx.min.js")),
     (paths::HTMX_SSE_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/vendor/htmx-ext-sse.min.js")),
+    (paths::EMBED_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/embed.js")),
+    (paths::EMBED_HOST_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/embed-host.js")),
 ];
 
 pub fn router() -> Router<AppState> {

@@ -62,7 +62,7 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
     let app = traced.merge(system::probes()).with_state(state);
     let replica = HeaderValue::from_str(&settings.replica_name).unwrap_or(HeaderValue::from_static("unnamed"));
     let proxies = TrustedProxies::new(settings.trusted_proxies.clone());
-    headers::apply(app)
+    app.layer(from_fn_with_state(headers::Policies::new(settings), headers::apply))
         .layer(from_fn_with_state(proxies, client::identify))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-replica"), replica))
         .layer(PropagateRequestIdLayer::x_request_id())

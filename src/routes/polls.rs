@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum_extra::routing::TypedPath;
 use serde::Deserialize;
 use votestream_views::paths::{self, NewPollQuery};
-use votestream_views::{new_poll, poll};
+use votestream_views::{layout, new_poll, poll};
 
 use super::PollId;
 use super::form::Form;
@@ -27,6 +27,24 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .route(paths::Poll::PATH, get(show))
         .route(paths::PollVotes::PATH, post(vote).layer(limits.vote()))
         .route(paths::PollResults::PATH, get(results))
+        .route(paths::EmbedPoll::PATH, get(show_embedded))
+        .route(paths::EmbedPollVotes::PATH, post(vote_embedded).layer(limits.vote()))
+}
+
+/// Where a poll page is shown: on the site, or alone in an iframe on another site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    Site,
+    Embedded,
+}
+
+impl Frame {
+    fn poll_path(self, id: i64) -> String {
+        match self {
+            Self::Site => paths::Poll { id }.to_string(),
+            Self::Embedded => paths::EmbedPoll { id }.to_string(),
+        }
+    }
 }
 
 async fn new(State(store): State<DynStore>, Query(query): Query<NewPollQuery>, mode: HxMode) -> Result<Response> {
@@ -109,12 +127,13 @@ async fn create(State(store): State<DynStore>, mode: HxMode, Form(form): Form<Po
     }
 }
 
-/// The vote page as `voter` sees it; `refusal` says why their vote was just refused.
+/// The vote page as `voter` sees it in `frame`; `refusal` says why their vote was just
+/// refused.
 async fn render_vote_page(
     store: &dyn Store,
     poll: Poll,
     voter: &VoterId,
-    mode: HxMode,
+    (mode, frame): (HxMode, Frame),
     status: StatusCode,
     refusal: Option<String>,
 ) -> Result<Response> {
@@ -132,14 +151,28 @@ async fn render_vote_page(
         Err(error) if error.is_unavailable() => Err(()),
         Err(error) => return Err(error.into()),
     };
-    let page = present::vote_page(&poll, &theme, &poll_ids, choice, refusal);
-    Ok(mode.render(status, &poll::title(&page), poll::fragment(&page)))
+    let mut page = present::vote_page(&poll, &theme, &poll_ids, choice, refusal);
+    page.embedded = frame == Frame::Embedded;
+    let document = if page.embedded { layout::embed } else { layout::page };
+    Ok(mode.render_in(document, status, &poll::title(&page), poll::fragment(&page)))
 }
 
 #[tracing::instrument(skip_all, fields(poll_id = id))]
 async fn show(State(store): State<DynStore>, PollId(id): PollId, voter: VoterId, mode: HxMode) -> Result<Response> {
     let found = store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(store.as_ref(), found, &voter, mode, StatusCode::OK, None).await
+    render_vote_page(store.as_ref(), found, &voter, (mode, Frame::Site), StatusCode::OK, None).await
+}
+
+/// `/embed/polls/{id}`: the poll alone, for an iframe (the framing rule is in `guard::headers`).
+#[tracing::instrument(skip_all, fields(poll_id = id))]
+async fn show_embedded(
+    State(store): State<DynStore>,
+    PollId(id): PollId,
+    voter: VoterId,
+    mode: HxMode,
+) -> Result<Response> {
+    let found = store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    render_vote_page(store.as_ref(), found, &voter, (mode, Frame::Embedded), StatusCode::OK, None).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -147,9 +180,6 @@ struct VoteForm {
     option: Option<String>,
 }
 
-/// One vote. Accepted: back to the poll page (post/redirect/get), which now shows results.
-/// Refused because of the voter's own or the poll's state: the poll as it stands, with the
-/// reason on top; any other refusal: the error page.
 #[tracing::instrument(skip_all, fields(poll_id = id))]
 async fn vote(
     State(state): State<AppState>,
@@ -158,6 +188,30 @@ async fn vote(
     mode: HxMode,
     Form(form): Form<VoteForm>,
 ) -> Result<Response> {
+    cast(&state, id, &voter, (mode, Frame::Site), form).await
+}
+
+#[tracing::instrument(skip_all, fields(poll_id = id))]
+async fn vote_embedded(
+    State(state): State<AppState>,
+    PollId(id): PollId,
+    voter: VoterId,
+    mode: HxMode,
+    Form(form): Form<VoteForm>,
+) -> Result<Response> {
+    cast(&state, id, &voter, (mode, Frame::Embedded), form).await
+}
+
+/// One vote. Accepted: back to the poll page in its frame (post/redirect/get), which now
+/// shows results. Refused because of the voter's own or the poll's state: the poll as it
+/// stands, with the reason on top; any other refusal: the error page.
+async fn cast(
+    state: &AppState,
+    id: i64,
+    voter: &VoterId,
+    (mode, frame): (HxMode, Frame),
+    form: VoteForm,
+) -> Result<Response> {
     let raw = form.option.unwrap_or_default();
     if raw.trim().is_empty() {
         return Err(AppError::Invalid("Choose one of the options before voting.".into()));
@@ -165,13 +219,14 @@ async fn vote(
     let option_id: i64 = raw.trim().parse().map_err(|_| {
         AppError::Invalid(format!("“{raw}” is not an option of this poll. Choose one of the options shown."))
     })?;
-    let refusal = match service::vote(&state, id, option_id, &voter).await? {
-        VoteOutcome::Accepted { .. } => return Ok(Redirect::to(&paths::Poll { id }.to_string()).into_response()),
+    let refusal = match service::vote(state, id, option_id, voter).await? {
+        VoteOutcome::Accepted { .. } => return Ok(Redirect::to(&frame.poll_path(id)).into_response()),
         VoteOutcome::Refused(refusal @ (Refusal::AlreadyVoted { .. } | Refusal::Closed)) => AppError::from(refusal),
         VoteOutcome::Refused(refusal) => return Err(refusal.into()),
     };
     let found = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(state.store.as_ref(), found, &voter, mode, refusal.status(), Some(refusal.to_string())).await
+    render_vote_page(state.store.as_ref(), found, voter, (mode, frame), refusal.status(), Some(refusal.to_string()))
+        .await
 }
 
 async fn results(State(state): State<AppState>, PollId(id): PollId, mode: HxMode) -> Result<Response> {

@@ -12,7 +12,7 @@ use std::time::Duration;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::json;
-use support::{TestApp, spawn_app};
+use support::{TestApp, spawn_app, spawn_app_with};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -34,6 +34,11 @@ impl Drop for Driver {
 
 /// A headless Chromium session; `javascript: false` browses as a reader without scripts.
 async fn browser(javascript: bool) -> (Driver, Client) {
+    browser_with(javascript, false).await
+}
+
+/// The same, optionally blocking third-party cookies as privacy-minded browsers do.
+async fn browser_with(javascript: bool, block_third_party_cookies: bool) -> (Driver, Client) {
     for binary in [CHROMIUM, CHROMEDRIVER] {
         if !std::path::Path::new(binary).exists() {
             support::missing_server(binary, "apt-get install chromium chromium-driver");
@@ -69,7 +74,9 @@ async fn browser(javascript: bool) -> (Driver, Client) {
         args.push("--blink-settings=scriptEnabled=false".into());
     }
     let mut capabilities = serde_json::Map::new();
-    capabilities.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args }));
+    // cookie_controls_mode 1: block third-party cookies (Chromium's setting of that name).
+    let prefs = json!({ "profile.cookie_controls_mode": if block_third_party_cookies { 1 } else { 0 } });
+    capabilities.insert("goog:chromeOptions".into(), json!({ "binary": CHROMIUM, "args": args, "prefs": prefs }));
     let client = ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
         .connect(&format!("http://127.0.0.1:{}", driver.port))
@@ -246,4 +253,92 @@ async fn a_vote_in_one_browser_shows_up_in_another_on_another_replica_without_re
     std::fs::write(screenshot_path("live-results.png"), first.screenshot().await.unwrap()).unwrap();
     first.close().await.unwrap();
     second.close().await.unwrap();
+}
+
+/// A page of another site that embeds `embed_url` with the documented snippet, served on
+/// `http://localhost:<port>/` (localhost and 127.0.0.1 are different sites to a browser).
+async fn host_page(embed_url: String, app_origin: String) -> u16 {
+    let page = format!(
+        "<!DOCTYPE html><html><head><title>A blog</title></head><body><h1>A blog post</h1>\
+         <iframe id=\"poll\" src=\"{embed_url}\" title=\"VoteStream poll\" style=\"width:100%;border:0;height:40px\"></iframe>\
+         <script src=\"{app_origin}/assets/embed-host.js\" async></script></body></html>"
+    );
+    let router = axum::Router::new().route("/", axum::routing::get(move || async move { axum::response::Html(page) }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    port
+}
+
+async fn iframe_height(client: &Client) -> f64 {
+    client
+        .execute("return document.getElementById('poll').getBoundingClientRect().height", vec![])
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_poll_embedded_on_another_site_takes_a_vote_and_fits_its_frame() {
+    // Browsers treat 127.0.0.1 as a secure context, so Secure cookies work there without TLS.
+    let app = spawn_app_with(support::Backend::Sqlite, &[("COOKIE_SECURE", "always")]).await;
+    let poll = app.first_poll("Sports").await;
+    let port = host_page(app.url(&format!("/embed/polls/{poll}")), app.url("")).await;
+    let (_driver, client) = browser_with(true, true).await;
+
+    client.goto(&format!("http://localhost:{port}/")).await.unwrap();
+    support::eventually("the frame fitted to the ballot", Duration::from_secs(10), async || {
+        iframe_height(&client).await > 100.0
+    })
+    .await;
+    let ballot_height = iframe_height(&client).await;
+    client.enter_frame(0).await.unwrap();
+    client.wait().for_element(Locator::Css(".choice")).await.unwrap().click().await.unwrap();
+    wait_for_text(&client, ".notice", "You voted for").await;
+    let content_height: f64 = client
+        .execute("return Math.ceil(document.documentElement.getBoundingClientRect().height)", vec![])
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    let frame_path = client.execute("return location.pathname", vec![]).await.unwrap();
+    assert_eq!(frame_path, json!(format!("/embed/polls/{poll}")), "the answer stayed inside the frame");
+    client.find(Locator::Css(".open-full a")).await.unwrap();
+    client.enter_parent_frame().await.unwrap();
+    support::eventually("the frame fitted to the results", Duration::from_secs(10), async || {
+        let height = iframe_height(&client).await;
+        if (height - content_height).abs() <= 2.0 { Ok(height) } else { Err(height) }
+    })
+    .await;
+    std::fs::write(screenshot_path("embedded-poll.png"), client.screenshot().await.unwrap()).unwrap();
+
+    assert_ne!(iframe_height(&client).await, ballot_height, "the frame followed its content");
+    assert_eq!(app.scalar("select count(*) from votes").await, 1, "the vote from the frame counted");
+
+    // Third-party cookies are blocked, yet the frame keeps its (partitioned) voter: after a
+    // reload of the host page the frame shows this voter's result, not a fresh ballot.
+    client.refresh().await.unwrap();
+    client.enter_frame(0).await.unwrap();
+    wait_for_text(&client, ".notice", "You voted for").await;
+    assert!(client.find(Locator::Css(".choice")).await.is_err(), "no second ballot for the same voter");
+}
+
+#[tokio::test]
+async fn a_site_not_on_the_list_cannot_frame_the_poll() {
+    let app = spawn_app_with(support::Backend::Sqlite, &[("EMBED_ALLOWED_ORIGINS", "https://elsewhere.example")]).await;
+    let poll = app.first_poll("Sports").await;
+    let port = host_page(app.url(&format!("/embed/polls/{poll}")), app.url("")).await;
+    let (_driver, client) = browser_with(true, false).await;
+
+    client.goto(&format!("http://localhost:{port}/")).await.unwrap();
+    client.enter_frame(0).await.unwrap();
+
+    support::eventually("the frame refused", Duration::from_secs(10), async || {
+        let href = client.execute("return location.href", vec![]).await.unwrap();
+        let refused = href.as_str().is_some_and(|h| h.starts_with("chrome-error://"));
+        if refused { Ok(()) } else { Err(href) }
+    })
+    .await;
+    assert!(client.find(Locator::Css(".vote-form")).await.is_err(), "no ballot shows in a refused frame");
 }

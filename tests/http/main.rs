@@ -8,6 +8,7 @@ mod support;
 mod api;
 mod create;
 mod embedded;
+mod embedding;
 mod export;
 mod limits;
 mod pages;

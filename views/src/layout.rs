@@ -49,3 +49,27 @@ pub fn fragment(title: &str, content: Markup) -> Markup {
         (content)
     }
 }
+
+/// The document around an embedded poll: no site header or footer, and the script that
+/// tells the host page how tall the poll is.
+pub fn embed(title: &str, content: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="htmx-config" content=(HTMX_CONFIG);
+                title { (title) " · VoteStream" }
+                link rel="stylesheet" href=(paths::APP_CSS);
+                link rel="stylesheet" href=(paths::ThemesCss);
+                script src=(paths::HTMX_JS) defer {}
+                script src=(paths::HTMX_SSE_JS) defer {}
+                script src=(paths::EMBED_JS) defer {}
+            }
+            body.embedded hx-boost="true" hx-target="#main" hx-swap="innerHTML" {
+                main #main tabindex="-1" { (content) }
+            }
+        }
+    }
+}

@@ -131,6 +131,9 @@ pub struct VotePage {
     pub refusal: Option<String>,
     /// The database is away: the page shows the latest results it has, and no ballot.
     pub voting_paused: bool,
+    /// Shown alone in an iframe on another site: votes post to the embed route, and the
+    /// way on is a link to the full poll, opened outside the frame.
+    pub embedded: bool,
     /// The theme's next poll, if any.
     pub next_poll: Option<i64>,
 }

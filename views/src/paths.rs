@@ -107,6 +107,22 @@ pub struct PollEvents {
     pub id: i64,
 }
 
+/// `/embed/polls/{id}`: the poll alone, for an iframe on another site.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/embed/polls/{id}")]
+pub struct EmbedPoll {
+    /// The poll.
+    pub id: i64,
+}
+
+/// `/embed/polls/{id}/votes`: where a vote inside the iframe is posted.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/embed/polls/{id}/votes")]
+pub struct EmbedPollVotes {
+    /// The poll.
+    pub id: i64,
+}
+
 /// `/stats`: totals.
 #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
 #[typed_path("/stats")]
@@ -150,6 +166,10 @@ pub const FAVICON: Asset = Asset("favicon.svg");
 pub const HTMX_JS: Asset = Asset("vendor/htmx.min.js");
 /// htmx's SSE extension, vendored.
 pub const HTMX_SSE_JS: Asset = Asset("vendor/htmx-ext-sse.min.js");
+/// Inside an embedded poll: tells the host page its height.
+pub const EMBED_JS: Asset = Asset("embed.js");
+/// For the host page: fits each VoteStream iframe to the height it reports.
+pub const EMBED_HOST_JS: Asset = Asset("embed-host.js");
 
 /// The JSON API, under `/api`.
 pub mod api {

@@ -66,7 +66,7 @@ fn notice(model: &VotePage) -> Option<String> {
 fn choices(model: &VotePage) -> Markup {
     let poll_id = model.results.poll_id;
     html! {
-        form.vote-form method="post" action=(paths::PollVotes { id: poll_id }) {
+        form.vote-form method="post" action=(votes_path(model)) {
             p.so-far hx-ext="sse" sse-connect=(paths::PollEvents { id: poll_id }) sse-swap="total" hx-target="this" hx-swap="innerHTML"
                 aria-live="polite" {
                 (total(model.results.total()))
@@ -86,6 +86,23 @@ fn choices(model: &VotePage) -> Markup {
 
 fn theme_link(model: &VotePage) -> String {
     paths::Theme { slug: model.theme.slug.clone() }.to_string()
+}
+
+/// Where the ballot posts: the embed route inside an iframe, so the answer may be framed.
+fn votes_path(model: &VotePage) -> String {
+    let id = model.results.poll_id;
+    if model.embedded { paths::EmbedPollVotes { id }.to_string() } else { paths::PollVotes { id }.to_string() }
+}
+
+/// Inside an iframe, the one way on: the full poll, outside the frame.
+fn open_full(model: &VotePage) -> Markup {
+    html! {
+        p.open-full {
+            a href=(paths::Poll { id: model.results.poll_id }) target="_blank" rel="noopener" {
+                "Open on VoteStream ↗"
+            }
+        }
+    }
 }
 
 /// Where the results can be taken away.
@@ -114,14 +131,19 @@ fn after_vote(model: &VotePage) -> Markup {
     }
 }
 
-/// The poll: step, question, then choices or results.
+/// The poll: step, question, then choices or results. Embedded: the question and the
+/// ballot or bars alone, with a link to the full poll.
 pub fn fragment(model: &VotePage) -> Markup {
     html! {
-        (back_link(&theme_link(model), "Back to polls"))
+        @if !model.embedded {
+            (back_link(&theme_link(model), "Back to polls"))
+        }
         article.poll.(theme_class(&model.theme.slug)) {
-            p.step { "Step " (model.step) " of " (model.steps) " · " (model.theme.name) }
-            progress.steps value=(model.step) max=(model.steps)
-                aria-label={ "Step " (model.step) " of " (model.steps) } {}
+            @if !model.embedded {
+                p.step { "Step " (model.step) " of " (model.steps) " · " (model.theme.name) }
+                progress.steps value=(model.step) max=(model.steps)
+                    aria-label={ "Step " (model.step) " of " (model.steps) } {}
+            }
             h1.question { (model.question) }
             @if let Some(text) = notice(model) {
                 p.notice role="status" { (text) }
@@ -134,7 +156,12 @@ pub fn fragment(model: &VotePage) -> Markup {
                     hx-target="this" hx-swap="innerHTML" {
                     (results(&model.results))
                 }
-                (after_vote(model))
+                @if !model.embedded {
+                    (after_vote(model))
+                }
+            }
+            @if model.embedded {
+                (open_full(model))
             }
         }
     }

@@ -27,6 +27,7 @@ fn vote_page(ballot: Ballot) -> VotePage {
         ballot,
         refusal: None,
         voting_paused: false,
+        embedded: false,
         next_poll: Some(8),
     }
 }
@@ -84,6 +85,19 @@ fn while_voting_is_paused_the_page_shows_results_and_says_why() {
     assert!(html.contains("voting is paused"), "{html}");
     assert!(!html.contains("class=\"choice\""), "no ballot to press");
     assert!(html.contains("class=\"results\""), "the latest results instead");
+}
+
+#[test]
+fn an_embedded_poll_is_the_ballot_alone_posting_to_the_embed_route() {
+    let mut page = vote_page(Ballot::Open);
+    page.embedded = true;
+
+    let html = layout::embed(&poll::title(&page), poll::fragment(&page)).into_string();
+
+    assert!(html.contains(r#"action="/embed/polls/7/votes""#), "{html}");
+    assert!(html.contains(r#"href="/polls/7" target="_blank""#), "a way out of the frame");
+    assert!(!html.contains("site-header") && !html.contains("Step 2 of 3"), "no site chrome");
+    assert!(html.contains(r#"<script src="/assets/embed.js" defer>"#));
 }
 
 #[test]
