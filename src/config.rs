@@ -91,6 +91,9 @@ pub struct Settings {
     pub cookie_key: Option<String>,
     /// `COOKIE_SECURE`: when the voter cookie is marked `Secure`.
     pub cookie_secure: CookieSecure,
+    /// `PUBLIC_URL`: the address people reach this site at (`https://votes.example`), for
+    /// share links, QR codes, oEmbed and link previews. Unset: taken from each request.
+    pub public_url: Option<String>,
     /// `EMBED_ALLOWED_ORIGINS`: the sites that may frame `/embed/…` pages, as origins
     /// (`https://blog.example`) separated by commas or spaces; `*` lets any site.
     pub embed_allowed_origins: Vec<String>,
@@ -257,6 +260,16 @@ impl Settings {
                 }
             },
             embed_allowed_origins: origins(get("EMBED_ALLOWED_ORIGINS", "*"))?,
+            public_url: match lookup("PUBLIC_URL").filter(|v| !v.trim().is_empty()) {
+                Some(value) => match origins(("PUBLIC_URL", value.clone()))?.as_slice() {
+                    [one] if one != "*" => Some(one.clone()),
+                    _ => {
+                        let reason = "expected one address such as https://votes.example".into();
+                        return Err(ConfigError { name: "PUBLIC_URL", value, reason });
+                    }
+                },
+                None => None,
+            },
             redis_breaker: breaker(
                 &get,
                 [("REDIS_TIMEOUT_MS", "300"), ("REDIS_BREAKER_FAILURES", "3"), ("REDIS_BREAKER_COOLDOWN_MS", "5000")],
@@ -469,6 +482,8 @@ mod tests {
             ("EMBED_ALLOWED_ORIGINS", "https://blog.example/path", "is not an origin"),
             ("EMBED_ALLOWED_ORIGINS", "blog.example", "is not an origin"),
             ("EMBED_ALLOWED_ORIGINS", "https://a.example *", "is not an origin"),
+            ("PUBLIC_URL", "https://a.example https://b.example", "expected one address"),
+            ("PUBLIC_URL", "votes.example", "is not an origin"),
         ];
         for (name, value, expected) in cases {
             let error = settings(&[(name, value)]).expect_err(name).to_string();

@@ -2,8 +2,8 @@
 //! used by the routes and by the live hub alike.
 
 use votestream_views::{
-    Ballot, FormErrors, FormLimits, NewPollForm, OptionTally, PollCard, Results, ThemeCard, ThemeChoice, ThemePage,
-    ThemeSummary, VotePage,
+    Ballot, FormErrors, FormLimits, NewPollForm, OptionTally, PollCard, Results, Share, ThemeCard, ThemeChoice,
+    ThemePage, ThemeSummary, VotePage, paths,
 };
 
 use crate::domain::{
@@ -99,8 +99,32 @@ pub fn vote_page(
         refusal,
         voting_paused,
         embedded: false,
+        share: None,
         next_poll: poll_ids.get(index + 1).copied(),
     }
+}
+
+/// The share box of `poll`, with absolute addresses on `origin` (`https://votes.example`).
+pub fn share(origin: &str, poll: &Poll) -> Share {
+    let url = format!("{origin}{}", paths::Poll { id: poll.id });
+    Share {
+        qr: paths::PollQr { id: poll.id }.to_string(),
+        embed_snippet: embed_snippet(origin, poll.id, &poll.question),
+        oembed: paths::OEmbed::of(&url),
+        url,
+    }
+}
+
+/// The iframe snippet that embeds a poll in another site's page, as the README documents
+/// it. It is text to copy (and oEmbed's `html`), so the question is escaped here.
+pub fn embed_snippet(origin: &str, poll_id: i64, question: &str) -> String {
+    let title = question.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
+    format!(
+        "<iframe src=\"{origin}{}\" title=\"{title}\" style=\"width:100%;border:0\" loading=\"lazy\"></iframe>\n\
+         <script src=\"{origin}{}\" async></script>",
+        paths::EmbedPoll { id: poll_id },
+        paths::EMBED_HOST_JS,
+    )
 }
 
 /// The poll form: `draft` as typed, with each problem next to its field.
@@ -185,6 +209,15 @@ mod tests {
         assert_eq!(ballot(&poll(1, true), None), Ballot::Closed { option_id: None });
         assert_eq!(ballot(&poll(1, true), Some(11)), Ballot::Closed { option_id: Some(11) });
         assert_eq!(ballot(&poll(1, false), None), Ballot::Open);
+    }
+
+    #[test]
+    fn the_embed_snippet_escapes_the_question() {
+        let snippet = embed_snippet("https://votes.example", 7, "Tea \"or\" <coffee> & cake?");
+
+        assert!(snippet.starts_with("<iframe src=\"https://votes.example/embed/polls/7\""), "{snippet}");
+        assert!(snippet.contains("title=\"Tea &quot;or&quot; &lt;coffee> &amp; cake?\""), "{snippet}");
+        assert!(snippet.contains("<script src=\"https://votes.example/assets/embed-host.js\" async></script>"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
 use crate::live::stream::StreamConfig;
 use crate::live::{Hub, Live, LocalBus, redis};
+use crate::routes::share::PublicUrl;
 use crate::state::AppState;
 use crate::store::DynStore;
 use crate::store::guarded::GuardedStore;
@@ -102,6 +103,7 @@ impl Application {
             shutdown,
             limits,
             breakers,
+            public_url: PublicUrl(settings.public_url.clone()),
         };
         let listener =
             TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;

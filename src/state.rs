@@ -10,6 +10,7 @@ use crate::guard::breaker::Breakers;
 use crate::guard::limits::Limits;
 use crate::live::Live;
 use crate::live::stream::StreamConfig;
+use crate::routes::share::PublicUrl;
 use crate::store::DynStore;
 
 /// The application state; handlers extract only the parts they use.
@@ -29,4 +30,6 @@ pub struct AppState {
     pub limits: Limits,
     /// The dependencies' circuit breakers.
     pub breakers: Breakers,
+    /// `PUBLIC_URL`, for absolute links.
+    pub public_url: PublicUrl,
 }

@@ -29,7 +29,7 @@ impl HxMode {
     /// The same inside `document` (the site's layout, or the bare one of embedded polls).
     pub fn render_in(
         self,
-        document: fn(&str, Markup) -> Markup,
+        document: impl FnOnce(&str, Markup) -> Markup,
         status: StatusCode,
         title: &str,
         content: Markup,

@@ -17,6 +17,7 @@ const FILES: &[(Asset, &str, &[u8])] = &[
     (paths::HTMX_SSE_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/vendor/htmx-ext-sse.min.js")),
     (paths::EMBED_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/embed.js")),
     (paths::EMBED_HOST_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/embed-host.js")),
+    (paths::SHARE_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/share.js")),
 ];
 
 pub fn router() -> Router<AppState> {

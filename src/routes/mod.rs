@@ -30,6 +30,7 @@ pub mod live;
 mod params;
 pub mod polls;
 pub mod refusals;
+pub mod share;
 pub mod system;
 pub mod themes;
 
@@ -43,6 +44,7 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
         .merge(home::router())
         .merge(themes::router())
         .merge(polls::router(limits))
+        .merge(share::pages())
         .merge(system::pages())
         .merge(live::pages())
         .fallback(web::not_found)
@@ -54,6 +56,7 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
         .layer(AutoVaryLayer);
     let api = api::router(limits)
         .merge(live::api())
+        .merge(share::api())
         .layer(from_fn(csrf::api))
         .layer(from_fn_with_state(voter_cookies, voter::assign));
     let api = guarded(api, settings, limits).layer(from_fn_with_state(wording, refusals::api));

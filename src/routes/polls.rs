@@ -12,6 +12,7 @@ use votestream_views::{layout, new_poll, poll};
 
 use super::PollId;
 use super::form::Form;
+use super::share::SiteOrigin;
 use crate::domain::{MAX_OPTIONS, MIN_OPTIONS, Poll, PollDraft, Refusal, VoteOutcome, VoterId};
 use crate::error::{AppError, Result};
 use crate::guard::limits::Limits;
@@ -31,17 +32,18 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .route(paths::EmbedPollVotes::PATH, post(vote_embedded).layer(limits.vote()))
 }
 
-/// Where a poll page is shown: on the site, or alone in an iframe on another site.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a poll page is shown: on the site (known by its origin, for share links), or
+/// alone in an iframe on another site.
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Frame {
-    Site,
+    Site(SiteOrigin),
     Embedded,
 }
 
 impl Frame {
-    fn poll_path(self, id: i64) -> String {
+    fn poll_path(&self, id: i64) -> String {
         match self {
-            Self::Site => paths::Poll { id }.to_string(),
+            Self::Site(_) => paths::Poll { id }.to_string(),
             Self::Embedded => paths::EmbedPoll { id }.to_string(),
         }
     }
@@ -152,15 +154,30 @@ async fn render_vote_page(
         Err(error) => return Err(error.into()),
     };
     let mut page = present::vote_page(&poll, &theme, &poll_ids, choice, refusal);
-    page.embedded = frame == Frame::Embedded;
-    let document = if page.embedded { layout::embed } else { layout::page };
-    Ok(mode.render_in(document, status, &poll::title(&page), poll::fragment(&page)))
+    match frame {
+        Frame::Embedded => {
+            page.embedded = true;
+            Ok(mode.render_in(layout::embed, status, &poll::title(&page), poll::fragment(&page)))
+        }
+        Frame::Site(origin) => {
+            page.share = Some(present::share(&origin.0, &poll));
+            let head = poll::head(&page);
+            let document = |title: &str, content| layout::page_with_head(title, head, content);
+            Ok(mode.render_in(document, status, &poll::title(&page), poll::fragment(&page)))
+        }
+    }
 }
 
 #[tracing::instrument(skip_all, fields(poll_id = id))]
-async fn show(State(store): State<DynStore>, PollId(id): PollId, voter: VoterId, mode: HxMode) -> Result<Response> {
+async fn show(
+    State(store): State<DynStore>,
+    PollId(id): PollId,
+    voter: VoterId,
+    mode: HxMode,
+    origin: SiteOrigin,
+) -> Result<Response> {
     let found = store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(store.as_ref(), found, &voter, (mode, Frame::Site), StatusCode::OK, None).await
+    render_vote_page(store.as_ref(), found, &voter, (mode, Frame::Site(origin)), StatusCode::OK, None).await
 }
 
 /// `/embed/polls/{id}`: the poll alone, for an iframe (the framing rule is in `guard::headers`).
@@ -186,9 +203,10 @@ async fn vote(
     PollId(id): PollId,
     voter: VoterId,
     mode: HxMode,
+    origin: SiteOrigin,
     Form(form): Form<VoteForm>,
 ) -> Result<Response> {
-    cast(&state, id, &voter, (mode, Frame::Site), form).await
+    cast(&state, id, &voter, (mode, Frame::Site(origin)), form).await
 }
 
 #[tracing::instrument(skip_all, fields(poll_id = id))]

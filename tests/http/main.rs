@@ -15,4 +15,5 @@ mod pages;
 mod paging;
 mod refusals;
 mod security;
+mod sharing;
 mod voting;

@@ -10,6 +10,11 @@ const HTMX_CONFIG: &str = r#"{"includeIndicatorStyles":false,"allowEval":false,"
 
 /// A full HTML document with `content` as the main part.
 pub fn page(title: &str, content: Markup) -> Markup {
+    page_with_head(title, html! {}, content)
+}
+
+/// The same, with `head` (link previews, discovery links) added to the document's head.
+pub fn page_with_head(title: &str, head: Markup, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -23,6 +28,7 @@ pub fn page(title: &str, content: Markup) -> Markup {
                 link rel="icon" href=(paths::FAVICON) type="image/svg+xml";
                 script src=(paths::HTMX_JS) defer {}
                 script src=(paths::HTMX_SSE_JS) defer {}
+                (head)
             }
             body hx-boost="true" hx-target="#main" hx-swap="innerHTML show:window:top" {
                 a.skip href="#main" { "Skip to content" }

@@ -131,11 +131,26 @@ pub struct VotePage {
     pub refusal: Option<String>,
     /// The database is away: the page shows the latest results it has, and no ballot.
     pub voting_paused: bool,
+    /// How to share the poll (on the site's own page; not inside a frame).
+    pub share: Option<Share>,
     /// Shown alone in an iframe on another site: votes post to the embed route, and the
     /// way on is a link to the full poll, opened outside the frame.
     pub embedded: bool,
     /// The theme's next poll, if any.
     pub next_poll: Option<i64>,
+}
+
+/// The share box of a poll, and what link previews read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Share {
+    /// The poll's absolute address.
+    pub url: String,
+    /// Its QR code (an image path of this site).
+    pub qr: String,
+    /// The iframe snippet for other sites.
+    pub embed_snippet: String,
+    /// The oEmbed address for the poll, for discovery.
+    pub oembed: String,
 }
 
 /// A theme in the poll form's select.

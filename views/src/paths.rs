@@ -123,6 +123,30 @@ pub struct EmbedPollVotes {
     pub id: i64,
 }
 
+/// `/polls/{id}/qr.svg`: the poll's address as a QR code.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}/qr.svg")]
+pub struct PollQr {
+    /// The poll.
+    pub id: i64,
+}
+
+/// `/oembed?url=…`: oEmbed JSON for a poll's address.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/oembed")]
+pub struct OEmbed;
+
+impl OEmbed {
+    /// The oEmbed address for the page at `url`.
+    pub fn of(url: &str) -> String {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("url", url)
+            .append_pair("format", "json")
+            .finish();
+        format!("{}?{query}", Self::PATH)
+    }
+}
+
 /// `/stats`: totals.
 #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
 #[typed_path("/stats")]
@@ -170,6 +194,8 @@ pub const HTMX_SSE_JS: Asset = Asset("vendor/htmx-ext-sse.min.js");
 pub const EMBED_JS: Asset = Asset("embed.js");
 /// For the host page: fits each VoteStream iframe to the height it reports.
 pub const EMBED_HOST_JS: Asset = Asset("embed-host.js");
+/// Copy buttons of the share box.
+pub const SHARE_JS: Asset = Asset("share.js");
 
 /// The JSON API, under `/api`.
 pub mod api {

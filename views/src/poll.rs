@@ -3,7 +3,7 @@
 use maud::{Markup, html};
 
 use crate::components::{PAUSED, back_link, count, letter, percent, theme_class};
-use crate::model::{Ballot, Results, VotePage};
+use crate::model::{Ballot, Results, Share, VotePage};
 use crate::paths;
 
 /// The result bars, swapped in on their own by `/polls/{id}/results` and by the live
@@ -163,6 +163,57 @@ pub fn fragment(model: &VotePage) -> Markup {
             @if model.embedded {
                 (open_full(model))
             }
+            @if let Some(share) = &model.share {
+                (share_box(share))
+            }
+        }
+    }
+}
+
+/// The share box: the link to copy, its QR code, and the embed snippet.
+fn share_box(share: &Share) -> Markup {
+    html! {
+        section.share aria-labelledby="share-title" {
+            h2 #share-title { "Share this poll" }
+            div.share-row {
+                div.share-fields {
+                    label for="share-url" { "Link" }
+                    div.copy-row {
+                        input #share-url type="url" readonly value=(share.url);
+                        button.copy type="button" data-copy="share-url" { "Copy link" }
+                    }
+                    details.embed-code {
+                        summary { "Embed on your site" }
+                        label for="embed-code" { "Embed code" }
+                        textarea #embed-code readonly rows="3" { (share.embed_snippet) }
+                        button.copy type="button" data-copy="embed-code" { "Copy code" }
+                    }
+                }
+                img.qr src=(share.qr) width="160" height="160" alt="QR code of this poll's link";
+            }
+        }
+    }
+}
+
+/// What the page adds to the document's head: link previews (Open Graph, Twitter), the
+/// oEmbed discovery link, and the copy buttons' script.
+pub fn head(model: &VotePage) -> Markup {
+    let description = format!(
+        "A live poll on VoteStream: {} so far. Vote and watch the results move.",
+        count(model.results.total(), "vote")
+    );
+    html! {
+        @if let Some(share) = &model.share {
+            meta property="og:type" content="website";
+            meta property="og:site_name" content="VoteStream";
+            meta property="og:title" content=(model.question);
+            meta property="og:description" content=(description);
+            meta property="og:url" content=(share.url);
+            meta name="twitter:card" content="summary";
+            meta name="twitter:title" content=(model.question);
+            meta name="twitter:description" content=(description);
+            link rel="alternate" type="application/json+oembed" href=(share.oembed) title=(model.question);
+            script src=(paths::SHARE_JS) defer {}
         }
     }
 }

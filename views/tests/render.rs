@@ -28,6 +28,7 @@ fn vote_page(ballot: Ballot) -> VotePage {
         refusal: None,
         voting_paused: false,
         embedded: false,
+        share: None,
         next_poll: Some(8),
     }
 }
