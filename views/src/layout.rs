@@ -8,6 +8,21 @@ use crate::paths;
 /// (validation, already voted) are swapped in like any other page.
 const HTMX_CONFIG: &str = r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"responseHandling":[{"code":"204","swap":false},{"code":"[234]..","swap":true},{"code":"5..","swap":true,"error":true}]}"#;
 
+/// What every document's head starts with: encoding, viewport, htmx and its settings,
+/// the stylesheets, the title.
+fn shared_head(title: &str) -> Markup {
+    html! {
+        meta charset="utf-8";
+        meta name="viewport" content="width=device-width, initial-scale=1";
+        meta name="htmx-config" content=(HTMX_CONFIG);
+        title { (title) " · VoteStream" }
+        link rel="stylesheet" href=(paths::APP_CSS);
+        link rel="stylesheet" href=(paths::ThemesCss);
+        script src=(paths::HTMX_JS) defer {}
+        script src=(paths::HTMX_SSE_JS) defer {}
+    }
+}
+
 /// A full HTML document with `content` as the main part.
 pub fn page(title: &str, content: Markup) -> Markup {
     page_with_head(title, html! {}, content)
@@ -19,15 +34,8 @@ pub fn page_with_head(title: &str, head: Markup, content: Markup) -> Markup {
         (DOCTYPE)
         html lang="en" {
             head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="htmx-config" content=(HTMX_CONFIG);
-                title { (title) " · VoteStream" }
-                link rel="stylesheet" href=(paths::APP_CSS);
-                link rel="stylesheet" href=(paths::ThemesCss);
+                (shared_head(title))
                 link rel="icon" href=(paths::FAVICON) type="image/svg+xml";
-                script src=(paths::HTMX_JS) defer {}
-                script src=(paths::HTMX_SSE_JS) defer {}
                 (head)
             }
             body hx-boost="true" hx-target="#main" hx-swap="innerHTML show:window:top" {
@@ -63,14 +71,7 @@ pub fn embed(title: &str, content: Markup) -> Markup {
         (DOCTYPE)
         html lang="en" {
             head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="htmx-config" content=(HTMX_CONFIG);
-                title { (title) " · VoteStream" }
-                link rel="stylesheet" href=(paths::APP_CSS);
-                link rel="stylesheet" href=(paths::ThemesCss);
-                script src=(paths::HTMX_JS) defer {}
-                script src=(paths::HTMX_SSE_JS) defer {}
+                (shared_head(title))
                 script src=(paths::EMBED_JS) defer {}
             }
             body.embedded hx-boost="true" hx-target="#main" hx-swap="innerHTML" {
