@@ -342,3 +342,81 @@ async fn a_site_not_on_the_list_cannot_frame_the_poll() {
     .await;
     assert!(client.find(Locator::Css(".vote-form")).await.is_err(), "no ballot shows in a refused frame");
 }
+
+/// axe-core's findings of serious or critical impact on the current page, one line each.
+async fn accessibility_findings(client: &Client) -> Vec<String> {
+    const AXE: &str = include_str!("axe/axe.min.js");
+    client.execute(AXE, vec![]).await.expect("inject axe-core");
+    let findings = client
+        .execute(
+            "return axe.run(document, { resultTypes: ['violations'] }).then(r => r.violations
+                .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' — ' + v.nodes.map(n => n.target.join(' ')).join(', ')))",
+            vec![],
+        )
+        .await
+        .expect("run axe-core");
+    findings.as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn every_page_passes_an_accessibility_audit() {
+    let app = spawn_app(support::Backend::Sqlite).await;
+    let poll = app.first_poll("OnTrend").await;
+    let (_driver, client) = browser(true).await;
+    let pages = [
+        "/".to_owned(),
+        "/themes/on-trend".into(),
+        format!("/polls/{poll}"),
+        "/polls/new".into(),
+        "/stats".into(),
+        "/nowhere".into(),
+        format!("/embed/polls/{poll}"),
+    ];
+    let mut findings = Vec::new();
+    for path in &pages {
+        client.goto(&app.url(path)).await.unwrap();
+        findings.extend(accessibility_findings(&client).await.into_iter().map(|f| format!("{path}: {f}")));
+    }
+    // The results view, and the form with its messages.
+    client.goto(&app.url(&format!("/polls/{poll}"))).await.unwrap();
+    client.find(Locator::Css(".choice")).await.unwrap().click().await.unwrap();
+    wait_for_text(&client, ".notice", "You voted for").await;
+    findings.extend(accessibility_findings(&client).await.into_iter().map(|f| format!("results: {f}")));
+    client.goto(&app.url("/polls/new")).await.unwrap();
+    client.find(Locator::Css(".poll-form .primary")).await.unwrap().click().await.unwrap();
+    wait_for_text(&client, ".form-summary", "Please fix").await;
+    findings.extend(accessibility_findings(&client).await.into_iter().map(|f| format!("form errors: {f}")));
+
+    assert!(findings.is_empty(), "serious or critical accessibility findings:\n{}", findings.join("\n"));
+}
+
+#[tokio::test]
+async fn a_keyboard_alone_can_vote() {
+    let app = spawn_app(support::Backend::Sqlite).await;
+    let poll = app.first_poll("OnTrend").await;
+    let (_driver, client) = browser(true).await;
+    client.goto(&app.url(&format!("/polls/{poll}"))).await.unwrap();
+
+    // Tab from the top of the page until the first choice has the focus, then press Enter.
+    let body = client.find(Locator::Css("body")).await.unwrap();
+    let mut focused = String::new();
+    for _ in 0..20 {
+        body.send_keys("\u{E004}").await.unwrap(); // Tab
+        focused = client
+            .execute("return document.activeElement.className", vec![])
+            .await
+            .unwrap()
+            .as_str()
+            .unwrap_or("")
+            .to_owned();
+        if focused == "choice" {
+            break;
+        }
+    }
+    assert_eq!(focused, "choice", "the choices are reachable by Tab");
+    client.active_element().await.unwrap().send_keys("\u{E007}").await.unwrap(); // Enter
+
+    wait_for_text(&client, ".notice", "You voted for").await;
+    assert_eq!(app.scalar("select count(*) from votes").await, 1);
+}
