@@ -153,6 +153,11 @@ impl AppError {
         }
     }
 
+    /// The 404 for an `/api` address no endpoint answers.
+    pub fn endpoint_not_found() -> Self {
+        Self::NotFound("No such API endpoint.".into())
+    }
+
     /// The 404 for an address nothing answers.
     pub fn page_not_found() -> Self {
         Self::NotFound("There is no page at this address. It may have moved, or the link may be mistyped.".into())

@@ -44,7 +44,7 @@ pub fn theme_page(theme: &Theme, page: Page, polls: Vec<Poll>, first_number: usi
         theme: theme_summary(theme),
         first_number,
         after: page.after,
-        next_after: page.next(polls.iter().map(|p| p.id)).and_then(|next| next.after),
+        next_after: page.next_after(polls.iter().map(|p| p.id)),
         polls: polls
             .into_iter()
             .map(|p| PollCard {

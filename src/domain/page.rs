@@ -16,9 +16,6 @@ pub struct Page {
 }
 
 impl Page {
-    /// The first page, of the default size.
-    pub const FIRST: Self = Self { after: None, size: DEFAULT_PAGE_SIZE };
-
     /// A page as a client asked for it: a missing size is the default; a size of 0 or over
     /// [`MAX_PAGE_SIZE`] is refused with a message.
     pub fn parse(after: Option<i64>, size: Option<u32>) -> Result<Self, String> {
@@ -29,11 +26,11 @@ impl Page {
         }
     }
 
-    /// The page after this one, if `items_ids` (this page's ids, in order) filled it.
-    pub fn next(self, item_ids: impl DoubleEndedIterator<Item = i64> + ExactSizeIterator) -> Option<Self> {
+    /// The cursor of the next page (this page's last id), if `item_ids` (this page's ids,
+    /// in order) filled this page.
+    pub fn next_after(self, item_ids: impl ExactSizeIterator<Item = i64>) -> Option<i64> {
         let full = item_ids.len() >= self.size as usize;
-        let last = item_ids.last();
-        full.then_some(()).and(last).map(|last| Self { after: Some(last), size: self.size })
+        full.then(|| item_ids.last()).flatten()
     }
 }
 
@@ -43,7 +40,7 @@ mod tests {
 
     #[test]
     fn sizes_are_bounded_and_defaulted() {
-        assert_eq!(Page::parse(None, None), Ok(Page::FIRST));
+        assert_eq!(Page::parse(None, None), Ok(Page { after: None, size: DEFAULT_PAGE_SIZE }));
         assert_eq!(Page::parse(Some(7), Some(5)), Ok(Page { after: Some(7), size: 5 }));
         assert!(Page::parse(None, Some(0)).is_err());
         assert!(Page::parse(None, Some(MAX_PAGE_SIZE + 1)).expect_err("too big").contains("at most 100"));
@@ -52,8 +49,8 @@ mod tests {
     #[test]
     fn a_full_page_has_a_next_one_and_a_short_page_does_not() {
         let page = Page { after: None, size: 3 };
-        assert_eq!(page.next([4, 5, 9].into_iter()), Some(Page { after: Some(9), size: 3 }));
-        assert_eq!(page.next([4, 5].into_iter()), None);
-        assert_eq!(page.next(std::iter::empty()), None);
+        assert_eq!(page.next_after([4, 5, 9].into_iter()), Some(9));
+        assert_eq!(page.next_after([4, 5].into_iter()), None);
+        assert_eq!(page.next_after(std::iter::empty()), None);
     }
 }

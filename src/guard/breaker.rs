@@ -129,11 +129,6 @@ impl Breaker {
         })
     }
 
-    /// Its name.
-    pub fn name(&self) -> &'static str {
-        self.name
-    }
-
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every change is a small assignment: the state stays consistent after a panic.
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
@@ -268,6 +263,13 @@ mod tests {
         breaker.call(|_| true, async { Err("down") }).await
     }
 
+    /// Opens the breaker with as many failures as it takes.
+    async fn trip(breaker: &Breaker) {
+        for _ in 0..CONFIG.failures {
+            fail(breaker).await.ok();
+        }
+    }
+
     #[tokio::test]
     async fn repeated_failures_open_it_and_open_calls_never_reach_the_dependency() {
         let (breaker, _clock) = breaker();
@@ -327,9 +329,7 @@ mod tests {
     #[tokio::test]
     async fn after_the_cooldown_one_probe_goes_through_and_its_success_closes_it() {
         let (breaker, clock) = breaker();
-        for _ in 0..3 {
-            fail(&breaker).await.ok();
-        }
+        trip(&breaker).await;
         clock.advance(Duration::from_secs(6));
         assert_eq!(breaker.state(), State::HalfOpen);
 
@@ -347,9 +347,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_probe_opens_it_for_another_cooldown() {
         let (breaker, clock) = breaker();
-        for _ in 0..3 {
-            fail(&breaker).await.ok();
-        }
+        trip(&breaker).await;
         clock.advance(Duration::from_secs(6));
         fail(&breaker).await.ok();
         assert_eq!(breaker.state(), State::Open);

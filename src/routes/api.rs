@@ -36,7 +36,7 @@ pub fn router(limits: &Limits) -> Router<AppState> {
 }
 
 async fn no_such_endpoint() -> ApiError {
-    ApiError(AppError::NotFound("No such API endpoint.".into()))
+    ApiError(AppError::endpoint_not_found())
 }
 
 /// `Json` whose rejections are JSON errors that say what is wrong with the body.
@@ -112,12 +112,12 @@ fn page(query: PageQuery) -> Result<Page, AppError> {
 /// A page of polls as JSON: the array, and a `Link: <…>; rel="next"` header while more follow.
 fn polls_page(path: impl std::fmt::Display, page: Page, polls: &[Poll], json: impl Fn(&Poll) -> Value) -> Response {
     let body = Json(polls.iter().map(json).collect::<Value>());
-    match page.next(polls.iter().map(|p| p.id)) {
-        Some(Page { after: Some(after), size }) => {
-            let next = format!("<{path}?after={after}&limit={size}>; rel=\"next\"");
+    match page.next_after(polls.iter().map(|p| p.id)) {
+        Some(after) => {
+            let next = format!("<{path}?after={after}&limit={}>; rel=\"next\"", page.size);
             ([(header::LINK, next)], body).into_response()
         }
-        _ => body.into_response(),
+        None => body.into_response(),
     }
 }
 

@@ -253,8 +253,9 @@ async fn results(State(state): State<AppState>, PollId(id): PollId, mode: HxMode
         // Rendered by our own templates (user text escaped there).
         return Ok(mode.render(StatusCode::OK, "Results", maud::PreEscaped(snapshot.results_html.clone())));
     }
-    let (options, closed) = service::tallies(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    Ok(mode.render(StatusCode::OK, "Results", poll::results(&present::results(id, &options, closed))))
+    // Not followed here: the poll from the cache or the database (the snapshot was just missed).
+    let found = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    Ok(mode.render(StatusCode::OK, "Results", poll::results(&present::results(id, &found.options, found.closed))))
 }
 
 #[cfg(test)]

@@ -43,7 +43,7 @@ async fn words(body: Body) -> Option<String> {
 /// A message that says what was wrong, from the status and the refusing layer's words.
 fn explain(status: StatusCode, method: &Method, words: Option<String>, wording: Wording, api: bool) -> String {
     match status {
-        StatusCode::NOT_FOUND if api => "No such API endpoint.".into(),
+        StatusCode::NOT_FOUND if api => AppError::endpoint_not_found().public_message(),
         StatusCode::NOT_FOUND => AppError::page_not_found().public_message(),
         StatusCode::METHOD_NOT_ALLOWED => format!("This address does not take {method} requests."),
         StatusCode::REQUEST_TIMEOUT => "The request took too long. Please try again.".into(),

@@ -270,24 +270,33 @@ async fn host_page(embed_url: String, app_origin: String) -> u16 {
     port
 }
 
+/// A number the page computes.
+async fn number(client: &Client, script: &str) -> f64 {
+    client.execute(script, vec![]).await.unwrap().as_f64().unwrap()
+}
+
 async fn iframe_height(client: &Client) -> f64 {
-    client
-        .execute("return document.getElementById('poll').getBoundingClientRect().height", vec![])
-        .await
-        .unwrap()
-        .as_f64()
-        .unwrap()
+    number(client, "return document.getElementById('poll').getBoundingClientRect().height").await
+}
+
+/// An app started with `env`, one of its polls embedded in a page of another site, and a
+/// browser (blocking third-party cookies or not) showing that page.
+async fn embedded_on_another_site(
+    env: &[(&str, &str)],
+    block_third_party_cookies: bool,
+) -> (TestApp, i64, Driver, Client) {
+    let app = spawn_app_with(support::Backend::Sqlite, env).await;
+    let poll = app.first_poll("Sports").await;
+    let port = host_page(app.url(&format!("/embed/polls/{poll}")), app.url("")).await;
+    let (driver, client) = browser_with(true, block_third_party_cookies).await;
+    client.goto(&format!("http://localhost:{port}/")).await.unwrap();
+    (app, poll, driver, client)
 }
 
 #[tokio::test]
 async fn a_poll_embedded_on_another_site_takes_a_vote_and_fits_its_frame() {
     // Browsers treat 127.0.0.1 as a secure context, so Secure cookies work there without TLS.
-    let app = spawn_app_with(support::Backend::Sqlite, &[("COOKIE_SECURE", "always")]).await;
-    let poll = app.first_poll("Sports").await;
-    let port = host_page(app.url(&format!("/embed/polls/{poll}")), app.url("")).await;
-    let (_driver, client) = browser_with(true, true).await;
-
-    client.goto(&format!("http://localhost:{port}/")).await.unwrap();
+    let (app, poll, _driver, client) = embedded_on_another_site(&[("COOKIE_SECURE", "always")], true).await;
     support::eventually("the frame fitted to the ballot", Duration::from_secs(10), async || {
         iframe_height(&client).await > 100.0
     })
@@ -296,12 +305,8 @@ async fn a_poll_embedded_on_another_site_takes_a_vote_and_fits_its_frame() {
     client.enter_frame(0).await.unwrap();
     client.wait().for_element(Locator::Css(".choice")).await.unwrap().click().await.unwrap();
     wait_for_text(&client, ".notice", "You voted for").await;
-    let content_height: f64 = client
-        .execute("return Math.ceil(document.documentElement.getBoundingClientRect().height)", vec![])
-        .await
-        .unwrap()
-        .as_f64()
-        .unwrap();
+    let content_height =
+        number(&client, "return Math.ceil(document.documentElement.getBoundingClientRect().height)").await;
     let frame_path = client.execute("return location.pathname", vec![]).await.unwrap();
     assert_eq!(frame_path, json!(format!("/embed/polls/{poll}")), "the answer stayed inside the frame");
     client.find(Locator::Css(".open-full a")).await.unwrap();
@@ -326,12 +331,8 @@ async fn a_poll_embedded_on_another_site_takes_a_vote_and_fits_its_frame() {
 
 #[tokio::test]
 async fn a_site_not_on_the_list_cannot_frame_the_poll() {
-    let app = spawn_app_with(support::Backend::Sqlite, &[("EMBED_ALLOWED_ORIGINS", "https://elsewhere.example")]).await;
-    let poll = app.first_poll("Sports").await;
-    let port = host_page(app.url(&format!("/embed/polls/{poll}")), app.url("")).await;
-    let (_driver, client) = browser_with(true, false).await;
-
-    client.goto(&format!("http://localhost:{port}/")).await.unwrap();
+    let (_app, _poll, _driver, client) =
+        embedded_on_another_site(&[("EMBED_ALLOWED_ORIGINS", "https://elsewhere.example")], false).await;
     client.enter_frame(0).await.unwrap();
 
     support::eventually("the frame refused", Duration::from_secs(10), async || {

@@ -184,7 +184,7 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
     assert!(outcome.unexpected.is_empty(), "every vote acknowledged or a clear 503: {:?}", outcome.unexpected);
     assert!(outcome.refused_503 > 0, "the outage was felt");
     assert!(outcome.acknowledged > 0);
-    let extra = stored as usize - outcome.acknowledged.min(stored as usize);
+    let extra = (stored as usize).saturating_sub(outcome.acknowledged);
     assert!(stored as usize >= outcome.acknowledged, "every acknowledged vote stored");
     assert!(extra <= outcome.uncertain, "no vote refused with 'nothing was saved' was stored");
     assert_eq!(a.counters_out_of_step().await, 0);

@@ -105,20 +105,29 @@ async fn a_client_cannot_choose_its_voter_id(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
     let poll = app.first_poll("Sports").await;
     let options = app.poll_options(poll).await;
-    let forger = new_client();
-    let forged = forger
+    let victim = app
+        .post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &options[0].to_string())], &[])
+        .await;
+    // The signed value ends with the voter's id: a forger can read it, but not sign it.
+    let signed = victim.header("set-cookie");
+    let value = signed.split(';').next().unwrap().trim_start_matches("vs_voter=");
+    let victims_id = &value[value.len() - 32..];
+
+    let forged = new_client()
         .post(app.url(&format!("/polls/{poll}/votes")))
         .header("Sec-Fetch-Site", "same-origin")
-        .header("Cookie", "vs_voter=0123456789abcdef0123456789abcdef")
+        .header("Cookie", format!("vs_voter={victims_id}"))
         .form(&[("option", options[1].to_string())])
         .send()
         .await
         .unwrap();
 
-    assert_eq!(forged.status(), StatusCode::SEE_OTHER, "counted, as a new voter");
+    assert_eq!(victim.status, StatusCode::SEE_OTHER);
+    assert_eq!(forged.status(), StatusCode::SEE_OTHER, "counted as a new voter, not refused as the victim");
     let reissued = forged.headers()["set-cookie"].to_str().unwrap().to_owned();
     assert!(reissued.starts_with("vs_voter="), "{reissued}");
-    assert!(!reissued.contains("0123456789abcdef0123456789abcdef"), "not the id it chose: {reissued}");
+    assert!(!reissued.contains(victims_id), "not the id it chose: {reissued}");
+    assert_eq!(app.scalar("select count(*) from votes").await, 2);
 }
 
 #[tokio::test]
