@@ -18,6 +18,9 @@ pub enum AppError {
     /// 400: the request itself is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// 401: the request needs a credential it did not send (the API's manage key).
+    #[error("{0}")]
+    Unauthorized(String),
     /// 403: refused, such as a cross-site form post.
     #[error("{0}")]
     Forbidden(String),
@@ -25,12 +28,10 @@ pub enum AppError {
     #[error("{0}")]
     Conflict(String),
     /// 409: this voter has voted in this poll already.
-    #[error("You already voted for “{text}”. One vote per poll.")]
+    #[error("You already voted for {}. One vote per poll.", quoted(.choices))]
     AlreadyVoted {
-        /// Their earlier choice.
-        option_id: i64,
-        /// Its text.
-        text: String,
+        /// Their earlier choices: ids and texts.
+        choices: Vec<(i64, String)>,
     },
     /// 413: a body over the limit.
     #[error("{0}")]
@@ -77,6 +78,11 @@ impl From<StoreError> for AppError {
     }
 }
 
+/// The options' texts, quoted and joined, for the message.
+fn quoted(choices: &[(i64, String)]) -> String {
+    votestream_views::components::quoted_list(choices.iter().map(|(_, text)| text.as_str()))
+}
+
 /// The one mapping from a refused vote to what the client hears, for pages and API alike.
 impl From<Refusal> for AppError {
     fn from(refusal: Refusal) -> Self {
@@ -86,7 +92,13 @@ impl From<Refusal> for AppError {
                 "Option {option_id} is not part of poll {poll_id}. Choose one of the options shown."
             )),
             Refusal::Closed => Self::Conflict("This poll is closed: voting has ended.".into()),
-            Refusal::AlreadyVoted { option_id, text } => Self::AlreadyVoted { option_id, text },
+            Refusal::AlreadyVoted { choices } => Self::AlreadyVoted { choices },
+            Refusal::SameAddress => Self::Conflict(
+                "A vote from your network address is already counted in this poll: it takes one per address.".into(),
+            ),
+            Refusal::TooManyChoices { max, picked } => Self::Invalid(format!(
+                "You picked {picked} options; this poll takes at most {max}. Untick some and vote again."
+            )),
         }
     }
 }
@@ -107,6 +119,9 @@ impl AppError {
         if matches!(self, Self::Unavailable(_)) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_UNAVAILABLE_SECS));
         }
+        if matches!(self, Self::Unauthorized(_)) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
     }
 
     /// The HTTP status.
@@ -114,6 +129,7 @@ impl AppError {
         match self {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Conflict(_) | Self::AlreadyVoted { .. } => StatusCode::CONFLICT,
             Self::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -139,7 +155,7 @@ impl AppError {
     pub fn title_for(status: StatusCode) -> &'static str {
         match status {
             StatusCode::NOT_FOUND => "Not found",
-            StatusCode::FORBIDDEN => "Not allowed",
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => "Not allowed",
             StatusCode::CONFLICT => "Not possible now",
             StatusCode::UNSUPPORTED_MEDIA_TYPE => "Unsupported format",
             StatusCode::UNPROCESSABLE_ENTITY => "Cannot do that",
@@ -151,6 +167,15 @@ impl AppError {
             status if status.is_server_error() => "Something went wrong",
             _ => "Bad request",
         }
+    }
+
+    /// The 403 for a manage key that is not the poll's (or a poll that is not there): the
+    /// same answer either way, so it reveals nothing.
+    pub fn not_the_owner() -> Self {
+        Self::Forbidden(
+            "This manage link is not valid: check that you copied all of it. A deleted poll's link no longer works."
+                .into(),
+        )
     }
 
     /// The 404 for an `/api` address no endpoint answers.
@@ -193,8 +218,11 @@ impl<E: Into<AppError>> From<E> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut body = json!({ "error": self.0.public_message() });
-        if let AppError::AlreadyVoted { option_id, .. } = &self.0 {
-            body["option_id"] = json!(option_id);
+        if let AppError::AlreadyVoted { choices } = &self.0 {
+            body["option_ids"] = choices.iter().map(|(id, _)| *id).collect();
+            if let [(option_id, _)] = choices.as_slice() {
+                body["option_id"] = json!(option_id);
+            }
         }
         let mut response = json_response(self.0.status(), body);
         self.0.add_headers(&mut response);

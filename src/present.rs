@@ -2,13 +2,13 @@
 //! used by the routes and by the live hub alike.
 
 use votestream_views::{
-    Ballot, FormErrors, FormLimits, NewPollForm, OptionTally, PollCard, Results, Share, ThemeCard, ThemeChoice,
+    Ballot, FormErrors, FormLimits, NewPollForm, OptionTally, PollCard, Results, Reveal, Share, ThemeCard, ThemeChoice,
     ThemePage, ThemeSummary, VotePage, paths,
 };
 
 use crate::domain::{
     Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, Page, Poll, PollDraft, PollOption, Problem,
-    Theme, ThemeStats,
+    ResultsShown, Theme, ThemeStats, results_visible,
 };
 
 /// The poll form's limits: the ones the domain checks against.
@@ -49,7 +49,7 @@ pub fn theme_page(theme: &Theme, page: Page, polls: Vec<Poll>, first_number: usi
             .into_iter()
             .map(|p| PollCard {
                 id: p.id,
-                total_votes: p.total(),
+                total_votes: p.voters,
                 question: p.question,
                 options: p.options.into_iter().map(|o| o.text).collect(),
                 closed: p.closed,
@@ -58,44 +58,107 @@ pub fn theme_page(theme: &Theme, page: Page, polls: Vec<Poll>, first_number: usi
     }
 }
 
-/// The result bars of a poll's tallies; pages and the live hub render through it.
-pub fn results(poll_id: i64, options: &[PollOption], closed: bool) -> Results {
-    Results {
-        poll_id,
-        options: options.iter().map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes }).collect(),
-        closed,
+/// What result bars are drawn from: a stored poll or a live update.
+#[derive(Debug, Clone, Copy)]
+pub struct Tally<'a> {
+    /// The poll.
+    pub poll_id: i64,
+    /// Its options with their votes.
+    pub options: &'a [PollOption],
+    /// Voting has ended.
+    pub closed: bool,
+    /// Ballots cast.
+    pub voters: i64,
+    /// The owner's visibility rule.
+    pub shown: ResultsShown,
+}
+
+impl<'a> Tally<'a> {
+    /// The tally of a stored poll.
+    pub fn of(poll: &'a Poll) -> Self {
+        Self {
+            poll_id: poll.id,
+            options: &poll.options,
+            closed: poll.closed,
+            voters: poll.voters,
+            shown: poll.settings.results,
+        }
     }
 }
 
-/// How the voter's ballot stands.
-pub fn ballot(poll: &Poll, choice: Option<i64>) -> Ballot {
-    match (poll.closed, choice) {
-        (true, option_id) => Ballot::Closed { option_id },
-        (false, Some(option_id)) => Ballot::Voted { option_id },
-        (false, None) => Ballot::Open,
+/// The result bars of a tally as a viewer who has (or has not) voted may see them:
+/// withheld (with the number who voted) when the owner's rule says so.
+pub fn results(tally: &Tally<'_>, voted: bool) -> Results {
+    let withheld = (!results_visible(tally.shown, tally.closed, voted)).then_some(match tally.shown {
+        ResultsShown::AfterVote => Reveal::AfterVote,
+        _ => Reveal::AfterClose,
+    });
+    Results {
+        poll_id: tally.poll_id,
+        options: tally.options.iter().map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes }).collect(),
+        closed: tally.closed,
+        voters: tally.voters,
+        withheld,
+    }
+}
+
+/// The results as JSON (API, live JSON streams), as a viewer who has (or has not) voted
+/// may see them: withheld results keep the options and the number of voters, not the votes.
+pub fn results_json(tally: &Tally<'_>, voted: bool) -> serde_json::Value {
+    let shown = results_visible(tally.shown, tally.closed, voted);
+    let options: Vec<serde_json::Value> = tally
+        .options
+        .iter()
+        .map(|o| {
+            if shown {
+                serde_json::json!({ "id": o.id, "text": o.text, "votes": o.votes })
+            } else {
+                serde_json::json!({ "id": o.id, "text": o.text })
+            }
+        })
+        .collect();
+    let total: i64 = tally.options.iter().map(|o| o.votes).sum();
+    serde_json::json!({
+        "poll_id": tally.poll_id,
+        "options": options,
+        "total": shown.then_some(total),
+        "voters": tally.voters,
+        "closed": tally.closed,
+        "results_shown": tally.shown.as_str(),
+        "withheld": !shown,
+    })
+}
+
+/// How the voter's ballot stands, given the options they chose (none: not voted).
+pub fn ballot(poll: &Poll, choices: Vec<i64>) -> Ballot {
+    match (poll.closed, choices.is_empty()) {
+        (true, _) => Ballot::Closed { option_ids: choices },
+        (false, false) => Ballot::Voted { option_ids: choices },
+        (false, true) => Ballot::Open,
     }
 }
 
 /// The vote page of `poll`, one of its theme's `poll_ids` (in order), for a voter whose
-/// earlier choice is `choice` (`Err(())` when it cannot be known: the database is away and
-/// voting is paused); `refusal` says why the vote just posted was not stored.
+/// earlier choices are `choices` (`Err(())` when they cannot be known: the database is away
+/// and voting is paused); `refusal` says why the vote just posted was not stored.
 pub fn vote_page(
     poll: &Poll,
     theme: &Theme,
     poll_ids: &[i64],
-    choice: Result<Option<i64>, ()>,
+    choices: Result<Vec<i64>, ()>,
     refusal: Option<String>,
 ) -> VotePage {
-    let voting_paused = choice.is_err();
-    let choice = choice.unwrap_or(None);
+    let voting_paused = choices.is_err();
+    let choices = choices.unwrap_or_default();
     let index = poll_ids.iter().position(|id| *id == poll.id).unwrap_or(0);
     VotePage {
         theme: theme_summary(theme),
         question: poll.question.clone(),
         step: index + 1,
         steps: poll_ids.len().max(1),
-        results: results(poll.id, &poll.options, poll.closed),
-        ballot: ballot(poll, choice),
+        results: results(&Tally::of(poll), !choices.is_empty()),
+        max_choices: poll.max_choices,
+        ballot: ballot(poll, choices),
         refusal,
         voting_paused,
         embedded: false,
@@ -138,6 +201,7 @@ pub fn poll_form(themes: &[Theme], draft: PollDraft, problems: &[Problem]) -> Ne
         question: draft.question,
         theme: draft.theme,
         options: draft.options,
+        max_choices: draft.max_choices,
         limits: FORM_LIMITS,
     }
 }
@@ -151,6 +215,7 @@ fn form_errors(problems: &[Problem], option_rows: usize) -> FormErrors {
             Field::Question => errors.question = message,
             Field::Theme => errors.theme = message,
             Field::Options => errors.options = message,
+            Field::MaxChoices => errors.max_choices = message,
             Field::Option(i) => {
                 if let Some(slot) = errors.option.get_mut(i) {
                     *slot = message;
@@ -171,6 +236,10 @@ mod tests {
             theme_id: 1,
             question: "Tea or coffee?".into(),
             closed,
+            max_choices: 1,
+            settings: crate::domain::Settings::default(),
+            voters: 3,
+            revision: 0,
             options: vec![
                 PollOption { id: 10, text: "Tea".into(), votes: 2 },
                 PollOption { id: 11, text: "Coffee".into(), votes: 1 },
@@ -194,21 +263,38 @@ mod tests {
     fn the_vote_page_knows_its_step_and_the_next_poll() {
         let ids = [3, 5, 8];
 
-        let middle = vote_page(&poll(5, false), &theme(), &ids, Ok(None), None);
-        let last = vote_page(&poll(8, false), &theme(), &ids, Ok(Some(10)), None);
+        let middle = vote_page(&poll(5, false), &theme(), &ids, Ok(vec![]), None);
+        let last = vote_page(&poll(8, false), &theme(), &ids, Ok(vec![10]), None);
         let paused = vote_page(&poll(8, false), &theme(), &ids, Err(()), None);
 
         assert_eq!((middle.step, middle.steps, middle.next_poll), (2, 3, Some(8)));
-        assert_eq!((last.step, last.next_poll, last.ballot), (3, None, Ballot::Voted { option_id: 10 }));
+        assert_eq!((last.step, last.next_poll, last.ballot), (3, None, Ballot::Voted { option_ids: vec![10] }));
         assert_eq!(middle.results.total(), 3);
         assert!(paused.voting_paused && !middle.voting_paused);
     }
 
     #[test]
     fn a_closed_poll_shows_results_whether_or_not_the_voter_voted() {
-        assert_eq!(ballot(&poll(1, true), None), Ballot::Closed { option_id: None });
-        assert_eq!(ballot(&poll(1, true), Some(11)), Ballot::Closed { option_id: Some(11) });
-        assert_eq!(ballot(&poll(1, false), None), Ballot::Open);
+        assert_eq!(ballot(&poll(1, true), vec![]), Ballot::Closed { option_ids: vec![] });
+        assert_eq!(ballot(&poll(1, true), vec![11]), Ballot::Closed { option_ids: vec![11] });
+        assert_eq!(ballot(&poll(1, false), vec![]), Ballot::Open);
+    }
+
+    #[test]
+    fn results_are_withheld_by_the_owners_rule_until_a_vote_or_the_close() {
+        let cases = [
+            (ResultsShown::Always, false, false, None),
+            (ResultsShown::AfterVote, false, false, Some(Reveal::AfterVote)),
+            (ResultsShown::AfterVote, false, true, None),
+            (ResultsShown::AfterVote, true, false, None),
+            (ResultsShown::AfterClose, false, true, Some(Reveal::AfterClose)),
+            (ResultsShown::AfterClose, true, false, None),
+        ];
+        for (shown, closed, voted, expected) in cases {
+            let mut p = poll(1, closed);
+            p.settings.results = shown;
+            assert_eq!(results(&Tally::of(&p), voted).withheld, expected, "{shown:?} closed={closed} voted={voted}");
+        }
     }
 
     #[test]
@@ -222,7 +308,12 @@ mod tests {
 
     #[test]
     fn problems_land_next_to_their_fields() {
-        let draft = PollDraft { question: String::new(), theme: "x".into(), options: vec!["a".into(), "a".into()] };
+        let draft = PollDraft {
+            question: String::new(),
+            theme: "x".into(),
+            options: vec!["a".into(), "a".into()],
+            max_choices: String::new(),
+        };
         let problems = draft.validate(None).expect_err("invalid");
 
         let form = poll_form(&[theme()], draft, &problems);

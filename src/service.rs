@@ -2,7 +2,9 @@
 //! bus after every committed change. Routes (HTML and API alike) call these; nothing here
 //! knows about HTTP or HTML.
 
-use crate::domain::{Poll, PollOption, VoteOutcome, VoterId};
+use std::time::Duration;
+
+use crate::domain::{Ballot, ManageKey, NewPoll, OwnerChange, Poll, VoteOutcome, VoterId, results_visible};
 use crate::live::PollUpdate;
 use crate::state::AppState;
 use crate::store::StoreResult;
@@ -26,25 +28,47 @@ pub async fn load(state: &AppState, poll_id: i64) -> StoreResult<Option<Poll>> {
     Ok(poll)
 }
 
-/// The current tallies and whether the poll is closed: the live snapshot when this replica
-/// follows the poll, else [`load`]. `None` for an unknown poll.
-pub async fn tallies(state: &AppState, poll_id: i64) -> StoreResult<Option<(Vec<PollOption>, bool)>> {
+/// The poll's current state: the live snapshot when this replica follows the poll, else
+/// [`load`]. `None` for an unknown poll.
+pub async fn current(state: &AppState, poll_id: i64) -> StoreResult<Option<PollUpdate>> {
     if let Some(snapshot) = state.live.hub().current(poll_id) {
-        return Ok(Some((snapshot.update.options.clone(), snapshot.update.closed)));
+        return Ok(Some(snapshot.update.clone()));
     }
-    Ok(load(state, poll_id).await?.map(|poll| (poll.options, poll.closed)))
+    Ok(load(state, poll_id).await?.map(|poll| PollUpdate::of(&poll)))
 }
 
-/// Records a vote; once committed, drops the stale cache entry and tells every viewer.
-pub async fn vote(state: &AppState, poll_id: i64, option_id: i64, voter: &VoterId) -> StoreResult<VoteOutcome> {
-    let outcome = state.store.cast_vote(poll_id, option_id, voter).await?;
-    if let VoteOutcome::Accepted { tally } = &outcome {
-        let key = cache_key(poll_id);
+/// Whether this browser has voted in the poll.
+pub async fn voted(state: &AppState, poll_id: i64, voter: &VoterId) -> StoreResult<bool> {
+    Ok(!state.store.choices(poll_id, voter).await?.is_empty())
+}
+
+/// Whether this browser may see the poll's results now. The lookup happens only when the
+/// owner's rule depends on it; if it fails the results stay withheld.
+pub async fn sees_results(state: &AppState, update: &PollUpdate, voter: &VoterId) -> bool {
+    if results_visible(update.shown, update.closed, false) {
+        return true;
+    }
+    results_visible(update.shown, update.closed, true) && voted(state, update.poll_id, voter).await.unwrap_or(false)
+}
+
+/// Stores a new poll; its id and the manage key, which exists only in this answer.
+pub async fn create(state: &AppState, poll: &NewPoll) -> StoreResult<(i64, ManageKey)> {
+    let key = ManageKey::random();
+    let id = state.store.create_poll(poll, &key.digest()).await?;
+    tracing::info!(poll_id = id, "poll created");
+    Ok((id, key))
+}
+
+/// Records a ballot; once committed, drops the stale cache entry and tells every viewer.
+pub async fn vote(state: &AppState, ballot: &Ballot) -> StoreResult<VoteOutcome> {
+    let outcome = state.store.cast_vote(ballot).await?;
+    if let VoteOutcome::Accepted { poll } = &outcome {
+        let key = cache_key(ballot.poll_id);
         let forget = state.cache.forget(&key);
-        match tally {
+        match poll {
             // Both talk to Redis in the scaled mode: one round trip of waiting, not two.
-            Some(options) => {
-                tokio::join!(forget, state.live.publish(PollUpdate::new(poll_id, false, options.clone())));
+            Some(poll) => {
+                tokio::join!(forget, state.live.publish(PollUpdate::of(poll)));
             }
             // Nothing to tell viewers yet: the next vote's tally includes this one.
             None => forget.await,
@@ -53,12 +77,65 @@ pub async fn vote(state: &AppState, poll_id: i64, option_id: i64, voter: &VoterI
     Ok(outcome)
 }
 
-/// Ends voting on a poll and tells every viewer (their streams send a final event).
-pub async fn close(state: &AppState, poll_id: i64) -> StoreResult<bool> {
-    let closed = state.store.close_poll(poll_id).await?;
-    state.cache.forget(&cache_key(poll_id)).await;
-    if let Some(poll) = state.store.poll(poll_id).await? {
-        state.live.publish(PollUpdate::of(&poll)).await;
+/// The poll, for the holder of its manage key (`None`: no such poll, or not its key).
+pub async fn owned(state: &AppState, poll_id: i64, key: &ManageKey) -> StoreResult<Option<Poll>> {
+    state.store.owned_poll(poll_id, &key.digest()).await
+}
+
+/// Applies the owner's change and tells every viewer (a close ends their streams; a
+/// reveal shows them the results).
+pub async fn change(state: &AppState, poll_id: i64, key: &ManageKey, change: OwnerChange) -> StoreResult<Option<Poll>> {
+    let poll = state.store.change_poll(poll_id, &key.digest(), change).await?;
+    if let Some(poll) = &poll {
+        tracing::info!(poll_id, ?change, "poll changed by its owner");
+        let key = cache_key(poll_id);
+        tokio::join!(state.cache.forget(&key), state.live.publish(PollUpdate::of(poll)));
     }
-    Ok(closed)
+    Ok(poll)
+}
+
+/// Deletes the poll and tells its viewers; false for no such poll, or not its key.
+pub async fn delete(state: &AppState, poll_id: i64, key: &ManageKey) -> StoreResult<bool> {
+    let Some(poll) = owned(state, poll_id, key).await? else { return Ok(false) };
+    let deleted = state.store.delete_poll(poll_id, &key.digest()).await?;
+    if deleted {
+        tracing::info!(poll_id, "poll deleted by its owner");
+        let key = cache_key(poll_id);
+        tokio::join!(state.cache.forget(&key), state.live.publish(PollUpdate::removed(&poll)));
+    }
+    Ok(deleted)
+}
+
+/// Closes the polls whose closing time has come and tells their viewers. Every replica
+/// runs this; the database hands each poll to exactly one of them.
+pub async fn close_due(state: &AppState) -> StoreResult<usize> {
+    let ids = state.store.close_due().await?;
+    for &poll_id in &ids {
+        state.cache.forget(&cache_key(poll_id)).await;
+        if let Some(poll) = state.store.poll(poll_id).await? {
+            tracing::info!(poll_id, "poll closed at its closing time");
+            state.live.publish(PollUpdate::of(&poll)).await;
+        }
+    }
+    Ok(ids.len())
+}
+
+/// How often each replica looks for polls whose closing time has come.
+pub const DEADLINE_SWEEP: Duration = Duration::from_secs(1);
+
+/// Closes polls at their closing time, every [`DEADLINE_SWEEP`], until shutdown.
+pub async fn close_at_deadlines(state: AppState) {
+    let mut tick = tokio::time::interval(DEADLINE_SWEEP);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Err(error) = close_due(&state).await
+            && !error.is_unavailable()
+        {
+            tracing::warn!(%error, "closing polls at their closing time failed; trying again");
+        }
+    }
 }

@@ -105,6 +105,7 @@ impl Application {
             breakers,
             public_url: PublicUrl(settings.public_url.clone()),
         };
+        tokio::spawn(crate::service::close_at_deadlines(state.clone()));
         let listener =
             TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
         let router = routes::router(state.clone(), &settings, VoterCookies::from_settings(&settings)?);

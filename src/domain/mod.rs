@@ -2,6 +2,7 @@
 //! rest of the code may assume about user input. Storage, routes and the live bus all
 //! speak these types.
 
+pub mod owner;
 pub mod page;
 pub mod poll;
 pub mod text;
@@ -9,11 +10,14 @@ pub mod theme;
 pub mod vote;
 pub mod voter;
 
+pub use owner::{
+    ManageKey, OwnerChange, Protection, ResultsShown, Settings, describe_time, parse_closing_time, rfc3339, unix_now,
+};
 pub use page::Page;
 pub use poll::{
     Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, NewPoll, OptionText, Poll, PollContent,
-    PollDraft, PollOption, Problem, Question,
+    PollDraft, PollOption, Problem, Question, results_visible,
 };
 pub use theme::{Theme, ThemeContent, ThemeStats, Totals};
-pub use vote::{Refusal, VoteOutcome};
+pub use vote::{Ballot, Refusal, VoteOutcome};
 pub use voter::VoterId;

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::owner::{ResultsShown, Settings};
 use super::text;
 
 /// Fewest options a poll may have.
@@ -62,7 +63,8 @@ impl OptionText {
     }
 }
 
-/// A poll as stored: question, state and options in order with their counters.
+/// A poll as stored: question, state, the owner's settings and options in order with
+/// their counters.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Poll {
     /// Database id.
@@ -73,6 +75,14 @@ pub struct Poll {
     pub question: String,
     /// Voting has ended.
     pub closed: bool,
+    /// How many options one voter may pick (1: a single choice).
+    pub max_choices: u8,
+    /// The owner's settings.
+    pub settings: Settings,
+    /// Ballots cast (one voter may pick several options).
+    pub voters: i64,
+    /// Grows with every owner change (close, reopen, settings).
+    pub revision: i64,
     /// Options in order.
     pub options: Vec<PollOption>,
 }
@@ -81,6 +91,21 @@ impl Poll {
     /// Votes over all options.
     pub fn total(&self) -> i64 {
         self.options.iter().map(|o| o.votes).sum()
+    }
+
+    /// Whether a viewer who has (or has not) voted may see the results.
+    pub fn shows_results(&self, voted: bool) -> bool {
+        results_visible(self.settings.results, self.closed, voted)
+    }
+}
+
+/// The visibility rule, for a stored poll and for a live update alike: a closed poll's
+/// results are final and shown to everyone.
+pub fn results_visible(shown: ResultsShown, closed: bool, voted: bool) -> bool {
+    match shown {
+        ResultsShown::Always => true,
+        ResultsShown::AfterVote => closed || voted,
+        ResultsShown::AfterClose => closed,
     }
 }
 
@@ -104,6 +129,8 @@ pub struct PollDraft {
     pub theme: String,
     /// The option texts as typed.
     pub options: Vec<String>,
+    /// How many options a voter may pick, as typed (blank: one).
+    pub max_choices: String,
 }
 
 /// A field of a poll draft, in form order.
@@ -117,6 +144,8 @@ pub enum Field {
     Options,
     /// One option, by 0-based position.
     Option(usize),
+    /// How many options a voter may pick.
+    MaxChoices,
 }
 
 impl Field {
@@ -127,6 +156,7 @@ impl Field {
             Self::Theme => "theme".into(),
             Self::Options => "options".into(),
             Self::Option(i) => format!("options[{i}]"),
+            Self::MaxChoices => "max_choices".into(),
         }
     }
 }
@@ -196,6 +226,10 @@ pub struct NewPoll {
     pub theme_id: i64,
     /// Question and options.
     pub content: PollContent,
+    /// How many options a voter may pick.
+    pub max_choices: u8,
+    /// The owner's settings.
+    pub settings: Settings,
 }
 
 impl PollDraft {
@@ -210,15 +244,35 @@ impl PollDraft {
         } else {
             None
         };
-        match (PollContent::parse(&self.question, &self.options), theme_id, theme) {
-            (Ok(content), Some(theme_id), None) => Ok(NewPoll { theme_id, content }),
-            (content, _, theme) => {
+        let max_choices = parse_max_choices(&self.max_choices, self.options.len());
+        match (PollContent::parse(&self.question, &self.options), theme_id, theme, max_choices) {
+            (Ok(content), Some(theme_id), None, Ok(max_choices)) => {
+                Ok(NewPoll { theme_id, content, max_choices, settings: Settings::default() })
+            }
+            (content, _, theme, max_choices) => {
                 let mut problems = content.err().unwrap_or_default();
                 problems.extend(theme.map(|m| Problem::new(Field::Theme, m)));
+                problems.extend(max_choices.err().map(|m| Problem::new(Field::MaxChoices, m)));
                 problems.sort_by_key(|p| p.field);
                 Err(problems)
             }
         }
+    }
+}
+
+/// "How many may a voter pick": blank is one; otherwise a whole number from 1 to the
+/// number of options.
+fn parse_max_choices(raw: &str, options: usize) -> Result<u8, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(1);
+    }
+    let most = options.clamp(1, MAX_OPTIONS);
+    match raw.parse::<usize>() {
+        Ok(n) if (1..=most).contains(&n) => Ok(u8::try_from(n).unwrap_or(1)),
+        _ => Err(format!(
+            "Choices per voter must be a whole number from 1 to {most} (the number of options), not “{raw}”."
+        )),
     }
 }
 
@@ -231,6 +285,21 @@ mod tests {
             question: question.into(),
             theme: theme.into(),
             options: options.iter().map(|s| (*s).to_owned()).collect(),
+            max_choices: String::new(),
+        }
+    }
+
+    #[test]
+    fn choices_per_voter_are_between_one_and_the_number_of_options() {
+        let mut d = draft("Pick?", "t", &["a", "b", "c"]);
+        assert_eq!(d.validate(Some(1)).expect("blank is one").max_choices, 1);
+        d.max_choices = " 3 ".into();
+        assert_eq!(d.validate(Some(1)).expect("all three").max_choices, 3);
+        for bad in ["0", "4", "-1", "two", "1.5", "99999999999999999999"] {
+            d.max_choices = bad.into();
+            let problems = d.validate(Some(1)).expect_err(bad);
+            assert_eq!(problems.iter().map(|p| p.field).collect::<Vec<_>>(), [Field::MaxChoices], "{bad}");
+            assert!(problems[0].message.contains("from 1 to 3"), "{}", problems[0].message);
         }
     }
 

@@ -12,10 +12,13 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::SignedCookieJar;
 use axum_extra::extract::cookie::{Cookie, Key, SameSite};
 
-use super::client::OverHttps;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use super::client::{ClientIp, OverHttps};
 use super::headers::EMBED_PREFIX;
 use crate::config::{Backend, CookieSecure, Settings};
-use crate::domain::VoterId;
+use crate::domain::{Ballot, VoterId};
 use crate::error::AppError;
 
 /// The cookie's name.
@@ -116,6 +119,32 @@ fn decode_hex(text: &str) -> Option<Vec<u8>> {
     bytes.filter(|b| b.len() >= KEY_BYTES)
 }
 
+/// Who is voting: the browser's id, and its network address as a keyed hash (so
+/// one-per-address polls can refuse a second ballot without storing any address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Voter {
+    /// The browser's voter id.
+    pub id: VoterId,
+    /// HMAC-SHA-256 of the client address under the cookie key, in hex.
+    pub address: String,
+}
+
+impl Voter {
+    /// This voter's ballot for `options` in a poll.
+    pub fn ballot(&self, poll_id: i64, options: Vec<i64>) -> Ballot {
+        Ballot::new(poll_id, options, self.id.clone(), self.address.clone())
+    }
+}
+
+impl VoterCookies {
+    /// The keyed hash of a client address.
+    fn address(&self, ip: std::net::IpAddr) -> String {
+        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.signing()).expect("HMAC takes a key of any length");
+        mac.update(ip.to_string().as_bytes());
+        mac.finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
 /// Gives every request a voter: the signed cookie's, or a new one that the response sets.
 pub async fn assign(State(cookies): State<VoterCookies>, mut request: Request, next: Next) -> Response {
     let jar = SignedCookieJar::from_headers(request.headers(), cookies.key.clone());
@@ -126,6 +155,10 @@ pub async fn assign(State(cookies): State<VoterCookies>, mut request: Request, n
         None => (VoterId::random(), true),
     };
     request.extensions_mut().insert(voter.clone());
+    if let Some(&ClientIp(ip)) = request.extensions().get::<ClientIp>() {
+        let address = cookies.address(ip);
+        request.extensions_mut().insert(Voter { id: voter.clone(), address });
+    }
     let response = next.run(request).await;
     if fresh { (jar.add(cookies.cookie(&voter, https, embedded)), response).into_response() } else { response }
 }
@@ -140,6 +173,19 @@ impl<S: Send + Sync> FromRequestParts<S> for VoterId {
             .get::<VoterId>()
             .cloned()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("voter middleware missing on this route")))
+    }
+}
+
+/// Voting handlers take the voter with its address.
+impl<S: Send + Sync> FromRequestParts<S> for Voter {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Voter>()
+            .cloned()
+            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("client or voter middleware missing on this route")))
     }
 }
 

@@ -8,46 +8,72 @@ use tokio::sync::{Notify, watch};
 use votestream_views::poll;
 
 use super::PollUpdate;
-use crate::domain::Poll;
+use crate::domain::{Poll, results_visible};
 use crate::present;
 use crate::store::{DynStore, StoreResult};
 
-/// A poll's state as viewers see it, with its fragments rendered once per update.
+/// A poll's state as viewers see it, with its fragments rendered once per update: once
+/// for viewers who may see the results and, while the owner's rule withholds them from
+/// some, once more for those.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     /// The update it was made from.
     pub update: PollUpdate,
-    /// The result bars (`event: results`).
-    pub results_html: String,
-    /// "N votes so far" (`event: total`).
-    pub total_html: String,
+    /// The results as a viewer who voted sees them (`event: results`): the bars, or the
+    /// number who voted while the owner withholds results until the close.
+    results_html: String,
     /// The same as JSON (`?format=json`).
-    pub json: String,
+    json: String,
+    /// HTML and JSON for viewers who have not voted, when they see less than voters do.
+    withheld: Option<(String, String)>,
+    /// The running total (`event: total`).
+    pub total_html: String,
 }
 
 impl Snapshot {
     /// Renders the fragments and JSON of `update`.
     pub fn render(update: PollUpdate) -> Self {
-        let results = present::results(update.poll_id, &update.options, update.closed);
-        let json = serde_json::json!({
-            "poll_id": update.poll_id,
-            "version": update.version,
-            "total": update.version,
-            "closed": update.closed,
-            "options": update.options,
-        })
-        .to_string();
-        Self {
-            results_html: poll::results(&results).into_string(),
-            total_html: poll::total(update.version).into_string(),
-            json,
-            update,
+        let tally = update.tally();
+        let render = |voted| {
+            let html = if update.removed {
+                poll::removed(update.poll_id).into_string()
+            } else {
+                poll::results(&present::results(&tally, voted)).into_string()
+            };
+            let mut json = present::results_json(&tally, voted);
+            json["version"] = update.version.into();
+            json["removed"] = update.removed.into();
+            (html, json.to_string())
+        };
+        let (results_html, json) = render(true);
+        let withheld = (!results_visible(update.shown, update.closed, false)).then(|| render(false));
+        Self { results_html, json, withheld, total_html: poll::total(update.total()).into_string(), update }
+    }
+
+    /// The version: the poll's total plus its owner revisions.
+    pub fn version(&self) -> i64 {
+        self.update.version
+    }
+
+    /// The results fragment for a viewer who has (or has not) voted.
+    pub fn results_html(&self, voted: bool) -> &str {
+        match &self.withheld {
+            Some((html, _)) if !voted => html,
+            _ => &self.results_html,
         }
     }
 
-    /// The version: the poll's total.
-    pub fn version(&self) -> i64 {
-        self.update.version
+    /// The JSON for a viewer who has (or has not) voted.
+    pub fn json(&self, voted: bool) -> &str {
+        match &self.withheld {
+            Some((_, json)) if !voted => json,
+            _ => &self.json,
+        }
+    }
+
+    /// Whether the results are withheld from anyone who has not voted.
+    pub fn withholds(&self) -> bool {
+        self.withheld.is_some()
     }
 
     /// Whether `update` should replace this snapshot: newer, or the poll just closed.
@@ -201,10 +227,18 @@ impl Drop for Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::PollOption;
+    use crate::domain::{PollOption, ResultsShown};
 
     fn update(version: i64, closed: bool) -> PollUpdate {
-        PollUpdate::new(1, closed, vec![PollOption { id: 1, text: "Yes".into(), votes: version }])
+        PollUpdate {
+            poll_id: 1,
+            version,
+            closed,
+            removed: false,
+            voters: version,
+            shown: ResultsShown::Always,
+            options: vec![PollOption { id: 1, text: "Yes".into(), votes: version }],
+        }
     }
 
     #[test]
@@ -229,9 +263,26 @@ mod tests {
     fn a_snapshot_renders_its_fragments_and_json_once() {
         let snapshot = Snapshot::render(update(2, false));
 
-        assert!(snapshot.results_html.contains("2 votes in total"), "{}", snapshot.results_html);
+        assert!(snapshot.results_html(false).contains("2 votes in total"), "{}", snapshot.results_html(false));
         assert_eq!(snapshot.total_html, "2 votes so far");
-        let json: serde_json::Value = serde_json::from_str(&snapshot.json).expect("JSON");
+        let json: serde_json::Value = serde_json::from_str(snapshot.json(false)).expect("JSON");
         assert_eq!((json["version"].as_i64(), json["closed"].as_bool()), (Some(2), Some(false)));
+        assert!(!snapshot.withholds());
+    }
+
+    #[test]
+    fn withheld_results_are_rendered_apart_for_those_who_have_not_voted() {
+        let mut hidden = update(3, false);
+        hidden.shown = ResultsShown::AfterClose;
+        let snapshot = Snapshot::render(hidden.clone());
+
+        assert!(snapshot.withholds());
+        assert!(snapshot.results_html(false).contains("3 have voted"), "{}", snapshot.results_html(false));
+        assert!(!snapshot.results_html(false).contains("votes in total"));
+        assert!(!snapshot.json(false).contains("\"votes\""), "{}", snapshot.json(false));
+        // The rule is after closing: voting does not reveal, and the close reveals to all.
+        assert!(snapshot.results_html(true).contains("3 have voted"), "{}", snapshot.results_html(true));
+        hidden.closed = true;
+        assert!(!Snapshot::render(hidden).withholds());
     }
 }

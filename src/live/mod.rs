@@ -11,18 +11,27 @@ use serde::{Deserialize, Serialize};
 
 pub use hub::{Hub, Snapshot, Watcher};
 
-use crate::domain::{Poll, PollOption};
+use crate::domain::{Poll, PollOption, ResultsShown};
+use crate::present::Tally;
 
-/// What travels on the bus: absolute tallies and a version that only grows (the poll's
-/// total), so a lost or reordered update heals with the next one.
+/// What travels on the bus: the poll's absolute state and a version that only grows (its
+/// total plus its revision, both read in one statement after a commit), so a lost or
+/// reordered update heals with the next one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollUpdate {
     /// The poll.
     pub poll_id: i64,
-    /// Its total; a replica keeps the highest it has seen.
+    /// Total votes plus owner revisions; a replica keeps the highest it has seen.
     pub version: i64,
     /// Voting has ended.
     pub closed: bool,
+    /// The owner deleted the poll: viewers are told, and their streams end.
+    #[serde(default)]
+    pub removed: bool,
+    /// Ballots cast.
+    pub voters: i64,
+    /// The owner's visibility rule.
+    pub shown: ResultsShown,
     /// Every option with its votes.
     pub options: Vec<PollOption>,
 }
@@ -30,12 +39,36 @@ pub struct PollUpdate {
 impl PollUpdate {
     /// The update describing `poll` as stored.
     pub fn of(poll: &Poll) -> Self {
-        Self::new(poll.id, poll.closed, poll.options.clone())
+        Self {
+            poll_id: poll.id,
+            version: poll.total() + poll.revision,
+            closed: poll.closed,
+            removed: false,
+            voters: poll.voters,
+            shown: poll.settings.results,
+            options: poll.options.clone(),
+        }
     }
 
-    /// An update from a tally.
-    pub fn new(poll_id: i64, closed: bool, options: Vec<PollOption>) -> Self {
-        Self { poll_id, version: options.iter().map(|o| o.votes).sum(), closed, options }
+    /// The last update of a deleted poll: after everything viewers saw of it.
+    pub fn removed(poll: &Poll) -> Self {
+        Self { version: poll.total() + poll.revision + 1, closed: true, removed: true, ..Self::of(poll) }
+    }
+
+    /// Votes over all options.
+    pub fn total(&self) -> i64 {
+        self.options.iter().map(|o| o.votes).sum()
+    }
+
+    /// The result bars' source.
+    pub fn tally(&self) -> Tally<'_> {
+        Tally {
+            poll_id: self.poll_id,
+            options: &self.options,
+            closed: self.closed,
+            voters: self.voters,
+            shown: self.shown,
+        }
     }
 }
 

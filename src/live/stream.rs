@@ -58,21 +58,38 @@ fn respond(events: impl Stream<Item = Event> + Send + 'static, lifetime: Lifetim
     Sse::new(stream).keep_alive(KeepAlive::new().interval(config.keep_alive)).into_response()
 }
 
-fn poll_frame(snapshot: &Snapshot, format: Format) -> Vec<Event> {
+fn poll_frame(snapshot: &Snapshot, format: Format, voted: bool) -> Vec<Event> {
     let id = snapshot.version().to_string();
     match format {
         Format::Html => vec![
-            Event::default().event("results").id(&id).data(&snapshot.results_html),
+            Event::default().event("results").id(&id).data(snapshot.results_html(voted)),
             Event::default().event("total").id(&id).data(&snapshot.total_html),
         ],
-        Format::Json => vec![Event::default().event("results").id(&id).data(&snapshot.json)],
+        Format::Json => vec![Event::default().event("results").id(&id).data(snapshot.json(voted))],
     }
 }
 
-/// A poll's events: the current snapshot (unless `last_seen` already has it), then at most
-/// one frame per throttle interval, always ending on the latest state. A closed poll gets
-/// a final `event: closed` and the stream ends.
-pub fn poll_events(mut watcher: Watcher, format: Format, last_seen: Option<i64>, lifetime: Lifetime) -> Response {
+/// The last event of a closed (or deleted) poll: for HTML, the final results, which an open
+/// ballot on the page swaps itself for.
+fn closed_event(snapshot: &Snapshot, format: Format) -> Event {
+    let event = Event::default().event("closed").id(snapshot.version().to_string());
+    match format {
+        // Closed: the results are shown to everyone.
+        Format::Html => event.data(snapshot.results_html(true)),
+        Format::Json if snapshot.update.removed => event.data("removed"),
+        Format::Json => event.data("closed"),
+    }
+}
+
+/// A poll's events for a viewer who has (or has not) voted: the current snapshot (unless
+/// `last_seen` already has it), then at most one frame per throttle interval, always ending
+/// on the latest state. A closed poll gets a final `event: closed` and the stream ends.
+pub fn poll_events(
+    mut watcher: Watcher,
+    format: Format,
+    (last_seen, voted): (Option<i64>, bool),
+    lifetime: Lifetime,
+) -> Response {
     let config = lifetime.config;
     let events = async_stream::stream! {
         let mut sent = last_seen;
@@ -80,13 +97,13 @@ pub fn poll_events(mut watcher: Watcher, format: Format, last_seen: Option<i64>,
             let snapshot = watcher.latest();
             // Closing changes the state without a new vote: the final results go out too.
             if sent.is_none_or(|v| snapshot.version() > v) || snapshot.update.closed {
-                for event in poll_frame(&snapshot, format) {
+                for event in poll_frame(&snapshot, format, voted) {
                     yield event;
                 }
                 sent = Some(snapshot.version());
             }
             if snapshot.update.closed {
-                yield Event::default().event("closed").id(snapshot.version().to_string()).data("closed");
+                yield closed_event(&snapshot, format);
                 break;
             }
             tokio::time::sleep(config.throttle).await;
@@ -101,7 +118,7 @@ pub fn poll_events(mut watcher: Watcher, format: Format, last_seen: Option<i64>,
 fn theme_frame(slug: &str, snapshots: &[Arc<Snapshot>], version: i64, format: Format) -> Event {
     let totals: Vec<PollTotal> = snapshots
         .iter()
-        .map(|s| PollTotal { id: s.update.poll_id, total: s.version(), closed: s.update.closed })
+        .map(|s| PollTotal { id: s.update.poll_id, total: s.update.voters, closed: s.update.closed })
         .collect();
     let data = match format {
         Format::Html => theme::totals(&totals).into_string(),

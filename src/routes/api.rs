@@ -13,9 +13,16 @@ use serde_json::{Value, json};
 use votestream_views::paths::{PageQuery, api as path};
 
 use super::PollId;
-use crate::domain::{Page, Poll, PollDraft, PollOption, Theme, ThemeStats, VoteOutcome, VoterId};
+use super::manage::manage_url;
+use super::share::SiteOrigin;
+use crate::domain::{
+    Page, Poll, PollDraft, Protection, ResultsShown, Settings, Theme, ThemeStats, VoteOutcome, VoterId,
+    parse_closing_time, rfc3339,
+};
 use crate::error::{ApiError, AppError, json_response};
 use crate::guard::limits::Limits;
+use crate::guard::voter::Voter;
+use crate::present::{self, Tally};
 use crate::service;
 use crate::state::AppState;
 use crate::store::DynStore;
@@ -27,7 +34,7 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .route(path::Themes::PATH, get(themes))
         .route(path::ThemePolls::PATH, get(theme_polls))
         .route(path::Polls::PATH, get(polls).merge(post(create_poll).layer(limits.create())))
-        .route(path::Poll::PATH, get(poll))
+        .route(path::Poll::PATH, get(poll).patch(super::manage::patch).delete(super::manage::delete))
         .route(path::PollVote::PATH, post(vote).layer(limits.vote()))
         .route(path::PollResults::PATH, get(results))
         .route(path::PollResultsCsv::PATH, get(super::export::csv))
@@ -66,26 +73,22 @@ fn theme_json(theme: &Theme) -> Value {
     })
 }
 
-fn options_json(options: &[PollOption]) -> Value {
-    options.iter().map(|o| json!({ "id": o.id, "text": o.text, "votes": o.votes })).collect()
-}
-
-fn poll_json(poll: &Poll, theme: Option<&Theme>) -> Value {
+/// A poll as JSON, with its results as this caller may see them.
+pub fn poll_json(poll: &Poll, theme: Option<&Theme>, sees_results: bool) -> Value {
+    let results = present::results_json(&Tally::of(poll), sees_results);
     json!({
         "id": poll.id,
         "question": poll.question,
         "theme": theme.map(|t| t.key.as_str()),
         "closed": poll.closed,
-        "options": options_json(&poll.options),
-        "total": poll.total(),
-    })
-}
-
-fn results_json(poll_id: i64, options: &[PollOption]) -> Value {
-    json!({
-        "poll_id": poll_id,
-        "options": options_json(options),
-        "total": options.iter().map(|o| o.votes).sum::<i64>(),
+        "closes_at": poll.settings.closes_at.map(rfc3339),
+        "max_choices": poll.max_choices,
+        "results_shown": poll.settings.results.as_str(),
+        "protection": poll.settings.protection.as_str(),
+        "options": results["options"],
+        "total": results["total"],
+        "voters": poll.voters,
+        "withheld": results["withheld"],
     })
 }
 
@@ -129,25 +132,31 @@ async fn theme_polls(
     let page = page(query)?;
     let theme = store.theme(&key).await?.ok_or_else(|| AppError::theme_not_found(&key))?;
     let polls = store.polls_of_theme(theme.id, page).await?;
-    Ok(polls_page(path::ThemePolls { key }, page, &polls, |p| poll_json(p, Some(&theme))))
+    // Lists show results only where everyone may see them.
+    Ok(polls_page(path::ThemePolls { key }, page, &polls, |p| poll_json(p, Some(&theme), p.shows_results(false))))
 }
 
 async fn polls(State(store): State<DynStore>, Query(query): Query<PageQuery>) -> ApiResult {
     let page = page(query)?;
     let themes = store.themes().await?;
     let polls = store.polls(page).await?;
-    Ok(polls_page(path::Polls, page, &polls, |p| poll_json(p, themes.iter().find(|t| t.id == p.theme_id))))
+    Ok(polls_page(path::Polls, page, &polls, |p| {
+        poll_json(p, themes.iter().find(|t| t.id == p.theme_id), p.shows_results(false))
+    }))
 }
 
-async fn poll(State(state): State<AppState>, PollId(id): PollId) -> ApiResult<Json<Value>> {
+async fn poll(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> ApiResult<Json<Value>> {
     let poll = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let theme = state.store.theme_by_id(poll.theme_id).await?;
-    Ok(Json(poll_json(&poll, theme.as_ref())))
+    let sees = service::sees_results(&state, &crate::live::PollUpdate::of(&poll), &voter).await;
+    Ok(Json(poll_json(&poll, theme.as_ref(), sees)))
 }
 
-async fn results(State(state): State<AppState>, PollId(id): PollId) -> ApiResult<Json<Value>> {
-    let (options, _) = service::tallies(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    Ok(Json(results_json(id, &options)))
+/// The results as this caller may see them (withheld: the number who voted).
+async fn results(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> ApiResult<Json<Value>> {
+    let update = service::current(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let sees = service::sees_results(&state, &update, &voter).await;
+    Ok(Json(present::results_json(&update.tally(), sees)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +165,12 @@ struct NewPollBody {
     question: String,
     theme: String,
     options: Vec<NewOptionBody>,
+    /// How many options one voter may pick (default 1).
+    max_choices: Option<u32>,
+    results: Option<ResultsShown>,
+    protection: Option<Protection>,
+    /// RFC 3339, in the future.
+    closes_at: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -164,20 +179,38 @@ struct NewOptionBody {
     text: String,
 }
 
-async fn create_poll(State(store): State<DynStore>, ApiJson(body): ApiJson<NewPollBody>) -> ApiResult {
-    let theme = store.theme(body.theme.trim()).await?;
+/// `POST /api/polls`: 201 with the poll, its `Location`, and its manage link and key,
+/// which no later answer repeats.
+async fn create_poll(
+    State(state): State<AppState>,
+    origin: SiteOrigin,
+    ApiJson(body): ApiJson<NewPollBody>,
+) -> ApiResult {
+    let theme = state.store.theme(body.theme.trim()).await?;
     let draft = PollDraft {
         question: body.question,
         theme: body.theme,
         options: body.options.into_iter().map(|o| o.text).collect(),
+        max_choices: body.max_choices.map(|n| n.to_string()).unwrap_or_default(),
     };
+    let closes_at = body.closes_at.as_deref().map(parse_closing_time).transpose().map_err(AppError::Invalid)?;
     match draft.validate(theme.as_ref().map(|t| t.id)) {
-        Ok(new_poll) => {
-            let id = store.create_poll(&new_poll).await?;
-            let poll = store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+        Ok(mut new_poll) => {
+            new_poll.settings = Settings {
+                results: body.results.unwrap_or_default(),
+                protection: body.protection.unwrap_or_default(),
+                closes_at,
+            };
+            let (id, key) = service::create(&state, &new_poll).await?;
+            let poll = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+            let mut json = poll_json(&poll, theme.as_ref(), true);
+            json["manage_url"] = json!(manage_url(&origin, id, &key));
+            json["manage_key"] = json!(key.expose());
             let location = path::Poll { id }.to_string();
-            Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(poll_json(&poll, theme.as_ref())))
-                .into_response())
+            let mut response = (StatusCode::CREATED, [(header::LOCATION, location)], Json(json)).into_response();
+            // The answer holds a secret.
+            response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            Ok(response)
         }
         Err(problems) => {
             let summary: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
@@ -189,48 +222,70 @@ async fn create_poll(State(store): State<DynStore>, ApiJson(body): ApiJson<NewPo
     }
 }
 
-/// `{"choice": index}` (0-based, as the original app took it) or `{"option_id": n}`.
+/// One of: `{"choice": index}` (0-based, as the original app took it), `{"option_id": n}`,
+/// or for a poll that takes several, `{"choices": [i, …]}` / `{"option_ids": [n, …]}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct VoteBody {
     choice: Option<i64>,
     option_id: Option<i64>,
+    choices: Option<Vec<i64>>,
+    option_ids: Option<Vec<i64>>,
 }
 
-async fn vote(
-    State(state): State<AppState>,
-    PollId(id): PollId,
-    voter: VoterId,
-    ApiJson(body): ApiJson<VoteBody>,
-) -> ApiResult {
-    let poll = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    let option_id = match (body.choice, body.option_id) {
-        (Some(choice), None) => {
+impl VoteBody {
+    /// The option ids voted for, indexes looked up in `poll`.
+    fn option_ids(self, poll: &Poll) -> Result<Vec<i64>, AppError> {
+        let by_index = |choice: i64| {
             let count = poll.options.len();
             usize::try_from(choice).ok().and_then(|i| poll.options.get(i)).map(|o| o.id).ok_or_else(|| {
                 AppError::Invalid(format!(
                     "choice {choice} is out of range: this poll has {count} options, numbered 0 to {}.",
                     count.saturating_sub(1)
                 ))
-            })?
+            })
+        };
+        let ids = match (self.choice, self.option_id, self.choices, self.option_ids) {
+            (Some(choice), None, None, None) => vec![by_index(choice)?],
+            (None, Some(option_id), None, None) => vec![option_id],
+            (None, None, Some(choices), None) => choices.into_iter().map(by_index).collect::<Result<_, _>>()?,
+            (None, None, None, Some(ids)) => ids,
+            _ => {
+                return Err(AppError::Invalid(
+                    "Give exactly one of \"choice\" (an option's 0-based index), \"option_id\", \"choices\" or \"option_ids\"."
+                        .into(),
+                ));
+            }
+        };
+        if ids.is_empty() {
+            return Err(AppError::Invalid("Choose at least one option.".into()));
         }
-        (None, Some(option_id)) => option_id,
-        _ => {
-            return Err(AppError::Invalid(
-                "Give either \"choice\" (the option's 0-based index) or \"option_id\", not both.".into(),
-            )
-            .into());
+        Ok(ids)
+    }
+}
+
+async fn vote(
+    State(state): State<AppState>,
+    PollId(id): PollId,
+    voter: Voter,
+    ApiJson(body): ApiJson<VoteBody>,
+) -> ApiResult {
+    let poll = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let ballot = voter.ballot(id, body.option_ids(&poll)?);
+    match service::vote(&state, &ballot).await? {
+        VoteOutcome::Accepted { poll } => {
+            let mut answer = json!({
+                "status": "accepted",
+                "option_ids": ballot.options,
+                // Absent when the tally could not be read back after the commit: the vote
+                // is stored, and `GET /api/polls/{id}/results` shows it.
+                "results": poll.map(|p| present::results_json(&Tally::of(&p), true)),
+            });
+            if let [option_id] = ballot.options.as_slice() {
+                answer["option_id"] = json!(option_id);
+            }
+            Ok(Json(answer).into_response())
         }
-    };
-    match service::vote(&state, id, option_id, &voter).await? {
-        VoteOutcome::Accepted { tally } => Ok(Json(json!({
-            "status": "accepted",
-            "option_id": option_id,
-            // Absent when the tally could not be read back after the commit: the vote is
-            // stored, and `GET /api/polls/{id}/results` shows it.
-            "results": tally.map(|options| results_json(id, &options)),
-        }))
-        .into_response()),
         VoteOutcome::Refused(refusal) => Err(AppError::from(refusal).into()),
     }
 }

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use votestream_views::components::percent;
 
 use super::PollId;
-use crate::domain::PollOption;
+use crate::domain::{PollOption, VoterId};
 use crate::error::{ApiError, AppError};
 use crate::service;
 use crate::state::AppState;
@@ -36,9 +36,15 @@ pub fn results_csv(options: &[PollOption]) -> Result<String, csv::Error> {
 }
 
 /// `GET /api/polls/{id}/results.csv`: a download named after the poll.
-pub async fn csv(State(state): State<AppState>, PollId(id): PollId) -> Result<Response, ApiError> {
-    let (options, _) = service::tallies(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    let body = results_csv(&options).map_err(|error| AppError::Internal(error.into()))?;
+pub async fn csv(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> Result<Response, ApiError> {
+    let update = service::current(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    if !service::sees_results(&state, &update, &voter).await {
+        return Err(AppError::Forbidden(
+            "The results of this poll are not shown yet, so they cannot be downloaded.".into(),
+        )
+        .into());
+    }
+    let body = results_csv(&update.options).map_err(|error| AppError::Internal(error.into()))?;
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"poll-{id}-results.csv\""))
         .map_err(|error| AppError::Internal(error.into()))?;
     Ok((

@@ -10,11 +10,12 @@ use serde::Deserialize;
 use votestream_views::paths;
 
 use super::PollId;
-use crate::domain::Page;
+use crate::domain::{Page, VoterId};
 use crate::error::{ApiError, AppError, Result};
 use crate::guard::client::ClientIp;
 use crate::guard::limits::StreamsFull;
 use crate::live::stream::{self, Format, Lifetime};
+use crate::service;
 use crate::state::AppState;
 
 /// Routes that share the HTML guards.
@@ -67,7 +68,7 @@ fn lifetime(state: &AppState, ClientIp(client): ClientIp) -> Result<Lifetime, St
 
 async fn poll_stream(
     state: &AppState,
-    client: ClientIp,
+    (client, voter): (ClientIp, VoterId),
     id: i64,
     format: Format,
     headers: &HeaderMap,
@@ -83,7 +84,9 @@ async fn poll_stream(
     if current.update.closed && last_seen.is_some_and(|v| v >= current.version()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
-    let events = stream::poll_events(watcher, format, last_seen, lifetime);
+    // Looked up once per stream, only while the owner's rule makes it matter.
+    let voted = current.withholds() && service::voted(state, id, &voter).await.unwrap_or(false);
+    let events = stream::poll_events(watcher, format, (last_seen, voted), lifetime);
     Ok(streaming(events))
 }
 
@@ -91,20 +94,22 @@ async fn poll_stream(
 async fn poll_events(
     State(state): State<AppState>,
     client: ClientIp,
+    voter: VoterId,
     PollId(id): PollId,
     Query(query): Query<FormatQuery>,
     headers: HeaderMap,
 ) -> Result<Response> {
-    poll_stream(&state, client, id, query.format()?, &headers).await
+    poll_stream(&state, (client, voter), id, query.format()?, &headers).await
 }
 
 async fn api_stream(
     State(state): State<AppState>,
     client: ClientIp,
+    voter: VoterId,
     PollId(id): PollId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    Ok(poll_stream(&state, client, id, Format::Json, &headers).await?)
+    Ok(poll_stream(&state, (client, voter), id, Format::Json, &headers).await?)
 }
 
 #[tracing::instrument(skip_all, fields(slug = %slug))]

@@ -27,6 +27,7 @@ pub mod export;
 mod form;
 pub mod home;
 pub mod live;
+pub mod manage;
 mod params;
 pub mod polls;
 pub mod refusals;
@@ -44,6 +45,7 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
         .merge(home::router())
         .merge(themes::router())
         .merge(polls::router(limits))
+        .merge(manage::router())
         .merge(share::pages())
         .merge(system::pages())
         .merge(live::pages())

@@ -16,6 +16,8 @@ use super::share::SiteOrigin;
 use crate::domain::{MAX_OPTIONS, MIN_OPTIONS, Poll, PollDraft, Refusal, VoteOutcome, VoterId};
 use crate::error::{AppError, Result};
 use crate::guard::limits::Limits;
+use crate::guard::voter::Voter;
+use crate::present::Tally;
 use crate::state::AppState;
 use crate::store::{DynStore, Store};
 use crate::web::HxMode;
@@ -52,7 +54,12 @@ impl Frame {
 async fn new(State(store): State<DynStore>, Query(query): Query<NewPollQuery>, mode: HxMode) -> Result<Response> {
     let themes = store.themes().await?;
     let theme = query.theme.filter(|slug| themes.iter().any(|t| &t.slug == slug)).unwrap_or_default();
-    let draft = PollDraft { question: String::new(), theme, options: vec![String::new(); MIN_OPTIONS] };
+    let draft = PollDraft {
+        question: String::new(),
+        theme,
+        options: vec![String::new(); MIN_OPTIONS],
+        max_choices: String::new(),
+    };
     let form = present::poll_form(&themes, draft, &[]);
     Ok(mode.render(StatusCode::OK, new_poll::TITLE, new_poll::fragment(&form)))
 }
@@ -66,6 +73,8 @@ struct PollForm {
     theme: String,
     #[serde(default)]
     option: Vec<String>,
+    #[serde(default)]
+    max_choices: String,
     intent: Option<String>,
 }
 
@@ -94,10 +103,11 @@ impl Intent {
 /// Creates the poll, or (without JavaScript as with it) adds or removes an option row and
 /// shows the form again.
 #[tracing::instrument(skip_all)]
-async fn create(State(store): State<DynStore>, mode: HxMode, Form(form): Form<PollForm>) -> Result<Response> {
+async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<PollForm>) -> Result<Response> {
     let intent = Intent::parse(form.intent.as_deref())?;
-    let themes = store.themes().await?;
-    let mut draft = PollDraft { question: form.question, theme: form.theme, options: form.option };
+    let themes = state.store.themes().await?;
+    let mut draft =
+        PollDraft { question: form.question, theme: form.theme, options: form.option, max_choices: form.max_choices };
     let render = |status, draft, problems: &[_]| {
         let view = present::poll_form(&themes, draft, problems);
         mode.render(status, new_poll::TITLE, new_poll::fragment(&view))
@@ -119,9 +129,9 @@ async fn create(State(store): State<DynStore>, mode: HxMode, Form(form): Form<Po
             let theme_id = themes.iter().find(|t| t.slug == draft.theme.trim()).map(|t| t.id);
             match draft.validate(theme_id) {
                 Ok(new_poll) => {
-                    let id = store.create_poll(&new_poll).await?;
-                    tracing::info!(poll_id = id, "poll created");
-                    Ok(Redirect::to(&paths::Poll { id }.to_string()).into_response())
+                    // To the manage page, which shows the manage link this once.
+                    let (id, key) = service::create(&state, &new_poll).await?;
+                    Ok(Redirect::to(&paths::manage_new(id, key.expose())).into_response())
                 }
                 Err(problems) => Ok(render(StatusCode::UNPROCESSABLE_ENTITY, draft, &problems)),
             }
@@ -140,20 +150,20 @@ async fn render_vote_page(
     refusal: Option<String>,
 ) -> Result<Response> {
     // Three independent lookups: one round trip of waiting, not three.
-    let (theme, poll_ids, choice) = tokio::join!(
+    let (theme, poll_ids, choices) = tokio::join!(
         store.theme_by_id(poll.theme_id),
         store.poll_ids_of_theme(poll.theme_id),
-        store.choice(poll.id, voter),
+        store.choices(poll.id, voter),
     );
     let theme = theme?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("poll {} has no theme", poll.id)))?;
     let poll_ids = poll_ids?;
     // With the database away the page still shows (from the last good copy), without a ballot.
-    let choice = match choice {
-        Ok(choice) => Ok(choice),
+    let choices = match choices {
+        Ok(choices) => Ok(choices),
         Err(error) if error.is_unavailable() => Err(()),
         Err(error) => return Err(error.into()),
     };
-    let mut page = present::vote_page(&poll, &theme, &poll_ids, choice, refusal);
+    let mut page = present::vote_page(&poll, &theme, &poll_ids, choices, refusal);
     match frame {
         Frame::Embedded => {
             page.embedded = true;
@@ -192,16 +202,18 @@ async fn show_embedded(
     render_vote_page(store.as_ref(), found, &voter, (mode, Frame::Embedded), StatusCode::OK, None).await
 }
 
+/// The ballot as posted: one `option` (a button), or several (checkboxes).
 #[derive(Debug, Deserialize)]
 struct VoteForm {
-    option: Option<String>,
+    #[serde(default)]
+    option: Vec<String>,
 }
 
 #[tracing::instrument(skip_all, fields(poll_id = id))]
 async fn vote(
     State(state): State<AppState>,
     PollId(id): PollId,
-    voter: VoterId,
+    voter: Voter,
     mode: HxMode,
     origin: SiteOrigin,
     Form(form): Form<VoteForm>,
@@ -213,7 +225,7 @@ async fn vote(
 async fn vote_embedded(
     State(state): State<AppState>,
     PollId(id): PollId,
-    voter: VoterId,
+    voter: Voter,
     mode: HxMode,
     Form(form): Form<VoteForm>,
 ) -> Result<Response> {
@@ -226,36 +238,48 @@ async fn vote_embedded(
 async fn cast(
     state: &AppState,
     id: i64,
-    voter: &VoterId,
+    voter: &Voter,
     (mode, frame): (HxMode, Frame),
     form: VoteForm,
 ) -> Result<Response> {
-    let raw = form.option.unwrap_or_default();
-    if raw.trim().is_empty() {
+    let mut options = Vec::with_capacity(form.option.len());
+    for raw in form.option.iter().filter(|raw| !raw.trim().is_empty()) {
+        options.push(raw.trim().parse::<i64>().map_err(|_| {
+            AppError::Invalid(format!("“{raw}” is not an option of this poll. Choose one of the options shown."))
+        })?);
+    }
+    if options.is_empty() {
         return Err(AppError::Invalid("Choose one of the options before voting.".into()));
     }
-    let option_id: i64 = raw.trim().parse().map_err(|_| {
-        AppError::Invalid(format!("“{raw}” is not an option of this poll. Choose one of the options shown."))
-    })?;
-    let refusal = match service::vote(state, id, option_id, voter).await? {
+    let refusal = match service::vote(state, &voter.ballot(id, options)).await? {
         VoteOutcome::Accepted { .. } => return Ok(Redirect::to(&frame.poll_path(id)).into_response()),
-        VoteOutcome::Refused(refusal @ (Refusal::AlreadyVoted { .. } | Refusal::Closed)) => AppError::from(refusal),
+        VoteOutcome::Refused(
+            refusal @ (Refusal::AlreadyVoted { .. }
+            | Refusal::SameAddress
+            | Refusal::Closed
+            | Refusal::TooManyChoices { .. }),
+        ) => AppError::from(refusal),
         VoteOutcome::Refused(refusal) => return Err(refusal.into()),
     };
+    // Refused for the voter's own or the poll's state: the poll as it stands, with the reason.
     let found = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(state.store.as_ref(), found, voter, (mode, frame), refusal.status(), Some(refusal.to_string()))
+    render_vote_page(state.store.as_ref(), found, &voter.id, (mode, frame), refusal.status(), Some(refusal.to_string()))
         .await
 }
 
-async fn results(State(state): State<AppState>, PollId(id): PollId, mode: HxMode) -> Result<Response> {
+/// The result bars as this viewer may see them.
+async fn results(State(state): State<AppState>, PollId(id): PollId, voter: VoterId, mode: HxMode) -> Result<Response> {
     // The live snapshot's fragment when this replica follows the poll: rendered once per update.
     if let Some(snapshot) = state.live.hub().current(id) {
+        let voted = snapshot.withholds() && service::voted(&state, id, &voter).await.unwrap_or(false);
         // Rendered by our own templates (user text escaped there).
-        return Ok(mode.render(StatusCode::OK, "Results", maud::PreEscaped(snapshot.results_html.clone())));
+        let html = maud::PreEscaped(snapshot.results_html(voted).to_owned());
+        return Ok(mode.render(StatusCode::OK, "Results", html));
     }
     // Not followed here: the poll from the cache or the database (the snapshot was just missed).
     let found = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    Ok(mode.render(StatusCode::OK, "Results", poll::results(&present::results(id, &found.options, found.closed))))
+    let voted = !found.shows_results(false) && service::voted(&state, id, &voter).await.unwrap_or(false);
+    Ok(mode.render(StatusCode::OK, "Results", poll::results(&present::results(&Tally::of(&found), voted))))
 }
 
 #[cfg(test)]

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{DynStore, SeedReport, Store, StoreError, StoreResult};
-use crate::domain::{NewPoll, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId};
+use crate::domain::{
+    Ballot, NewPoll, OwnerChange, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
+};
 use crate::guard::breaker::{Breaker, Failure};
 
 /// Page reads whose last good answer is kept (bounded in number: see `LAST_GOOD_ENTRIES`).
@@ -136,20 +138,35 @@ impl Store for GuardedStore {
         self.read(Read::Poll(id), self.inner.poll(id)).await
     }
 
-    async fn choice(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Option<i64>> {
-        self.guard(self.inner.choice(poll_id, voter)).await
+    async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>> {
+        self.guard(self.inner.choices(poll_id, voter)).await
     }
 
-    async fn create_poll(&self, poll: &NewPoll) -> StoreResult<i64> {
-        self.guard(self.inner.create_poll(poll)).await
+    async fn create_poll(&self, poll: &NewPoll, manage_digest: &str) -> StoreResult<i64> {
+        self.guard(self.inner.create_poll(poll, manage_digest)).await
     }
 
-    async fn cast_vote(&self, poll_id: i64, option_id: i64, voter: &VoterId) -> StoreResult<VoteOutcome> {
-        self.guard(self.inner.cast_vote(poll_id, option_id, voter)).await
+    async fn cast_vote(&self, ballot: &Ballot) -> StoreResult<VoteOutcome> {
+        self.guard(self.inner.cast_vote(ballot)).await
     }
 
-    async fn close_poll(&self, poll_id: i64) -> StoreResult<bool> {
-        self.guard(self.inner.close_poll(poll_id)).await
+    async fn owned_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<Option<Poll>> {
+        self.guard(self.inner.owned_poll(poll_id, manage_digest)).await
+    }
+
+    async fn change_poll(&self, poll_id: i64, manage_digest: &str, change: OwnerChange) -> StoreResult<Option<Poll>> {
+        self.guard(self.inner.change_poll(poll_id, manage_digest, change)).await
+    }
+
+    async fn delete_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<bool> {
+        let deleted = self.guard(self.inner.delete_poll(poll_id, manage_digest)).await?;
+        // A deleted poll must not come back from the last good copy during an outage.
+        self.last_good.invalidate(&Read::Poll(poll_id)).await;
+        Ok(deleted)
+    }
+
+    async fn close_due(&self) -> StoreResult<Vec<i64>> {
+        self.guard(self.inner.close_due()).await
     }
 
     async fn totals(&self) -> StoreResult<Totals> {

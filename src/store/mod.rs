@@ -5,7 +5,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use crate::config::{Backend, Settings};
-use crate::domain::{NewPoll, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId};
+use crate::domain::{
+    Ballot, NewPoll, OwnerChange, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
+};
 
 mod backend;
 pub mod guarded;
@@ -102,14 +104,20 @@ pub trait Store: Send + Sync + 'static {
     async fn polls(&self, page: Page) -> StoreResult<Vec<Poll>>;
     /// One poll.
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>>;
-    /// The option this voter chose in this poll, if they voted.
-    async fn choice(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Option<i64>>;
-    /// Stores a checked poll and returns its id.
-    async fn create_poll(&self, poll: &NewPoll) -> StoreResult<i64>;
-    /// Records one vote: the row and the counter change together or not at all.
-    async fn cast_vote(&self, poll_id: i64, option_id: i64, voter: &VoterId) -> StoreResult<VoteOutcome>;
-    /// Ends voting on a poll.
-    async fn close_poll(&self, poll_id: i64) -> StoreResult<bool>;
+    /// The options this browser chose in this poll (empty if it has not voted).
+    async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>>;
+    /// Stores a checked poll, owned by whoever holds the key with this digest; its id.
+    async fn create_poll(&self, poll: &NewPoll, manage_digest: &str) -> StoreResult<i64>;
+    /// Records one ballot: its rows and the counters change together or not at all.
+    async fn cast_vote(&self, ballot: &Ballot) -> StoreResult<VoteOutcome>;
+    /// The poll, if `manage_digest` is its owner's (`None`: no such poll, or not its key).
+    async fn owned_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<Option<Poll>>;
+    /// Applies an owner's change; the poll afterwards (`None`: no such poll, or not its key).
+    async fn change_poll(&self, poll_id: i64, manage_digest: &str, change: OwnerChange) -> StoreResult<Option<Poll>>;
+    /// Deletes a poll with its votes; false for no such poll or not its key.
+    async fn delete_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<bool>;
+    /// Closes every open poll whose closing time has come; their ids.
+    async fn close_due(&self) -> StoreResult<Vec<i64>>;
     /// Totals for `/stats`.
     async fn totals(&self) -> StoreResult<Totals>;
 }

@@ -6,15 +6,13 @@
 //! so each backend module includes this file as its own `sql` module, after naming its
 //! store `SqlStore`; what differs between backends is the [`SqlBackend`] trait.
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use sqlx::Transaction;
 
 use super::SqlStore;
 use crate::domain::{
-    NewPoll, Page, Poll, PollContent, PollOption, Refusal, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome,
-    VoterId,
+    Ballot, NewPoll, OwnerChange, Page, Poll, PollContent, PollOption, Protection, Refusal, ResultsShown, Settings,
+    Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
 };
 use crate::store::{SeedReport, SqlBackend, Store, StoreResult};
 
@@ -27,30 +25,89 @@ fn theme((id, key, slug, name, icon, color, description): ThemeRow) -> Theme {
     Theme { id, key, slug, name, icon, color, description }
 }
 
-/// Polls and their options, in order, assembled from two row sets.
-fn assemble(heads: Vec<(i64, i64, String, bool)>, options: Vec<(i64, i64, String, i64)>) -> Vec<Poll> {
-    let mut by_poll: HashMap<i64, Vec<PollOption>> = HashMap::new();
-    for (poll_id, id, text, votes) in options {
-        by_poll.entry(poll_id).or_default().push(PollOption { id, text, votes });
-    }
-    heads
-        .into_iter()
-        .map(|(id, theme_id, question, closed)| Poll {
-            id,
-            theme_id,
-            question,
-            closed,
-            options: by_poll.remove(&id).unwrap_or_default(),
-        })
-        .collect()
+/// One row of a poll joined with one of its options: every column the domain's [`Poll`]
+/// needs, read in one statement so the state and the counters are from one moment.
+#[derive(sqlx::FromRow)]
+struct PollRow {
+    id: i64,
+    theme_id: i64,
+    question: String,
+    closed: bool,
+    max_choices: i32,
+    results_shown: String,
+    protection: String,
+    closes_at: Option<i64>,
+    voters: i64,
+    revision: i64,
+    option_id: i64,
+    option_text: String,
+    option_votes: i64,
 }
 
-async fn insert_poll(tx: &mut Transaction<'_, Db>, theme_id: i64, poll: &PollContent) -> StoreResult<i64> {
-    let (poll_id,): (i64,) = sqlx::query_as("insert into polls (theme_id, question) values ($1, $2) returning id")
-        .bind(theme_id)
-        .bind(poll.question.as_str())
-        .fetch_one(&mut **tx)
-        .await?;
+/// The columns of [`PollRow`], for `select {POLL_COLUMNS} from polls p join options o …`.
+macro_rules! poll_select {
+    ($rest:literal) => {
+        concat!(
+            "select p.id, p.theme_id, p.question, p.closed_at is not null as closed, p.max_choices,
+                    p.results_shown, p.protection, p.closes_at, p.voters, p.revision,
+                    o.id as option_id, o.text as option_text, o.votes as option_votes
+               from polls p join options o on o.poll_id = p.id ",
+            $rest
+        )
+    };
+}
+
+/// Polls and their options, in order, assembled from joined rows (ordered by poll, then
+/// option position).
+fn assemble(rows: Vec<PollRow>) -> Vec<Poll> {
+    let mut polls: Vec<Poll> = Vec::new();
+    for row in rows {
+        let option = PollOption { id: row.option_id, text: row.option_text, votes: row.option_votes };
+        match polls.last_mut() {
+            Some(poll) if poll.id == row.id => poll.options.push(option),
+            _ => polls.push(Poll {
+                id: row.id,
+                theme_id: row.theme_id,
+                question: row.question,
+                closed: row.closed,
+                max_choices: u8::try_from(row.max_choices).unwrap_or(1),
+                settings: Settings {
+                    results: ResultsShown::parse(&row.results_shown).unwrap_or_default(),
+                    protection: Protection::parse(&row.protection).unwrap_or_default(),
+                    closes_at: row.closes_at,
+                },
+                voters: row.voters,
+                revision: row.revision,
+                options: vec![option],
+            }),
+        }
+    }
+    polls
+}
+
+async fn insert_poll(
+    tx: &mut Transaction<'_, Db>,
+    theme_id: i64,
+    poll: &PollContent,
+    owner: Option<(&NewPoll, &str)>,
+) -> StoreResult<i64> {
+    let (max_choices, settings, manage_hash) = match owner {
+        Some((new, digest)) => (new.max_choices, new.settings, Some(digest)),
+        None => (1, Settings::default(), None),
+    };
+    let (poll_id,): (i64,) = sqlx::query_as(
+        "insert into polls (theme_id, question, max_choices, results_shown, protection, closes_at, manage_hash)
+         values ($1, $2, $3, $4, $5, $6, $7) returning id",
+    )
+    .bind(theme_id)
+    .bind(poll.question.as_str())
+    .bind(i32::from(max_choices))
+    .bind(settings.results.as_str())
+    .bind(settings.protection.as_str())
+    .bind(settings.closes_at)
+    .bind(manage_hash)
+    .fetch_one(&mut **tx)
+    .await?;
     for (position, option) in (0_i32..).zip(&poll.options) {
         sqlx::query("insert into options (poll_id, position, text) values ($1, $2, $3)")
             .bind(poll_id)
@@ -91,26 +148,13 @@ async fn seed_theme(tx: &mut Transaction<'_, Db>, position: i32, seed: &Theme<()
     Ok((id, false))
 }
 
-/// Polls (`heads`: id, theme, question, closed) with their options (`options`: poll, id,
-/// text, votes), both queries taking the same `binds` in order.
-async fn load_polls(
-    store: &SqlStore,
-    heads: &'static str,
-    options: &'static str,
-    binds: &[i64],
-) -> StoreResult<Vec<Poll>> {
-    let mut heads = sqlx::query_as(heads);
-    let mut options = sqlx::query_as(options);
+/// Polls with their options from one joined query taking `binds` in order.
+async fn load_polls(store: &SqlStore, query: &'static str, binds: &[i64]) -> StoreResult<Vec<Poll>> {
+    let mut rows = sqlx::query_as(query);
     for bind in binds {
-        heads = heads.bind(*bind);
-        options = options.bind(*bind);
+        rows = rows.bind(*bind);
     }
-    let heads: Vec<(i64, i64, String, bool)> = heads.fetch_all(store.reader()).await?;
-    if heads.is_empty() {
-        return Ok(Vec::new());
-    }
-    let options: Vec<(i64, i64, String, i64)> = options.fetch_all(store.reader()).await?;
-    Ok(assemble(heads, options))
+    Ok(assemble(rows.fetch_all(store.reader()).await?))
 }
 
 /// A page's binds: the id to start after (0: from the start; ids are positive) and the size.
@@ -146,7 +190,7 @@ impl Store for SqlStore {
                         .fetch_optional(&mut *tx)
                         .await?;
                 if exists.is_none() {
-                    insert_poll(&mut tx, theme_id, poll).await?;
+                    insert_poll(&mut tx, theme_id, poll, None).await?;
                     report.polls_added += 1;
                 }
             }
@@ -209,11 +253,10 @@ impl Store for SqlStore {
         let [after, size] = page_binds(page);
         load_polls(
             self,
-            "select id, theme_id, question, closed_at is not null from polls
-              where theme_id = $1 and id > $2 order by id limit $3",
-            "select o.poll_id, o.id, o.text, o.votes from options o
-              where o.poll_id in (select id from polls where theme_id = $1 and id > $2 order by id limit $3)
-              order by o.poll_id, o.position",
+            poll_select!(
+                "where p.id in (select id from polls where theme_id = $1 and id > $2 order by id limit $3)
+                 order by p.id, o.position"
+            ),
             &[theme_id, after, size],
         )
         .await
@@ -239,10 +282,9 @@ impl Store for SqlStore {
     async fn polls(&self, page: Page) -> StoreResult<Vec<Poll>> {
         load_polls(
             self,
-            "select id, theme_id, question, closed_at is not null from polls where id > $1 order by id limit $2",
-            "select poll_id, id, text, votes from options
-              where poll_id in (select id from polls where id > $1 order by id limit $2)
-              order by poll_id, position",
+            poll_select!(
+                "where p.id in (select id from polls where id > $1 order by id limit $2) order by p.id, o.position"
+            ),
             &page_binds(page),
         )
         .await
@@ -250,102 +292,179 @@ impl Store for SqlStore {
 
     #[tracing::instrument(skip(self))]
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>> {
-        let mut polls = load_polls(
-            self,
-            "select id, theme_id, question, closed_at is not null from polls where id = $1",
-            "select poll_id, id, text, votes from options where poll_id = $1 order by position",
-            &[id],
-        )
-        .await?;
+        let mut polls = load_polls(self, poll_select!("where p.id = $1 order by o.position"), &[id]).await?;
         Ok(polls.pop())
     }
 
-    async fn choice(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Option<i64>> {
-        let row: Option<(i64,)> = sqlx::query_as("select option_id from votes where poll_id = $1 and voter_id = $2")
-            .bind(poll_id)
-            .bind(voter.as_str())
-            .fetch_optional(self.reader())
-            .await?;
-        Ok(row.map(|(id,)| id))
+    async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "select distinct v.option_id from ballots b join votes v on v.ballot_id = b.id
+              where b.poll_id = $1 and b.voter_key = $2 order by v.option_id",
+        )
+        .bind(poll_id)
+        .bind(voter.as_str())
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     #[tracing::instrument(skip_all, fields(theme_id = poll.theme_id))]
-    async fn create_poll(&self, poll: &NewPoll) -> StoreResult<i64> {
+    async fn create_poll(&self, poll: &NewPoll, manage_digest: &str) -> StoreResult<i64> {
         let mut tx = self.writer().begin().await?;
-        let id = insert_poll(&mut tx, poll.theme_id, &poll.content).await?;
+        let id = insert_poll(&mut tx, poll.theme_id, &poll.content, Some((poll, manage_digest))).await?;
         tx.commit().await?;
         Ok(id)
     }
 
-    #[tracing::instrument(skip(self, voter))]
-    async fn cast_vote(&self, poll_id: i64, option_id: i64, voter: &VoterId) -> StoreResult<VoteOutcome> {
+    #[tracing::instrument(skip_all, fields(poll_id = ballot.poll_id))]
+    async fn cast_vote(&self, ballot: &Ballot) -> StoreResult<VoteOutcome> {
         let refused = |refusal| Ok(VoteOutcome::Refused(refusal));
+        let poll_id = ballot.poll_id;
         let mut tx = self.writer().begin().await?;
-        let poll: Option<(bool,)> = sqlx::query_as("select closed_at is not null from polls where id = $1")
-            .bind(poll_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        match poll {
-            None => return refused(Refusal::UnknownPoll { poll_id }),
-            Some((true,)) => return refused(Refusal::Closed),
-            Some((false,)) => {}
-        }
-        let option: Option<(i64,)> = sqlx::query_as("select id from options where poll_id = $1 and id = $2")
-            .bind(poll_id)
-            .bind(option_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if option.is_none() {
-            return refused(Refusal::UnknownOption { poll_id, option_id });
-        }
-        // The unique key on (poll, voter) decides races between two requests of one voter.
-        let inserted = sqlx::query(
-            "insert into votes (poll_id, option_id, voter_id) values ($1, $2, $3)
-             on conflict (poll_id, voter_id) do nothing",
+        // Counting the voter first takes the poll's row lock and checks it is open in one
+        // step: a close that commits meanwhile is seen, so no vote lands after it.
+        let open: Option<(i32, String)> = sqlx::query_as(
+            "update polls set voters = voters + 1
+              where id = $1 and closed_at is null and (closes_at is null or closes_at > $2)
+              returning max_choices, protection",
         )
         .bind(poll_id)
-        .bind(option_id)
-        .bind(voter.as_str())
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            let (option_id, text): (i64, String) = sqlx::query_as(
-                "select v.option_id, o.text from votes v join options o on o.id = v.option_id
-                  where v.poll_id = $1 and v.voter_id = $2",
+        .bind(unix_now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((max_choices, protection)) = open else {
+            let exists: Option<(i64,)> =
+                sqlx::query_as("select id from polls where id = $1").bind(poll_id).fetch_optional(&mut *tx).await?;
+            return refused(if exists.is_some() { Refusal::Closed } else { Refusal::UnknownPoll { poll_id } });
+        };
+        let max = u8::try_from(max_choices).unwrap_or(1);
+        if ballot.options.len() > usize::from(max) {
+            return refused(Refusal::TooManyChoices { max, picked: ballot.options.len() });
+        }
+        for &option_id in &ballot.options {
+            let option: Option<(i64,)> = sqlx::query_as("select id from options where poll_id = $1 and id = $2")
+                .bind(poll_id)
+                .bind(option_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if option.is_none() {
+                return refused(Refusal::UnknownOption { poll_id, option_id });
+            }
+        }
+        let guard_key = match Protection::parse(&protection).unwrap_or_default() {
+            Protection::Cookie => Some(ballot.voter.as_str().to_owned()),
+            Protection::Ip => Some(format!("ip:{}", ballot.address)),
+            Protection::None => None,
+        };
+        // The unique key on (poll, guard key) decides races between two ballots of one voter.
+        let inserted: Option<(i64,)> = sqlx::query_as(
+            "insert into ballots (poll_id, voter_key, guard_key) values ($1, $2, $3)
+             on conflict do nothing returning id",
+        )
+        .bind(poll_id)
+        .bind(ballot.voter.as_str())
+        .bind(guard_key.as_deref())
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((ballot_id,)) = inserted else {
+            let earlier: Vec<(i64, String, String)> = sqlx::query_as(
+                "select v.option_id, o.text, b.voter_key from ballots b
+                   join votes v on v.ballot_id = b.id join options o on o.id = v.option_id
+                  where b.poll_id = $1 and b.guard_key = $2 order by o.position",
             )
             .bind(poll_id)
-            .bind(voter.as_str())
-            .fetch_one(&mut *tx)
+            .bind(guard_key.as_deref())
+            .fetch_all(&mut *tx)
             .await?;
-            return refused(Refusal::AlreadyVoted { option_id, text });
+            // Another browser at the same address is not told what that one chose.
+            if earlier.first().is_some_and(|(_, _, voter)| voter != ballot.voter.as_str()) {
+                return refused(Refusal::SameAddress);
+            }
+            let choices = earlier.into_iter().map(|(id, text, _)| (id, text)).collect();
+            return refused(Refusal::AlreadyVoted { choices });
+        };
+        for &option_id in &ballot.options {
+            sqlx::query("insert into votes (ballot_id, poll_id, option_id) values ($1, $2, $3)")
+                .bind(ballot_id)
+                .bind(poll_id)
+                .bind(option_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("update options set votes = votes + 1 where id = $1").bind(option_id).execute(&mut *tx).await?;
         }
-        sqlx::query("update options set votes = votes + 1 where id = $1").bind(option_id).execute(&mut *tx).await?;
         tx.commit().await?;
         // Read after the commit: whichever vote commits last then sees every vote, so the
         // highest version published is the complete tally. The vote is committed: a
-        // failing read must not turn it into an error, so the tally is simply absent.
-        let tally: Result<Vec<(i64, String, i64)>, _> =
-            sqlx::query_as("select id, text, votes from options where poll_id = $1 order by position")
-                .bind(poll_id)
-                .fetch_all(self.reader())
-                .await;
-        let tally = match tally {
-            Ok(rows) => Some(rows.into_iter().map(|(id, text, votes)| PollOption { id, text, votes }).collect()),
+        // failing read must not turn it into an error, so the poll is simply absent.
+        let poll = match self.poll(poll_id).await {
+            Ok(poll) => poll,
             Err(error) => {
                 tracing::warn!(%error, poll_id, "vote committed, tally read failed");
                 None
             }
         };
-        Ok(VoteOutcome::Accepted { tally })
+        Ok(VoteOutcome::Accepted { poll })
     }
 
-    async fn close_poll(&self, poll_id: i64) -> StoreResult<bool> {
-        let done = sqlx::query("update polls set closed_at = current_timestamp where id = $1 and closed_at is null")
+    async fn owned_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<Option<Poll>> {
+        let owned: Option<(i64,)> = sqlx::query_as("select id from polls where id = $1 and manage_hash = $2")
             .bind(poll_id)
+            .bind(manage_digest)
+            .fetch_optional(self.reader())
+            .await?;
+        match owned {
+            Some(_) => self.poll(poll_id).await,
+            None => Ok(None),
+        }
+    }
+
+    #[tracing::instrument(skip(self, manage_digest))]
+    async fn change_poll(&self, poll_id: i64, manage_digest: &str, change: OwnerChange) -> StoreResult<Option<Poll>> {
+        let owned = |sql: &'static str| sqlx::query::<Db>(sql).bind(poll_id).bind(manage_digest);
+        let query = match change {
+            OwnerChange::Close => owned(
+                "update polls set closed_at = coalesce(closed_at, current_timestamp), revision = revision + 1
+                  where id = $1 and manage_hash = $2",
+            ),
+            OwnerChange::Reopen => owned(
+                "update polls set closed_at = null, revision = revision + 1,
+                        closes_at = case when closes_at <= $3 then null else closes_at end
+                  where id = $1 and manage_hash = $2",
+            )
+            .bind(unix_now()),
+            OwnerChange::Configure(settings) => owned(
+                "update polls set results_shown = $3, protection = $4, closes_at = $5, revision = revision + 1
+                  where id = $1 and manage_hash = $2",
+            )
+            .bind(settings.results.as_str())
+            .bind(settings.protection.as_str())
+            .bind(settings.closes_at),
+        };
+        if query.execute(self.writer()).await?.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.poll(poll_id).await
+    }
+
+    async fn delete_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<bool> {
+        let done = sqlx::query("delete from polls where id = $1 and manage_hash = $2")
+            .bind(poll_id)
+            .bind(manage_digest)
             .execute(self.writer())
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    async fn close_due(&self) -> StoreResult<Vec<i64>> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "update polls set closed_at = current_timestamp, revision = revision + 1
+              where closed_at is null and closes_at is not null and closes_at <= $1
+              returning id",
+        )
+        .bind(unix_now())
+        .fetch_all(self.writer())
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
     async fn totals(&self) -> StoreResult<Totals> {

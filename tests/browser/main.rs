@@ -195,6 +195,11 @@ async fn create_a_poll(app: &TestApp, client: &Client, javascript: bool) {
     client.wait().for_element(Locator::Css("#option-2")).await.unwrap().send_keys("Midnight").await.unwrap();
     client.find(Locator::Css("button.primary")).await.unwrap().click().await.unwrap();
 
+    // The owner lands on the manage page, with the manage link shown this once.
+    wait_for_text(client, ".manage-link h2", "Your poll is live. Keep this manage link").await;
+    let manage_url = client.find(Locator::Css("#manage-url")).await.unwrap().prop("value").await.unwrap().unwrap();
+    assert!(manage_url.starts_with(&app.url("/polls/")) && manage_url.contains("/manage/"), "{manage_url}");
+    client.find(Locator::LinkText("View the poll")).await.unwrap().click().await.unwrap();
     wait_for_text(client, "h1.question", "Best time to vote?").await;
     let choices = client.find_all(Locator::Css(".choice .text")).await.unwrap();
     let mut texts = Vec::new();

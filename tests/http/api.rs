@@ -71,7 +71,15 @@ async fn a_poll_created_through_the_api_is_answered_with_201_and_its_address(#[c
     assert_eq!(body["question"], "Pineapple on pizza?");
     assert_eq!(body["theme"], "OnTrend");
     assert_eq!(body["options"].as_array().unwrap().len(), 2);
-    assert_eq!(app.api(&format!("/api/polls/{id}")).await, body);
+    assert_eq!(created.header("cache-control"), "no-store", "the answer holds the manage key");
+    let key = body["manage_key"].as_str().unwrap();
+    assert_eq!(body["manage_url"].as_str().unwrap(), app.url(&format!("/polls/{id}/manage/{key}")));
+    // The key is in this answer only.
+    let later = app.api(&format!("/api/polls/{id}")).await;
+    assert!(!later.to_string().contains(key));
+    let mut first = body.clone();
+    first.as_object_mut().unwrap().retain(|k, _| !k.starts_with("manage_"));
+    assert_eq!(later, first);
 }
 
 #[apply(on_each_backend)]
@@ -154,7 +162,11 @@ async fn voting_by_option_id_and_the_refusals(#[case] backend: Backend) {
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(
         again.json(),
-        json!({ "error": format!("You already voted for “{chosen}”. One vote per poll."), "option_id": options[3] }),
+        json!({
+            "error": format!("You already voted for “{chosen}”. One vote per poll."),
+            "option_id": options[3],
+            "option_ids": [options[3]],
+        }),
         "the same words as the vote page"
     );
     assert_eq!(again.header("cache-control"), "no-store", "like every other refusal");
@@ -168,8 +180,13 @@ async fn voting_by_option_id_and_the_refusals(#[case] backend: Backend) {
             "choice 4 is out of range: this poll has 4 options, numbered 0 to 3.",
         ),
         ("negative index", json!({ "choice": -1 }), StatusCode::UNPROCESSABLE_ENTITY, "choice -1 is out of range"),
-        ("both fields", json!({ "choice": 0, "option_id": options[0] }), StatusCode::UNPROCESSABLE_ENTITY, "not both"),
-        ("neither field", json!({}), StatusCode::UNPROCESSABLE_ENTITY, "Give either \"choice\""),
+        (
+            "both fields",
+            json!({ "choice": 0, "option_id": options[0] }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "exactly one",
+        ),
+        ("neither field", json!({}), StatusCode::UNPROCESSABLE_ENTITY, "Give exactly one of \"choice\""),
         (
             "another poll's option",
             json!({ "option_id": foreign_option }),

@@ -100,8 +100,12 @@ async fn a_valid_poll_is_created_and_shown_in_its_theme(#[case] backend: Backend
 
     assert_eq!(created.status, StatusCode::SEE_OTHER);
     let location = created.header("location");
-    assert!(location.starts_with("/polls/"), "{location}");
-    let page = app.get(&location).await;
+    assert!(location.starts_with("/polls/") && location.contains("/manage/"), "to the manage page: {location}");
+    let manage = app.get(&location).await;
+    assert_eq!(manage.text("h2"), "Your poll is live. Keep this manage link");
+    assert_eq!(manage.attrs("#manage-url", "value"), [app.url(location.trim_end_matches("?created"))]);
+    let poll_link = manage.attrs(".state a", "href");
+    let page = app.get(&poll_link[0]).await;
     assert_eq!(page.text("h1.question"), "Which season is best?");
     assert_eq!(page.text(".step"), "Step 5 of 5 · Moral Dilemmas");
     assert_eq!(page.texts(".choice .text"), ["Spring", "Summer", "Autumn"]);

@@ -79,10 +79,10 @@ async fn every_api_refusal_is_json_that_says_what_is_wrong(#[case] backend: Back
         ),
         attempt(
             "a wrong method",
-            Method::DELETE,
+            Method::PUT,
             format!("/api/polls/{poll}"),
             StatusCode::METHOD_NOT_ALLOWED,
-            "does not take DELETE",
+            "does not take PUT",
         ),
         attempt(
             "a wrong method on a list",

@@ -79,11 +79,13 @@ async fn a_reconnect_with_last_event_id_gets_only_newer_state(#[case] backend: B
 #[tokio::test]
 async fn a_closed_poll_sends_a_final_event_and_ends_and_a_caught_up_client_is_told_to_stop(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
-    let poll = app.first_poll("Sports").await;
+    let owned = app.create_poll(serde_json::json!({})).await;
+    let poll = owned.id;
     let mut stream = SseClient::connect(&app.url(&format!("/polls/{poll}/events?format=json")), None).await;
     stream.next_event(WAIT).await.unwrap();
 
-    votestream::service::close(&app.state, poll).await.unwrap();
+    let closing = app.patch_poll(poll, &owned.key, &serde_json::json!({ "closed": true })).await;
+    assert_eq!(closing.status, StatusCode::OK, "{}", closing.body);
 
     let last_results = stream.until(WAIT, "closed results", |e| e.event == "results").await;
     assert_eq!(last_results.json()["closed"], true);

@@ -100,6 +100,14 @@ pub struct TestApp {
 }
 
 /// A response read whole.
+/// A poll a test created, with what its owner holds.
+pub struct OwnedPoll {
+    pub id: i64,
+    pub key: String,
+    pub manage_url: String,
+    pub options: Vec<i64>,
+}
+
 pub struct Page {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -284,6 +292,34 @@ impl TestApp {
 
     pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> Page {
         Self::read(self.client.post(self.url(path)).json(body).send().await.unwrap()).await
+    }
+
+    /// A poll made through the API: "Tea, coffee or water?" in Sports, with `extra` fields
+    /// (settings) merged into the body.
+    pub async fn create_poll(&self, extra: serde_json::Value) -> OwnedPoll {
+        let mut body = serde_json::json!({
+            "question": "Tea, coffee or water?",
+            "theme": "Sports",
+            "options": [{ "text": "Tea" }, { "text": "Coffee" }, { "text": "Water" }],
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let created = self.post_json("/api/polls", &body).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let json = created.json();
+        OwnedPoll {
+            id: json["id"].as_i64().unwrap(),
+            key: json["manage_key"].as_str().unwrap().to_owned(),
+            manage_url: json["manage_url"].as_str().unwrap().to_owned(),
+            options: json["options"].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect(),
+        }
+    }
+
+    /// `PATCH /api/polls/{id}` with `key` as the bearer token.
+    pub async fn patch_poll(&self, id: i64, key: &str, body: &serde_json::Value) -> Page {
+        let request = self.client.patch(self.url(&format!("/api/polls/{id}"))).bearer_auth(key).json(body);
+        Self::read(request.send().await.unwrap()).await
     }
 
     pub async fn api(&self, path: &str) -> serde_json::Value {

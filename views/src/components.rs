@@ -36,3 +36,13 @@ pub const PAUSED: &str = "VoteStream cannot reach its database just now. You are
 pub fn paused_banner() -> Markup {
     html! { p.notice.paused role="status" { (PAUSED) } }
 }
+
+/// Texts quoted and joined: "“Tea”", "“Tea” and “Cake”", "“A”, “B” and “C”".
+pub fn quoted_list<'a>(texts: impl IntoIterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = texts.into_iter().map(|t| format!("“{t}”")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+        None => String::new(),
+    }
+}

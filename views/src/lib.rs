@@ -7,6 +7,7 @@ pub mod components;
 pub mod error;
 pub mod home;
 pub mod layout;
+pub mod manage;
 pub mod model;
 pub mod new_poll;
 pub mod paths;

@@ -85,6 +85,19 @@ pub struct Results {
     pub options: Vec<OptionTally>,
     /// Voting has ended: these are the final results.
     pub closed: bool,
+    /// Ballots cast (several votes each when voters may pick more than one option).
+    pub voters: i64,
+    /// The results are not shown to this viewer yet, and when they will be.
+    pub withheld: Option<Reveal>,
+}
+
+/// When withheld results will be shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reveal {
+    /// Once the viewer has voted.
+    AfterVote,
+    /// When the poll closes.
+    AfterClose,
 }
 
 impl Results {
@@ -95,19 +108,19 @@ impl Results {
 }
 
 /// Where the viewer stands with a poll.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ballot {
     /// Not voted yet, poll open: show the choices.
     Open,
     /// Voted (now or before): show the results.
     Voted {
-        /// The option they chose.
-        option_id: i64,
+        /// The options they chose.
+        option_ids: Vec<i64>,
     },
     /// Voting has ended: show the results.
     Closed {
-        /// The option they chose, if they voted.
-        option_id: Option<i64>,
+        /// The options they chose (none if they did not vote).
+        option_ids: Vec<i64>,
     },
 }
 
@@ -124,6 +137,8 @@ pub struct VotePage {
     pub steps: usize,
     /// Options and their tallies.
     pub results: Results,
+    /// How many options the voter may pick (1: one button per option).
+    pub max_choices: u8,
     /// Choices or results.
     pub ballot: Ballot,
     /// Why a vote was just refused (already voted, poll closed), said instead of the usual
@@ -175,6 +190,8 @@ pub struct FormErrors {
     pub options: Option<String>,
     /// About single options, by position.
     pub option: Vec<Option<String>>,
+    /// About the number of choices per voter.
+    pub max_choices: Option<String>,
 }
 
 impl FormErrors {
@@ -183,6 +200,7 @@ impl FormErrors {
         self.question.is_none()
             && self.theme.is_none()
             && self.options.is_none()
+            && self.max_choices.is_none()
             && self.option.iter().all(Option::is_none)
     }
 
@@ -203,6 +221,8 @@ pub struct NewPollForm {
     pub theme: String,
     /// The options as typed.
     pub options: Vec<String>,
+    /// Choices per voter as typed (blank: one).
+    pub max_choices: String,
     /// Messages per field.
     pub errors: FormErrors,
     /// What the fields accept.
@@ -244,4 +264,29 @@ pub struct Stats {
     pub options: i64,
     /// Number of votes.
     pub votes: i64,
+}
+
+/// `/polls/{id}/manage/{key}`: the owner's page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagePage {
+    /// The question.
+    pub question: String,
+    /// This page's own address (the manage link), absolute.
+    pub manage_url: String,
+    /// The form's action: this page's path.
+    pub action: String,
+    /// Just created: the link is shown with the warning that it is shown only now.
+    pub created: bool,
+    /// The results, always shown to the owner.
+    pub results: Results,
+    /// When results are shown to others: `always`, `after_vote` or `after_close`.
+    pub results_shown: &'static str,
+    /// Duplicate protection: `cookie`, `ip` or `none`.
+    pub protection: &'static str,
+    /// The closing time, if any, as shown (UTC).
+    pub closes_at: Option<String>,
+    /// How many options a voter may pick.
+    pub max_choices: u8,
+    /// What was just done, said on top.
+    pub notice: Option<String>,
 }

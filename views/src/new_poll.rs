@@ -81,6 +81,15 @@ pub fn fragment(form: &NewPollForm) -> Markup {
                 (field_error("theme-error", errors.theme.as_deref()))
             }
             (options(form))
+            div.field.invalid[errors.max_choices.is_some()] {
+                label for="max-choices" { "Choices per voter" }
+                p.hint #max-choices-hint { "1 for a single answer; more lets each voter tick several options." }
+                input #max-choices type="number" name="max_choices" min="1" max=(form.options.len().max(1))
+                    value=(if form.max_choices.is_empty() { "1" } else { form.max_choices.as_str() })
+                    aria-invalid=[errors.max_choices.as_ref().map(|_| "true")]
+                    aria-describedby={ "max-choices-hint" @if errors.max_choices.is_some() { " max-choices-error" } };
+                (field_error("max-choices-error", errors.max_choices.as_deref()))
+            }
             div.actions {
                 button.primary type="submit" name="intent" value="create" { "Create" }
                 a href=(paths::Home) { "Cancel" }

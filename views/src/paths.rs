@@ -83,6 +83,22 @@ pub struct Poll {
     pub id: i64,
 }
 
+/// `/polls/{id}/manage/{key}`: the owner's page, reached only by the secret manage link.
+#[derive(Debug, Clone, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}/manage/{key}")]
+pub struct ManagePoll {
+    /// The poll.
+    pub id: i64,
+    /// The manage key.
+    pub key: String,
+}
+
+/// Where a freshly created poll's owner lands: the manage page saying the link is shown
+/// only now.
+pub fn manage_new(id: i64, key: &str) -> String {
+    format!("{}?created", ManagePoll { id, key: key.to_owned() })
+}
+
 /// `/polls/{id}/votes`: where a vote is posted.
 #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
 #[typed_path("/polls/{id}/votes")]

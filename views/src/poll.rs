@@ -2,13 +2,16 @@
 
 use maud::{Markup, html};
 
-use crate::components::{PAUSED, back_link, count, letter, percent, theme_class};
-use crate::model::{Ballot, Results, Share, VotePage};
+use crate::components::{PAUSED, back_link, count, letter, percent, quoted_list, theme_class};
+use crate::model::{Ballot, Results, Reveal, Share, VotePage};
 use crate::paths;
 
 /// The result bars, swapped in on their own by `/polls/{id}/results` and by the live
 /// stream. The same for every viewer, so a replica renders it once per update.
 pub fn results(results: &Results) -> Markup {
+    if let Some(reveal) = results.withheld {
+        return withheld(results, reveal);
+    }
     let total = results.total();
     html! {
         section.results id={ "results-" (results.poll_id) } aria-label="Results" {
@@ -29,10 +32,41 @@ pub fn results(results: &Results) -> Markup {
             }
             p.total aria-live="polite" {
                 (count(total, "vote")) " in total"
+                @if results.voters != total { " from " (count(results.voters, "voter")) }
                 @if results.closed { " · final results" }
             }
         }
     }
+}
+
+/// In place of the bars while the results are not shown to this viewer: how many have
+/// voted, and when the results appear.
+fn withheld(results: &Results, reveal: Reveal) -> Markup {
+    html! {
+        section.results.withheld id={ "results-" (results.poll_id) } aria-label="Results" {
+            p.total aria-live="polite" { (have_voted(results.voters)) }
+            p.reveal {
+                @match reveal {
+                    Reveal::AfterVote => "Results are shown once you have voted.",
+                    Reveal::AfterClose => "Results are shown when the poll closes.",
+                }
+            }
+        }
+    }
+}
+
+/// In place of the results of a poll its owner deleted.
+pub fn removed(poll_id: i64) -> Markup {
+    html! {
+        section.results.removed id={ "results-" (poll_id) } aria-label="Results" {
+            p.total role="status" { "This poll was deleted by its owner." }
+        }
+    }
+}
+
+/// "1 has voted", "12 have voted".
+pub fn have_voted(voters: i64) -> String {
+    if voters == 1 { "1 has voted".to_owned() } else { format!("{voters} have voted") }
 }
 
 /// The running total shown above an open ballot, updated live.
@@ -40,9 +74,9 @@ pub fn total(total: i64) -> Markup {
     html! { (count(total, "vote")) " so far" }
 }
 
-/// The text of the option with `id`, for messages.
-fn option_text(results: &Results, id: i64) -> &str {
-    results.options.iter().find(|o| o.id == id).map_or("an option", |o| o.text.as_str())
+/// The texts of the options with `ids`, quoted and joined.
+fn option_texts(results: &Results, ids: &[i64]) -> String {
+    quoted_list(results.options.iter().filter(|o| ids.contains(&o.id)).map(|o| o.text.as_str()))
 }
 
 /// What the viewer is told above the results.
@@ -53,30 +87,49 @@ fn notice(model: &VotePage) -> Option<String> {
     if model.voting_paused {
         return Some(PAUSED.to_owned());
     }
-    match model.ballot {
+    match &model.ballot {
         Ballot::Open => None,
-        Ballot::Voted { option_id } => Some(format!("You voted for “{}”.", option_text(&model.results, option_id))),
-        Ballot::Closed { option_id } => Some(match option_id {
-            Some(id) => format!("This poll is closed. You voted for “{}”.", option_text(&model.results, id)),
-            None => "This poll is closed: voting has ended.".to_owned(),
-        }),
+        Ballot::Voted { option_ids } => Some(format!("You voted for {}.", option_texts(&model.results, option_ids))),
+        Ballot::Closed { option_ids } if option_ids.is_empty() => Some("This poll is closed: voting has ended.".into()),
+        Ballot::Closed { option_ids } => {
+            Some(format!("This poll is closed. You voted for {}.", option_texts(&model.results, option_ids)))
+        }
     }
 }
 
+/// The ballot: one button per option, or (when a voter may pick several) a checkbox per
+/// option and one button. The whole ballot is replaced by the final results if the poll
+/// closes while it is shown.
 fn choices(model: &VotePage) -> Markup {
     let poll_id = model.results.poll_id;
+    let several = model.max_choices > 1;
     html! {
-        form.vote-form method="post" action=(votes_path(model)) {
-            p.so-far hx-ext="sse" sse-connect=(paths::PollEvents { id: poll_id }) sse-swap="total" hx-target="this" hx-swap="innerHTML"
-                aria-live="polite" {
-                (total(model.results.total()))
-            }
-            p #prompt { "Select your answer:" }
-            div.choices role="group" aria-labelledby="prompt" {
-                @for (i, option) in model.results.options.iter().enumerate() {
-                    button.choice type="submit" name="option" value=(option.id) {
-                        span.letter aria-hidden="true" { (letter(i)) }
-                        span.text { (option.text) }
+        div.ballot hx-ext="sse" sse-connect=(paths::PollEvents { id: poll_id }) sse-swap="closed" hx-target="this" hx-swap="innerHTML" {
+            form.vote-form method="post" action=(votes_path(model)) {
+                p.so-far sse-swap="total" hx-target="this" hx-swap="innerHTML" aria-live="polite" {
+                    (total(model.results.total()))
+                }
+                @if several {
+                    fieldset.choices.several {
+                        legend #prompt { "Select up to " (model.max_choices) " answers:" }
+                        @for (i, option) in model.results.options.iter().enumerate() {
+                            label.choice {
+                                input type="checkbox" name="option" value=(option.id);
+                                span.letter aria-hidden="true" { (letter(i)) }
+                                span.text { (option.text) }
+                            }
+                        }
+                    }
+                    button.button.submit-choices type="submit" { "Vote" }
+                } @else {
+                    p #prompt { "Select your answer:" }
+                    div.choices role="group" aria-labelledby="prompt" {
+                        @for (i, option) in model.results.options.iter().enumerate() {
+                            button.choice type="submit" name="option" value=(option.id) {
+                                span.letter aria-hidden="true" { (letter(i)) }
+                                span.text { (option.text) }
+                            }
+                        }
                     }
                 }
             }
@@ -106,7 +159,7 @@ fn open_full(model: &VotePage) -> Markup {
 }
 
 /// Where the results can be taken away.
-fn downloads(poll_id: i64) -> Markup {
+pub fn downloads(poll_id: i64) -> Markup {
     html! {
         p.downloads {
             "Download the results: "
@@ -119,7 +172,9 @@ fn downloads(poll_id: i64) -> Markup {
 
 fn after_vote(model: &VotePage) -> Markup {
     html! {
-        (downloads(model.results.poll_id))
+        @if model.results.withheld.is_none() {
+            (downloads(model.results.poll_id))
+        }
         nav.after-vote aria-label="Continue" {
             @if let Some(next) = model.next_poll {
                 a.button href=(paths::Poll { id: next }) { "Next poll →" }

@@ -23,7 +23,10 @@ fn vote_page(ballot: Ballot) -> VotePage {
                 OptionTally { id: 71, text: "Away".into(), votes: 2 },
             ],
             closed: false,
+            voters: 3,
+            withheld: None,
         },
+        max_choices: 1,
         ballot,
         refusal: None,
         voting_paused: false,
@@ -55,7 +58,7 @@ fn an_open_poll_shows_lettered_choices_and_no_results() {
 
 #[test]
 fn after_voting_the_results_and_next_link_show() {
-    let html = poll::fragment(&vote_page(Ballot::Voted { option_id: 71 })).into_string();
+    let html = poll::fragment(&vote_page(Ballot::Voted { option_ids: vec![71] })).into_string();
 
     assert!(html.contains("You voted for “Away”."));
     assert!(html.contains(r#"<progress value="2" max="3""#), "{html}");
@@ -66,10 +69,10 @@ fn after_voting_the_results_and_next_link_show() {
 
 #[test]
 fn a_refused_vote_and_a_closed_poll_say_so() {
-    let mut refused = vote_page(Ballot::Voted { option_id: 70 });
+    let mut refused = vote_page(Ballot::Voted { option_ids: vec![70] });
     refused.refusal = Some("You already voted for “Home”. One vote per poll.".into());
     let refused = poll::fragment(&refused).into_string();
-    let closed = poll::fragment(&vote_page(Ballot::Closed { option_id: None })).into_string();
+    let closed = poll::fragment(&vote_page(Ballot::Closed { option_ids: vec![] })).into_string();
 
     assert!(refused.contains("You already voted for “Home”. One vote per poll."));
     assert!(!refused.contains("You voted for"), "the refusal replaces the usual notice");
@@ -131,6 +134,7 @@ fn form_errors_sit_next_to_their_fields() {
         question: String::new(),
         theme: String::new(),
         options: vec!["a".into(), "a".into()],
+        max_choices: String::new(),
         errors: FormErrors {
             question: Some("Enter a question.".into()),
             option: vec![None, Some("Option 2 repeats option 1.".into())],

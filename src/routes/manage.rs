@@ -1,0 +1,254 @@
+//! The owner's side of a poll: the manage page (`/polls/{id}/manage/{key}`) and the API's
+//! `PATCH`/`DELETE /api/polls/{id}` with `Authorization: Bearer <key>`. A key that is not
+//! the poll's gets the same 403 as a poll that is not there.
+
+use axum::extract::{FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use axum_extra::routing::TypedPath;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use tower_http::set_header::SetResponseHeaderLayer;
+use votestream_views::paths;
+use votestream_views::{ManagePage, layout, manage};
+
+use super::PollId;
+use super::api::{ApiJson, poll_json};
+use super::form::Form;
+use super::share::SiteOrigin;
+use crate::domain::{
+    ManageKey, OwnerChange, Poll, Protection, ResultsShown, Settings, describe_time, parse_closing_time, unix_now,
+};
+use crate::error::{ApiError, AppError, Result};
+use crate::present::{self, Tally};
+use crate::service;
+use crate::state::AppState;
+use crate::web::HxMode;
+
+/// The manage page's routes. Its address holds the key: the responses are never cached,
+/// never indexed, and never named in a `Referer` sent from them.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(paths::ManagePoll::PATH, get(show).post(act))
+        .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::HeaderName::from_static("x-robots-tag"),
+            HeaderValue::from_static("noindex"),
+        ))
+}
+
+fn key_of(raw: &str) -> Result<ManageKey> {
+    ManageKey::parse(raw).ok_or_else(AppError::not_the_owner)
+}
+
+async fn owned(state: &AppState, id: i64, key: &ManageKey) -> Result<Poll> {
+    service::owned(state, id, key).await?.ok_or_else(AppError::not_the_owner)
+}
+
+#[derive(Debug, Deserialize)]
+struct ManageQuery {
+    /// Present (`?created`) right after the poll was made.
+    created: Option<String>,
+}
+
+fn page(
+    poll: &Poll,
+    link: &paths::ManagePoll,
+    origin: &SiteOrigin,
+    created: bool,
+    notice: Option<String>,
+) -> ManagePage {
+    ManagePage {
+        question: poll.question.clone(),
+        manage_url: format!("{}{link}", origin.0),
+        action: link.to_string(),
+        created,
+        // The owner always sees the results.
+        results: present::results(&Tally { shown: ResultsShown::Always, ..Tally::of(poll) }, true),
+        results_shown: poll.settings.results.as_str(),
+        protection: poll.settings.protection.as_str(),
+        closes_at: poll.settings.closes_at.map(describe_time),
+        max_choices: poll.max_choices,
+        notice,
+    }
+}
+
+fn render(mode: HxMode, status: StatusCode, model: &ManagePage) -> Response {
+    let document = |title: &str, content| layout::page_with_head(title, manage::head(), content);
+    mode.render_in(document, status, &manage::title(model), manage::fragment(model))
+}
+
+async fn show(
+    link: paths::ManagePoll,
+    State(state): State<AppState>,
+    Query(query): Query<ManageQuery>,
+    origin: SiteOrigin,
+    mode: HxMode,
+) -> Result<Response> {
+    let key = key_of(&link.key)?;
+    let poll = owned(&state, link.id, &key).await?;
+    Ok(render(mode, StatusCode::OK, &page(&poll, &link, &origin, query.created.is_some(), None)))
+}
+
+/// The manage page's forms, told apart by their button's `action`.
+#[derive(Debug, Deserialize)]
+struct ManageForm {
+    action: Option<String>,
+    results: Option<String>,
+    protection: Option<String>,
+    closes_in: Option<String>,
+    confirm: Option<String>,
+}
+
+/// The longest "close in" the form offers, in seconds (a week), and so accepts.
+const LONGEST_CLOSES_IN: i64 = 7 * 24 * 3600;
+
+/// A named setting, or a 422 naming what was sent.
+fn choice<T>(raw: Option<&str>, current: T, parse: fn(&str) -> Option<T>, what: &str) -> Result<T> {
+    match raw {
+        None => Ok(current),
+        Some(value) => parse(value).ok_or_else(|| AppError::Invalid(format!("“{value}” is not a choice for {what}."))),
+    }
+}
+
+/// The settings form: every field optional (the current value stays).
+fn form_settings(poll: &Poll, form: &ManageForm) -> Result<Settings> {
+    let closes_at = match form.closes_in.as_deref() {
+        None | Some("keep") => poll.settings.closes_at,
+        Some("never") => None,
+        Some(seconds) => match seconds.parse::<i64>() {
+            Ok(n) if (1..=LONGEST_CLOSES_IN).contains(&n) => Some(unix_now() + n),
+            _ => return Err(AppError::Invalid(format!("“{seconds}” is not a choice for the closing time."))),
+        },
+    };
+    Ok(Settings {
+        results: choice(form.results.as_deref(), poll.settings.results, ResultsShown::parse, "when results are shown")?,
+        protection: choice(
+            form.protection.as_deref(),
+            poll.settings.protection,
+            Protection::parse,
+            "duplicate protection",
+        )?,
+        closes_at,
+    })
+}
+
+async fn act(
+    link: paths::ManagePoll,
+    State(state): State<AppState>,
+    origin: SiteOrigin,
+    mode: HxMode,
+    Form(form): Form<ManageForm>,
+) -> Result<Response> {
+    let key = key_of(&link.key)?;
+    let poll = owned(&state, link.id, &key).await?;
+    let change = match form.action.as_deref() {
+        Some("close") => OwnerChange::Close,
+        Some("reopen") => OwnerChange::Reopen,
+        Some("settings") => OwnerChange::Configure(form_settings(&poll, &form)?),
+        Some("delete") if form.confirm.as_deref() == Some("yes") => {
+            if !service::delete(&state, link.id, &key).await? {
+                return Err(AppError::not_the_owner());
+            }
+            return Ok(mode.render(StatusCode::OK, "Poll deleted", manage::deleted(&poll.question, poll.total())));
+        }
+        Some("delete") => {
+            let notice = "Tick the box to confirm, then press Delete poll again. Nothing was deleted.".to_owned();
+            let model = page(&poll, &link, &origin, false, Some(notice));
+            return Ok(render(mode, StatusCode::UNPROCESSABLE_ENTITY, &model));
+        }
+        Some(other) => return Err(AppError::BadRequest(format!("The form asked for “{other}”, which it cannot do."))),
+        None => return Err(AppError::BadRequest("The form did not say what to do.".into())),
+    };
+    service::change(&state, link.id, &key, change).await?.ok_or_else(AppError::not_the_owner)?;
+    // Post/redirect/get: a reload does not repeat the change.
+    Ok(Redirect::to(&link.to_string()).into_response())
+}
+
+/// The manage key from `Authorization: Bearer <key>`.
+pub struct OwnerKey(ManageKey);
+
+impl<S: Send + Sync> FromRequestParts<S> for OwnerKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError(AppError::Unauthorized(
+                "Send the poll's manage key as “Authorization: Bearer <key>”.".into(),
+            )));
+        };
+        let key = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).and_then(|k| ManageKey::parse(k.trim()));
+        key.map(Self).ok_or_else(|| ApiError(AppError::not_the_owner()))
+    }
+}
+
+/// A field that may be absent (unchanged), `null` (cleared) or a value.
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
+    T::deserialize(deserializer).map(Some)
+}
+
+/// `PATCH /api/polls/{id}`: any of these; absent fields stay as they are.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PollPatch {
+    closed: Option<bool>,
+    results: Option<ResultsShown>,
+    protection: Option<Protection>,
+    #[serde(default, deserialize_with = "present")]
+    closes_at: Option<Option<String>>,
+}
+
+/// `PATCH /api/polls/{id}`: the owner's changes; the poll as it then stands.
+pub async fn patch(
+    State(state): State<AppState>,
+    PollId(id): PollId,
+    OwnerKey(key): OwnerKey,
+    ApiJson(body): ApiJson<PollPatch>,
+) -> Result<Json<Value>, ApiError> {
+    let mut poll = owned(&state, id, &key).await?;
+    if body.results.is_some() || body.protection.is_some() || body.closes_at.is_some() {
+        let closes_at = match &body.closes_at {
+            None => poll.settings.closes_at,
+            Some(None) => None,
+            Some(Some(text)) => Some(parse_closing_time(text).map_err(AppError::Invalid)?),
+        };
+        let settings = Settings {
+            results: body.results.unwrap_or(poll.settings.results),
+            protection: body.protection.unwrap_or(poll.settings.protection),
+            closes_at,
+        };
+        poll = service::change(&state, id, &key, OwnerChange::Configure(settings))
+            .await?
+            .ok_or_else(AppError::not_the_owner)?;
+    }
+    if let Some(closed) = body.closed
+        && closed != poll.closed
+    {
+        let change = if closed { OwnerChange::Close } else { OwnerChange::Reopen };
+        poll = service::change(&state, id, &key, change).await?.ok_or_else(AppError::not_the_owner)?;
+    }
+    let theme = state.store.theme_by_id(poll.theme_id).await?;
+    Ok(Json(poll_json(&poll, theme.as_ref(), true)))
+}
+
+/// `DELETE /api/polls/{id}`: 204 once the poll and its votes are gone.
+pub async fn delete(
+    State(state): State<AppState>,
+    PollId(id): PollId,
+    OwnerKey(key): OwnerKey,
+) -> Result<StatusCode, ApiError> {
+    if service::delete(&state, id, &key).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(AppError::not_the_owner().into())
+    }
+}
+
+/// The manage link of a new poll, for the API's answer.
+pub fn manage_url(origin: &SiteOrigin, id: i64, key: &ManageKey) -> String {
+    format!("{}{}", origin.0, paths::ManagePoll { id, key: key.expose().to_owned() })
+}
