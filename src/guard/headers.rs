@@ -41,8 +41,8 @@ fn policy(frame_ancestors: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static(NO_FRAMES))
 }
 
-/// Adds the headers: the content policy (unless a handler set its own), no sniffing, the
-/// referrer rule, and for pages that may not be framed the legacy `X-Frame-Options`.
+/// Adds the headers: the content policy and the referrer rule (unless a handler set its
+/// own), no sniffing, and for pages that may not be framed the legacy `X-Frame-Options`.
 pub async fn apply(State(policies): State<Policies>, request: Request, next: Next) -> Response {
     let embeddable = request.uri().path().starts_with(EMBED_PREFIX);
     let mut response = next.run(request).await;
@@ -55,7 +55,10 @@ pub async fn apply(State(policies): State<Policies>, request: Request, next: Nex
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    // A page whose address holds a secret (the manage page) sets a stricter one itself.
+    if !headers.contains_key(header::REFERRER_POLICY) {
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    }
     response
 }
 

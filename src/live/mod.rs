@@ -29,8 +29,10 @@ pub struct PollUpdate {
     #[serde(default)]
     pub removed: bool,
     /// Ballots cast.
+    #[serde(default)]
     pub voters: i64,
-    /// The owner's visibility rule.
+    /// The owner's visibility rule (absent from a replica of an older release: always).
+    #[serde(default)]
     pub shown: ResultsShown,
     /// Every option with its votes.
     pub options: Vec<PollOption>,

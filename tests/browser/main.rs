@@ -366,12 +366,42 @@ async fn accessibility_findings(client: &Client) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn a_viewer_sees_the_owner_close_the_poll_without_reloading() {
+    let app = spawn_app(support::Backend::Sqlite).await;
+    let poll = app.create_poll(serde_json::json!({})).await;
+    app.vote(poll.id, poll.options[2]).await;
+    let (_owner_driver, owner) = browser(true).await;
+    let (_viewer_driver, viewer) = browser(true).await;
+    viewer.goto(&app.url(&format!("/polls/{}", poll.id))).await.unwrap();
+    wait_for_text(&viewer, ".so-far", "1 vote so far").await;
+    mark_document(&viewer).await;
+    support::eventually("the viewer's stream open", std::time::Duration::from_secs(10), async || {
+        app.state.live.hub().watched().contains(&poll.id)
+    })
+    .await;
+
+    owner.goto(&poll.manage_url).await.unwrap();
+    owner.find(Locator::Css(".manage-actions button")).await.unwrap().click().await.unwrap();
+    wait_for_text(&owner, ".manage-actions button", "Reopen voting").await;
+
+    // The open ballot gives way to the final results, in place.
+    wait_for_text(&viewer, ".ballot .total", "1 vote in total · final results").await;
+    assert!(viewer.find_all(Locator::Css(".choice")).await.unwrap().is_empty(), "no ballot left to press");
+    assert!(document_kept(&viewer).await, "updated in place, not reloaded");
+    owner.close().await.unwrap();
+    viewer.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn every_page_passes_an_accessibility_audit() {
     let app = spawn_app(support::Backend::Sqlite).await;
     let poll = app.first_poll("OnTrend").await;
+    let owned = app.create_poll(serde_json::json!({ "max_choices": 2, "results": "after_vote" })).await;
     let (_driver, client) = browser(true).await;
     let pages = [
         "/".to_owned(),
+        format!("/polls/{}/manage/{}?created", owned.id, owned.key),
+        format!("/polls/{}", owned.id),
         "/themes/on-trend".into(),
         format!("/polls/{poll}"),
         "/polls/new".into(),

@@ -183,3 +183,54 @@ async fn after_a_redis_restart_replicas_resubscribe_and_catch_up() {
     let live_again = viewer.until(WAIT, "a vote after the restart", |e| e.json()["total"] == 2).await;
     assert_eq!(live_again.json()["options"][1]["votes"], 1);
 }
+
+#[tokio::test]
+async fn the_owner_closing_on_one_replica_stops_votes_and_shows_viewers_on_the_other_the_final_results() {
+    let replicas = spawn_replicas(2, &[]).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let poll = a.create_poll(serde_json::json!({ "results": "after_close" })).await;
+    let votes = format!("/polls/{}/votes", poll.id);
+    let mut viewer = SseClient::connect(&b.url(&format!("/polls/{}/events", poll.id)), None).await;
+    let first = viewer.until(WAIT, "the first results", |e| e.event == "results").await;
+    assert!(first.data.contains("0 have voted") && first.data.contains("when the poll closes"), "{}", first.data);
+    b.wait_until_subscribed(poll.id).await;
+    let option = poll.options[1].to_string();
+    assert_eq!(
+        b.post_form_with(&new_client(), &votes, &[("option", &option)], &[]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let counted = viewer.until(WAIT, "the vote, still withheld", |e| e.data.contains("1 has voted")).await;
+    assert!(!counted.data.contains("votes in total"), "{}", counted.data);
+
+    let closing = a.patch_poll(poll.id, &poll.key, &serde_json::json!({ "closed": true })).await;
+    assert_eq!(closing.status, StatusCode::OK);
+
+    // The database refuses at once on every replica; no waiting for the bus.
+    let late = b.post_form_with(&new_client(), &votes, &[("option", &option)], &[]).await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    let closed = viewer.until(WAIT, "the close", |e| e.event == "closed").await;
+    assert!(closed.data.contains("1 vote in total · final results"), "revealed at the close: {}", closed.data);
+    assert_eq!(viewer.next_event(WAIT).await, None);
+    assert!(viewer.ended(), "the stream ends with the poll");
+}
+
+#[tokio::test]
+async fn a_reveal_on_one_replica_shows_the_results_to_viewers_on_the_other() {
+    let replicas = spawn_replicas(2, &[]).await;
+    let (a, b) = (&replicas[0], &replicas[1]);
+    let poll = a.create_poll(serde_json::json!({ "results": "after_vote" })).await;
+    a.vote(poll.id, poll.options[0]).await;
+    let mut viewer = SseClient::connect(&b.url(&format!("/api/polls/{}/stream", poll.id)), None).await;
+    let first = viewer.next_event(WAIT).await.unwrap().json();
+    assert_eq!(
+        (first["withheld"].clone(), first["total"].clone(), first["voters"].clone()),
+        (true.into(), serde_json::Value::Null, 1.into())
+    );
+    b.wait_until_subscribed(poll.id).await;
+
+    a.patch_poll(poll.id, &poll.key, &serde_json::json!({ "results": "always" })).await;
+
+    let revealed = viewer.until(WAIT, "the reveal", |e| e.json()["withheld"] == false).await.json();
+    assert_eq!(revealed["options"][0]["votes"], 1);
+    assert_eq!(revealed["results_shown"], "always");
+}

@@ -358,6 +358,20 @@ impl TestApp {
         n
     }
 
+    /// Runs a query returning one text, on whichever backend this app uses.
+    pub async fn scalar_text(&self, sql: &str) -> String {
+        use sqlx::Connection;
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        let (text,): (String,) = if self.database_url.starts_with("postgres") {
+            let mut conn = sqlx::PgConnection::connect(&self.database_url).await.unwrap();
+            sqlx::query_as(sql).fetch_one(&mut conn).await.unwrap()
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.database_url).await.unwrap();
+            sqlx::query_as(sql).fetch_one(&mut conn).await.unwrap()
+        };
+        text
+    }
+
     /// Options whose stored counter differs from their vote rows (should be none).
     pub async fn counters_out_of_step(&self) -> i64 {
         self.scalar(
