@@ -7,6 +7,7 @@ pub mod domain;
 pub mod error;
 pub mod guard;
 pub mod live;
+pub mod metrics;
 pub mod present;
 pub mod routes;
 pub mod seed;

@@ -62,6 +62,7 @@ pub async fn create(state: &AppState, poll: &NewPoll) -> StoreResult<(i64, Manag
 /// Records a ballot; once committed, drops the stale cache entry and tells every viewer.
 pub async fn vote(state: &AppState, ballot: &Ballot) -> StoreResult<VoteOutcome> {
     let outcome = state.store.cast_vote(ballot).await?;
+    state.metrics.vote(&outcome);
     if let VoteOutcome::Accepted { poll } = &outcome {
         let key = cache_key(ballot.poll_id);
         let forget = state.cache.forget(&key);

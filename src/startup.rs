@@ -22,6 +22,7 @@ use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
 use crate::live::stream::StreamConfig;
 use crate::live::{Hub, Live, LocalBus, redis};
+use crate::metrics::Metrics;
 use crate::routes::share::PublicUrl;
 use crate::state::AppState;
 use crate::store::DynStore;
@@ -61,18 +62,29 @@ impl Application {
         }
         let shutdown = CancellationToken::new();
         let hub = Hub::new(store.clone());
+        let metrics = Metrics::new();
         let (live, cache): (Live, DynCache) = match &settings.redis_url {
             Some(url) => {
                 let client = redis::client(url)?;
                 let commands = redis::command_connection(&client)?;
-                redis::start_subscriber(&client, &settings.redis_prefix, hub.clone(), shutdown.clone())?;
+                redis::start_subscriber(
+                    &client,
+                    &settings.redis_prefix,
+                    hub.clone(),
+                    metrics.clone(),
+                    shutdown.clone(),
+                )?;
                 tracing::info!(
                     redis = settings.redis_url_redacted().unwrap_or_default(),
                     "live bus and cache on Redis"
                 );
                 let breaker = breakers.redis.clone().context("a Redis breaker with REDIS_URL")?;
                 (
-                    Live::new(hub, redis::Publisher::new(commands.clone(), &settings.redis_prefix, breaker.clone())),
+                    Live::new(
+                        hub,
+                        redis::Publisher::new(commands.clone(), &settings.redis_prefix, breaker.clone()),
+                        metrics.clone(),
+                    ),
                     Arc::new(RedisCache::new(commands, &settings.redis_prefix, settings.cache_ttl, breaker)),
                 )
             }
@@ -82,7 +94,10 @@ impl Application {
                         "no REDIS_URL: live updates and the cache stay inside this replica; run one replica only"
                     );
                 }
-                (Live::new(hub, LocalBus), Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.cache_ttl)))
+                (
+                    Live::new(hub, LocalBus, metrics.clone()),
+                    Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.cache_ttl)),
+                )
             }
         };
         let limits = Limits::new(&settings);
@@ -103,6 +118,7 @@ impl Application {
             shutdown,
             limits,
             breakers,
+            metrics,
             public_url: PublicUrl(settings.public_url.clone()),
         };
         tokio::spawn(crate::service::close_at_deadlines(state.clone()));

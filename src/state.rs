@@ -10,6 +10,7 @@ use crate::guard::breaker::Breakers;
 use crate::guard::limits::Limits;
 use crate::live::Live;
 use crate::live::stream::StreamConfig;
+use crate::metrics::SharedMetrics;
 use crate::routes::share::PublicUrl;
 use crate::store::DynStore;
 
@@ -30,6 +31,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The dependencies' circuit breakers.
     pub breakers: Breakers,
+    /// What `/metrics` shows.
+    pub metrics: SharedMetrics,
     /// `PUBLIC_URL`, for absolute links.
     pub public_url: PublicUrl,
 }

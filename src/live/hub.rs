@@ -238,6 +238,7 @@ mod tests {
             voters: version,
             shown: ResultsShown::Always,
             options: vec![PollOption { id: 1, text: "Yes".into(), votes: version }],
+            sent_at_ms: 0,
         }
     }
 

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 pub use hub::{Hub, Snapshot, Watcher};
 
 use crate::domain::{Poll, PollOption, ResultsShown};
+use crate::metrics::{SharedMetrics, unix_millis};
 use crate::present::Tally;
 
 /// What travels on the bus: the poll's absolute state and a version that only grows (its
@@ -36,6 +37,9 @@ pub struct PollUpdate {
     pub shown: ResultsShown,
     /// Every option with its votes.
     pub options: Vec<PollOption>,
+    /// When it was published (unix milliseconds; 0 before that), for the bus lag metric.
+    #[serde(default)]
+    pub sent_at_ms: u64,
 }
 
 impl PollUpdate {
@@ -49,6 +53,7 @@ impl PollUpdate {
             voters: poll.voters,
             shown: poll.settings.results,
             options: poll.options.clone(),
+            sent_at_ms: 0,
         }
     }
 
@@ -94,12 +99,13 @@ impl Bus for LocalBus {
 pub struct Live {
     hub: Arc<Hub>,
     bus: Box<dyn Bus>,
+    metrics: SharedMetrics,
 }
 
 impl Live {
     /// Live updates through `bus`, landing in `hub`.
-    pub fn new(hub: Arc<Hub>, bus: impl Bus) -> Self {
-        Self { hub, bus: Box::new(bus) }
+    pub fn new(hub: Arc<Hub>, bus: impl Bus, metrics: SharedMetrics) -> Self {
+        Self { hub, bus: Box::new(bus), metrics }
     }
 
     /// The per-poll snapshots.
@@ -108,8 +114,10 @@ impl Live {
     }
 
     /// Applies an update here, then broadcasts it.
-    pub async fn publish(&self, update: PollUpdate) {
+    pub async fn publish(&self, mut update: PollUpdate) {
         self.hub.apply(&update);
+        update.sent_at_ms = unix_millis();
         self.bus.broadcast(&update).await;
+        self.metrics.published();
     }
 }

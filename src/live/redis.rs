@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Hub, PollUpdate};
 use crate::guard::breaker::{Breaker, Failure};
+use crate::metrics::{Metrics, SharedMetrics};
 
 /// How often the subscriber retries subscriptions that failed (Redis down), and polls the
 /// database for the watched polls meanwhile.
@@ -105,6 +106,7 @@ pub fn start_subscriber(
     client: &redis::Client,
     prefix: &str,
     hub: Arc<Hub>,
+    metrics: SharedMetrics,
     token: CancellationToken,
 ) -> anyhow::Result<()> {
     let channels = Channels { prefix: prefix.to_owned() };
@@ -114,7 +116,7 @@ pub fn start_subscriber(
         let gap = gap.clone();
         let channels = channels.clone();
         move |push: PushInfo| {
-            handle_push(&hub, &channels, &gap, push);
+            handle_push(&hub, &channels, &gap, &metrics, push);
             Ok::<(), redis::aio::SendError>(())
         }
     };
@@ -135,13 +137,16 @@ struct Gap {
     wake: Notify,
 }
 
-fn handle_push(hub: &Hub, channels: &Channels, gap: &Gap, push: PushInfo) {
+fn handle_push(hub: &Hub, channels: &Channels, gap: &Gap, metrics: &Metrics, push: PushInfo) {
     match push.kind {
         PushKind::Message => {
             let [Value::BulkString(name), Value::BulkString(payload)] = push.data.as_slice() else { return };
             let Some(poll_id) = channels.poll(name) else { return };
             match serde_json::from_slice::<PollUpdate>(payload) {
-                Ok(update) if update.poll_id == poll_id => hub.apply(&update),
+                Ok(update) if update.poll_id == poll_id => {
+                    metrics.received(update.sent_at_ms);
+                    hub.apply(&update);
+                }
                 Ok(_) => tracing::warn!(poll_id, "ignoring an update published on another poll's channel"),
                 Err(error) => tracing::warn!(%error, poll_id, "ignoring an unreadable poll update"),
             }

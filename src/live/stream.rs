@@ -12,6 +12,7 @@ use votestream_views::{PollTotal, theme};
 
 use super::{Snapshot, Watcher};
 use crate::guard::limits::StreamSlot;
+use crate::metrics::OpenStream;
 
 /// Stream timing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,16 +43,18 @@ pub struct Lifetime {
     pub shutdown: CancellationToken,
     /// Held until the stream ends.
     pub slot: StreamSlot,
+    /// Counts the stream as open until it ends.
+    pub open: OpenStream,
 }
 
 /// The SSE response: a `retry:` hint, then the events, ended by shutdown, with keep-alives.
 fn respond(events: impl Stream<Item = Event> + Send + 'static, lifetime: Lifetime) -> Response {
-    let Lifetime { config, shutdown, slot } = lifetime;
+    let Lifetime { config, shutdown, slot, open } = lifetime;
     let hint = Event::default().retry(config.retry).comment("live");
     let stream = futures::stream::once(async { hint })
         .chain(events)
         .map(move |event| {
-            let _held = &slot;
+            let _held = (&slot, &open);
             Ok::<_, Infallible>(event)
         })
         .take_until(shutdown.cancelled_owned());

@@ -63,7 +63,7 @@ fn streaming(response: impl IntoResponse) -> Response {
 /// A slot among the open streams for `client`, with the stream's timing and shutdown.
 fn lifetime(state: &AppState, ClientIp(client): ClientIp) -> Result<Lifetime, StreamsFull> {
     let slot = state.limits.streams.acquire(client)?;
-    Ok(Lifetime { config: state.streams, shutdown: state.shutdown.clone(), slot })
+    Ok(Lifetime { config: state.streams, shutdown: state.shutdown.clone(), slot, open: state.metrics.stream_opened() })
 }
 
 async fn poll_stream(

@@ -63,7 +63,12 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
         .layer(from_fn_with_state(voter_cookies, voter::assign));
     let api = guarded(api, settings, limits).layer(from_fn_with_state(wording, refusals::api));
     // Probes stay out of the request log: load balancers call them every few seconds.
-    let traced = Router::new().merge(api).merge(assets::router()).merge(pages).layer(crate::telemetry::http_trace());
+    let traced = Router::new()
+        .merge(api)
+        .merge(assets::router())
+        .merge(pages)
+        .layer(from_fn_with_state(state.metrics.clone(), crate::metrics::record))
+        .layer(crate::telemetry::http_trace());
     let app = traced.merge(system::probes()).with_state(state);
     let replica = HeaderValue::from_str(&settings.replica_name).unwrap_or(HeaderValue::from_static("unnamed"));
     let proxies = TrustedProxies::new(settings.trusted_proxies.clone());

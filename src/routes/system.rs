@@ -22,9 +22,13 @@ pub fn pages() -> Router<AppState> {
     Router::new().route(paths::Stats::PATH, get(totals)).route(paths::ThemesCss::PATH, get(theme_css))
 }
 
-/// Liveness and readiness, outside every guard.
+/// Liveness, readiness and metrics, outside every guard (scrapers and balancers call them
+/// every few seconds; no quota applies).
 pub fn probes() -> Router<AppState> {
-    Router::new().route(paths::Healthz::PATH, get(healthz)).route(paths::Readyz::PATH, get(readyz))
+    Router::new()
+        .route(paths::Healthz::PATH, get(healthz))
+        .route(paths::Readyz::PATH, get(readyz))
+        .route(paths::Metrics::PATH, get(crate::metrics::expose))
 }
 
 async fn healthz() -> &'static str {

@@ -169,6 +169,10 @@ impl Store for GuardedStore {
         self.guard(self.inner.close_due()).await
     }
 
+    fn pool(&self) -> Option<super::PoolStats> {
+        self.inner.pool()
+    }
+
     async fn totals(&self) -> StoreResult<Totals> {
         self.guard(self.inner.totals()).await
     }

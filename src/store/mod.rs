@@ -77,6 +77,15 @@ pub struct SeedReport {
     pub polls_added: usize,
 }
 
+/// Database connections now, for `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Serving a query or a transaction.
+    pub in_use: u32,
+    /// Open and waiting.
+    pub idle: u32,
+}
+
 /// Everything the app keeps, behind one interface for every backend.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -118,6 +127,10 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<bool>;
     /// Closes every open poll whose closing time has come; their ids.
     async fn close_due(&self) -> StoreResult<Vec<i64>>;
+    /// The connection pools' state, when there are pools.
+    fn pool(&self) -> Option<PoolStats> {
+        None
+    }
     /// Totals for `/stats`.
     async fn totals(&self) -> StoreResult<Totals>;
 }

@@ -14,7 +14,7 @@ use crate::domain::{
     Ballot, NewPoll, OwnerChange, Page, Poll, PollContent, PollOption, Protection, Refusal, ResultsShown, Settings,
     Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
 };
-use crate::store::{SeedReport, SqlBackend, Store, StoreResult};
+use crate::store::{PoolStats, SeedReport, SqlBackend, Store, StoreResult};
 
 type Db = <SqlStore as SqlBackend>::Db;
 
@@ -465,6 +465,19 @@ impl Store for SqlStore {
         .fetch_all(self.writer())
         .await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    fn pool(&self) -> Option<PoolStats> {
+        let (reader, writer) = (self.reader(), self.writer());
+        let mut pools = vec![reader];
+        // PostgreSQL reads and writes through one pool; SQLite has two.
+        if !std::ptr::eq(reader, writer) {
+            pools.push(writer);
+        }
+        let idle: usize = pools.iter().map(|p| p.num_idle()).sum();
+        let size: u32 = pools.iter().map(|p| p.size()).sum();
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+        Some(PoolStats { in_use: size.saturating_sub(idle), idle })
     }
 
     async fn totals(&self) -> StoreResult<Totals> {

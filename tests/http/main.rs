@@ -11,6 +11,7 @@ mod embedded;
 mod embedding;
 mod export;
 mod limits;
+mod metrics;
 mod owners;
 mod pages;
 mod paging;

@@ -178,6 +178,11 @@ pub struct Healthz;
 #[typed_path("/readyz")]
 pub struct Readyz;
 
+/// `/metrics`: Prometheus text.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/metrics")]
+pub struct Metrics;
+
 /// A file under `/assets/`, compiled into the binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Asset(&'static str);
