@@ -186,7 +186,7 @@ pub fn embed_snippet(origin: &str, poll_id: i64, question: &str) -> String {
         "<iframe src=\"{origin}{}\" title=\"{title}\" style=\"width:100%;border:0\" loading=\"lazy\"></iframe>\n\
          <script src=\"{origin}{}\" async></script>",
         paths::EmbedPoll { id: poll_id },
-        paths::EMBED_HOST_JS,
+        paths::EMBED_HOST_JS.unversioned(),
     )
 }
 

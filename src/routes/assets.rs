@@ -1,39 +1,43 @@
 //! Static files from `assets/`, compiled into the binary.
 
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Deserialize;
 use votestream_views::paths::{self, Asset};
 
 use crate::state::AppState;
 
-/// (the asset, content type, bytes)
-const FILES: &[(Asset, &str, &[u8])] = &[
-    (paths::APP_CSS, "text/css; charset=utf-8", include_bytes!("../../assets/app.css")),
-    (paths::FAVICON, "image/svg+xml", include_bytes!("../../assets/favicon.svg")),
-    (paths::HTMX_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/vendor/htmx.min.js")),
-    (paths::HTMX_SSE_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/vendor/htmx-ext-sse.min.js")),
-    (paths::EMBED_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/embed.js")),
-    (paths::EMBED_HOST_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/embed-host.js")),
-    (paths::SHARE_JS, "text/javascript; charset=utf-8", include_bytes!("../../assets/share.js")),
-];
+/// How long a browser keeps an asset asked for by its current fingerprint (a year: a
+/// changed file has a new address), and asked for without it or by an old one.
+const FINGERPRINTED: &str = "public, max-age=31536000, immutable";
+const UNVERSIONED: &str = "public, max-age=3600";
 
 pub fn router() -> Router<AppState> {
     Router::new().route(Asset::PATH, get(serve))
 }
 
-async fn serve(Path(path): Path<String>) -> Response {
-    match FILES.iter().find(|(asset, _, _)| asset.name() == path) {
-        Some((_, content_type, bytes)) => (
-            [
-                (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
-            ],
-            *bytes,
-        )
-            .into_response(),
+#[derive(Debug, Deserialize)]
+struct Version {
+    v: Option<String>,
+}
+
+async fn serve(Path(path): Path<String>, Query(version): Query<Version>) -> Response {
+    match paths::ASSETS.iter().find(|asset| asset.name() == path) {
+        Some(asset) => {
+            let current = version.v.is_some_and(|v| v == asset.version());
+            let cache = if current { FINGERPRINTED } else { UNVERSIONED };
+            (
+                [
+                    (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type())),
+                    (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+                ],
+                asset.bytes(),
+            )
+                .into_response()
+        }
         None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
     }
 }

@@ -205,7 +205,7 @@ async fn a_question_with_a_script_tag_renders_as_text(#[case] backend: Backend) 
 
     assert_eq!(page.text("h1.question"), question, "shown as typed");
     assert_eq!(
-        page.attrs("script", "src"),
+        page.script_paths(),
         ["/assets/vendor/htmx.min.js", "/assets/vendor/htmx-ext-sse.min.js", "/assets/share.js"],
         "only our own script tags (htmx and the share box's copy buttons): {}",
         page.body

@@ -25,7 +25,7 @@ async fn the_embed_page_is_the_poll_alone_and_any_site_may_frame_it_by_default(#
     assert_eq!(embed.attrs("form.vote-form", "action"), [format!("/embed/polls/{poll}/votes")]);
     assert_eq!(embed.attrs(".open-full a", "href"), [format!("/polls/{poll}")]);
     assert_eq!(embed.attrs(".open-full a", "target"), ["_blank"]);
-    assert!(embed.attrs("script", "src").contains(&"/assets/embed.js".to_owned()));
+    assert!(embed.script_paths().contains(&"/assets/embed.js".to_owned()));
     assert!(page.header("content-security-policy").contains("frame-ancestors 'none'"), "other pages stay unframeable");
     assert_eq!(page.header("x-frame-options"), "DENY");
 }

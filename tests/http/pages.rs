@@ -224,7 +224,13 @@ async fn health_checks_answer(#[case] backend: Backend) {
 async fn the_app_serves_its_own_htmx_stylesheet_and_theme_colours(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
     let home = app.get("/").await;
-    assert_eq!(home.attrs("script", "src"), ["/assets/vendor/htmx.min.js", "/assets/vendor/htmx-ext-sse.min.js"]);
+    assert_eq!(home.script_paths(), ["/assets/vendor/htmx.min.js", "/assets/vendor/htmx-ext-sse.min.js"]);
+    let fingerprinted = app.get(&home.attrs("link[rel=stylesheet]", "href")[0]).await;
+    assert_eq!(
+        fingerprinted.header("cache-control"),
+        "public, max-age=31536000, immutable",
+        "kept a year: a change gets a new address"
+    );
 
     let htmx = app.get("/assets/vendor/htmx.min.js").await;
     let sse = app.get("/assets/vendor/htmx-ext-sse.min.js").await;
@@ -237,6 +243,8 @@ async fn the_app_serves_its_own_htmx_stylesheet_and_theme_colours(#[case] backen
     assert!(htmx.body.contains("htmx"), "the real library");
     assert!(sse.body.contains("EventSource"), "the real SSE extension");
     assert!(css.header("content-type").starts_with("text/css"));
+    assert_eq!(css.header("cache-control"), "public, max-age=3600", "without its fingerprint, an hour");
+    assert_eq!(app.get("/assets/app.css?v=0123456789abcdef").await.header("cache-control"), "public, max-age=3600");
     assert!(themes.body.contains(".theme-on-trend { --theme: #ff6b6b; }"), "{}", themes.body);
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }

@@ -133,6 +133,11 @@ impl Page {
         self.texts(selector).into_iter().next().unwrap_or_else(|| panic!("no {selector} in:\n{}", self.body))
     }
 
+    /// The addresses of the page's scripts, without their fingerprints (`?v=…`).
+    pub fn script_paths(&self) -> Vec<String> {
+        self.attrs("script", "src").into_iter().map(|src| src.split('?').next().unwrap().to_owned()).collect()
+    }
+
     /// An attribute of every element matching `selector`.
     pub fn attrs(&self, selector: &str, attr: &str) -> Vec<String> {
         let selector = Selector::parse(selector).unwrap();

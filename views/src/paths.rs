@@ -183,40 +183,91 @@ pub struct Readyz;
 #[typed_path("/metrics")]
 pub struct Metrics;
 
-/// A file under `/assets/`, compiled into the binary.
+/// A file under `/assets/`, compiled into the binary. Links to it carry a fingerprint of
+/// its content (`?v=…`), so a browser or proxy may keep it for a year: a changed file gets a
+/// new address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Asset(&'static str);
+pub struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    bytes: &'static [u8],
+    version: u64,
+}
+
+/// FNV-1a, 64 bits: a content fingerprint computed at compile time.
+const fn fingerprint(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
 
 impl Asset {
     /// The route that serves every asset.
     pub const PATH: &'static str = "/assets/{*path}";
 
+    const fn new(name: &'static str, content_type: &'static str, bytes: &'static [u8]) -> Self {
+        Self { name, content_type, bytes, version: fingerprint(bytes) }
+    }
+
     /// The file's path below `/assets/`.
     pub const fn name(self) -> &'static str {
-        self.0
+        self.name
+    }
+
+    /// Its content type.
+    pub const fn content_type(self) -> &'static str {
+        self.content_type
+    }
+
+    /// Its content.
+    pub const fn bytes(self) -> &'static [u8] {
+        self.bytes
+    }
+
+    /// The fingerprint links carry, in hex.
+    pub fn version(self) -> String {
+        format!("{:016x}", self.version)
+    }
+
+    /// The address without the fingerprint, for snippets other sites keep (they should
+    /// get the current file, not pin one).
+    pub fn unversioned(self) -> String {
+        format!("/assets/{}", self.name)
     }
 }
 
 impl fmt::Display for Asset {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "/assets/{}", self.0)
+        write!(f, "/assets/{}?v={:016x}", self.name, self.version)
     }
 }
 
+const CSS: &str = "text/css; charset=utf-8";
+const JS: &str = "text/javascript; charset=utf-8";
+
 /// The stylesheet.
-pub const APP_CSS: Asset = Asset("app.css");
+pub const APP_CSS: Asset = Asset::new("app.css", CSS, include_bytes!("../../assets/app.css"));
 /// The icon.
-pub const FAVICON: Asset = Asset("favicon.svg");
+pub const FAVICON: Asset = Asset::new("favicon.svg", "image/svg+xml", include_bytes!("../../assets/favicon.svg"));
 /// htmx, vendored.
-pub const HTMX_JS: Asset = Asset("vendor/htmx.min.js");
+pub const HTMX_JS: Asset = Asset::new("vendor/htmx.min.js", JS, include_bytes!("../../assets/vendor/htmx.min.js"));
 /// htmx's SSE extension, vendored.
-pub const HTMX_SSE_JS: Asset = Asset("vendor/htmx-ext-sse.min.js");
+pub const HTMX_SSE_JS: Asset =
+    Asset::new("vendor/htmx-ext-sse.min.js", JS, include_bytes!("../../assets/vendor/htmx-ext-sse.min.js"));
 /// Inside an embedded poll: tells the host page its height.
-pub const EMBED_JS: Asset = Asset("embed.js");
+pub const EMBED_JS: Asset = Asset::new("embed.js", JS, include_bytes!("../../assets/embed.js"));
 /// For the host page: fits each VoteStream iframe to the height it reports.
-pub const EMBED_HOST_JS: Asset = Asset("embed-host.js");
+pub const EMBED_HOST_JS: Asset = Asset::new("embed-host.js", JS, include_bytes!("../../assets/embed-host.js"));
 /// Copy buttons of the share box.
-pub const SHARE_JS: Asset = Asset("share.js");
+pub const SHARE_JS: Asset = Asset::new("share.js", JS, include_bytes!("../../assets/share.js"));
+
+/// Every asset, for the route that serves them.
+pub const ASSETS: [Asset; 7] = [APP_CSS, FAVICON, HTMX_JS, HTMX_SSE_JS, EMBED_JS, EMBED_HOST_JS, SHARE_JS];
 
 /// The JSON API, under `/api`.
 pub mod api {
@@ -297,7 +348,9 @@ mod tests {
         assert_eq!(PollEvents { id: 7 }.to_string(), "/polls/7/events");
         assert_eq!(Theme { slug: "on-trend".into() }.to_string(), "/themes/on-trend");
         assert_eq!(NewPoll::in_theme("on-trend"), "/polls/new?theme=on-trend");
-        assert_eq!(HTMX_JS.to_string(), "/assets/vendor/htmx.min.js");
+        assert_eq!(HTMX_JS.to_string(), format!("/assets/vendor/htmx.min.js?v={}", HTMX_JS.version()));
+        assert_eq!(HTMX_JS.unversioned(), "/assets/vendor/htmx.min.js");
+        assert_ne!(HTMX_JS.version(), APP_CSS.version(), "fingerprints follow content");
         assert_eq!(api::Poll { id: 3 }.to_string(), "/api/polls/3");
         assert_eq!(Poll::PATH, "/polls/{id}");
         assert_eq!(paged(Theme { slug: "sports".into() }, Some(42)), "/themes/sports?after=42");

@@ -1,6 +1,7 @@
 //! The templates render what the pages promise, without a server.
 
 use votestream_views::components::{count, letter, percent};
+use votestream_views::paths;
 use votestream_views::{
     Ballot, ErrorView, FormErrors, FormLimits, NewPollForm, OptionTally, Results, ThemeSummary, VotePage, error,
     layout, poll,
@@ -101,7 +102,7 @@ fn an_embedded_poll_is_the_ballot_alone_posting_to_the_embed_route() {
     assert!(html.contains(r#"action="/embed/polls/7/votes""#), "{html}");
     assert!(html.contains(r#"href="/polls/7" target="_blank""#), "a way out of the frame");
     assert!(!html.contains("site-header") && !html.contains("Step 2 of 3"), "no site chrome");
-    assert!(html.contains(r#"<script src="/assets/embed.js" defer>"#));
+    assert!(html.contains(&format!(r#"<script src="/assets/embed.js?v={}" defer>"#, paths::EMBED_JS.version())));
 }
 
 #[test]
@@ -120,7 +121,9 @@ fn the_layout_loads_htmx_from_this_origin_with_a_csp_friendly_config() {
     let html = layout::page("T", maud::html! { p { "x" } }).into_string();
 
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert!(html.contains(r#"<script src="/assets/vendor/htmx.min.js" defer>"#));
+    assert!(
+        html.contains(&format!(r#"<script src="/assets/vendor/htmx.min.js?v={}" defer>"#, paths::HTMX_JS.version()))
+    );
     assert!(html.contains("&quot;allowEval&quot;:false"));
     assert!(html.contains("&quot;includeIndicatorStyles&quot;:false"));
     assert!(html.contains("<title>T · VoteStream</title>"));
