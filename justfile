@@ -19,6 +19,16 @@ dev-pg:
 dev-db-stop:
     deploy/dev-postgres.sh stop
 
+# The production topology on this machine: PostgreSQL, Redis, CLUSTER_REPLICAS (3) replicas
+# of the release build and nginx on 127.0.0.1:CLUSTER_PORT (8080). `RATE_LIMIT=off just
+# cluster` for load tests. Pids, ports and logs under target/cluster/.
+cluster:
+    deploy/cluster.sh up
+
+# Stop exactly what `just cluster` started.
+cluster-down:
+    deploy/cluster.sh down
+
 # Run every test, installing what they need first if missing (see tests/run).
 test *args:
     tests/run {{args}}
@@ -37,9 +47,10 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
-# Check docker-compose.yml without a Docker engine (needs docker-compose v1 from apt).
-compose-check:
-    docker-compose -f docker-compose.yml config --quiet
+# Check the deployment files offline: nginx -t on the cluster's copy of deploy/nginx.conf,
+# docker-compose.yml, the Kubernetes manifests (the `deploy` tests do the same).
+deploy-check:
+    cargo test --test deploy
 
 # Refresh the vendored htmx files from the npm registry (versions in assets/vendor/README.md).
 vendor htmx="2.0.11" sse="2.2.4":

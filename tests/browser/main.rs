@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -26,6 +27,10 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // chromedriver leads its own process group: the browsers it started go with it,
+        // even when a test failed before closing its session.
+        let group = format!("kill -KILL -- -{} 2>/dev/null", self.child.id());
+        let _ = Command::new("bash").arg("-c").arg(group).status();
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
@@ -46,6 +51,7 @@ async fn browser_with(javascript: bool, block_third_party_cookies: bool) -> (Dri
     }
     let port = support::postgres::free_port();
     let child = Command::new(CHROMEDRIVER)
+        .process_group(0)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unused_macros, clippy::unwrap_used)]
 
+pub mod cluster;
 pub mod postgres;
 pub mod redis;
 pub mod sse;

@@ -1,0 +1,168 @@
+//! The production topology through the real `deploy/cluster.sh`: PostgreSQL, Redis, the
+//! replicas (this build's binary) and nginx with `deploy/nginx.conf`, each cluster in a
+//! folder and on ports of its own, stopped with `cluster.sh down` when dropped.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use sqlx::Connection;
+
+/// A running cluster.
+pub struct Cluster {
+    /// nginx's address.
+    pub url: String,
+    dir: PathBuf,
+    port: u16,
+    pub replicas: usize,
+}
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A base port whose neighbours the cluster uses (+1, +2, +11…) are free now.
+fn free_base(replicas: usize) -> u16 {
+    for _ in 0..200 {
+        let base: u16 = 20_000 + rand::random::<u16>() % 40_000;
+        let ports = [0, 1, 2].into_iter().chain((1..=replicas).map(|n| 10 + n)).map(|offset| base + offset as u16);
+        if ports.into_iter().all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()) {
+            return base;
+        }
+    }
+    panic!("no free ports for a cluster");
+}
+
+impl Cluster {
+    /// Starts `replicas` replicas behind nginx, with `env` for the replicas, and waits until
+    /// nginx answers.
+    pub async fn start(replicas: usize, env: &[(&str, &str)]) -> Self {
+        for (tool, package) in [("nginx", "nginx"), ("redis-server", "redis-server"), ("curl", "curl")] {
+            if which(tool).is_none() {
+                super::missing_server(tool, &format!("apt-get install {package}"));
+            }
+        }
+        let port = free_base(replicas);
+        let dir = root().join("target").join("cluster-tests").join(format!("{port}-{:x}", rand::random::<u32>()));
+        let cluster = Self { url: format!("http://127.0.0.1:{port}"), dir, port, replicas };
+        let mut command = cluster.script("up");
+        command.env("CLUSTER_REPLICAS", replicas.to_string());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
+        assert!(
+            output.status.success(),
+            "cluster.sh up failed:\n{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            cluster.logs()
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), cluster.url, "it prints its URL");
+        cluster
+    }
+
+    fn script(&self, action: &str) -> Command {
+        let mut command = Command::new(root().join("deploy/cluster.sh"));
+        command
+            .arg(action)
+            .env("CLUSTER_DIR", &self.dir)
+            .env("CLUSTER_PORT", self.port.to_string())
+            .env("CLUSTER_BIN", env!("CARGO_BIN_EXE_votestream"))
+            .env("RATE_LIMIT", "off");
+        command
+    }
+
+    /// Runs a `cluster.sh` action to the end.
+    pub async fn run(&self, action: &str, arg: &str) {
+        let mut command = self.script(action);
+        command.arg(arg);
+        let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
+        assert!(output.status.success(), "cluster.sh {action} {arg}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+
+    /// Where the pid files and logs are.
+    pub fn logs_dir(&self) -> PathBuf {
+        self.dir.clone()
+    }
+
+    /// `cluster.sh up` on a running cluster: what it says.
+    pub async fn up_again(&self) -> String {
+        let mut command = self.script("up");
+        let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stderr).into_owned()
+    }
+
+    /// Replica `n`'s own address, bypassing nginx.
+    pub fn replica_url(&self, n: usize) -> String {
+        format!("http://127.0.0.1:{}", self.port as usize + 10 + n)
+    }
+
+    /// Replica `n`'s process id.
+    pub fn replica_pid(&self, n: usize) -> u32 {
+        std::fs::read_to_string(self.dir.join(format!("replica-{n}.pid"))).unwrap().trim().parse().unwrap()
+    }
+
+    /// `kill -9` of replica `n`: no drain, no goodbye.
+    pub fn kill_replica(&self, n: usize) {
+        let status = Command::new("kill").arg("-KILL").arg(self.replica_pid(n).to_string()).status().unwrap();
+        assert!(status.success());
+        let _ = std::fs::remove_file(self.dir.join(format!("replica-{n}.pid")));
+    }
+
+    /// The cluster's database.
+    pub fn database_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/votestream", self.port + 1)
+    }
+
+    /// Runs a query returning one number.
+    pub async fn scalar(&self, sql: &str) -> i64 {
+        let mut connection = sqlx::PgConnection::connect(&self.database_url()).await.unwrap();
+        let (n,): (i64,) =
+            sqlx::query_as(sqlx::AssertSqlSafe(sql.to_owned())).fetch_one(&mut connection).await.unwrap();
+        n
+    }
+
+    /// The last lines of every log, for a failure message.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "log") {
+                let content = std::fs::read_to_string(&path).unwrap_or_default();
+                let tail: Vec<&str> = content.lines().rev().take(15).collect();
+                text += &format!("--- {}\n{}\n", path.display(), tail.into_iter().rev().collect::<Vec<_>>().join("\n"));
+            }
+        }
+        text
+    }
+
+    /// Waits until every replica answers `/readyz` directly.
+    pub async fn wait_all_ready(&self) {
+        for n in 1..=self.replicas {
+            let url = format!("{}/readyz", self.replica_url(n));
+            super::eventually(&format!("replica-{n} ready"), Duration::from_secs(30), async || {
+                reqwest::get(&url).await.is_ok_and(|r| r.status().is_success())
+            })
+            .await;
+        }
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.script("down").output();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+fn which(tool: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .chain(["/usr/sbin", "/sbin"])
+        .map(|dir| PathBuf::from(dir).join(tool))
+        .find(|path| path.exists())
+}
