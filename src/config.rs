@@ -33,6 +33,18 @@ pub enum Backend {
     Sqlite,
 }
 
+/// The largest `VOTE_BATCH_MAX` (the statements' bind limits).
+pub const MAX_VOTE_BATCH: usize = 1000;
+
+/// How the vote writer groups ballots into transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchSettings {
+    /// Most ballots in one transaction.
+    pub max: usize,
+    /// Longest the first ballot of a batch waits for others.
+    pub wait: Duration,
+}
+
 /// Everything the server reads from its environment.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -78,6 +90,9 @@ pub struct Settings {
     pub sse_max_per_client: usize,
     /// `SSE_MAX_PER_REPLICA`: live streams a replica holds open at most.
     pub sse_max_per_replica: usize,
+    /// `VOTE_BATCH_MAX`, `VOTE_BATCH_WAIT_MS`: the vote writer commits up to so many
+    /// ballots together, gathered for at most so long after the first.
+    pub vote_batch: BatchSettings,
     /// `DB_ACQUIRE_TIMEOUT_MS`: longest a request waits for a free database connection
     /// before it is answered 503 (the vote path sheds load instead of queueing).
     pub db_acquire_timeout: Duration,
@@ -235,6 +250,23 @@ impl Settings {
                 parse(get("SSE_MAX_PER_REPLICA", "20000"), "expected a whole number")?,
                 "SSE_MAX_PER_REPLICA",
             )?,
+            vote_batch: BatchSettings {
+                max: match positive(
+                    parse::<usize>(get("VOTE_BATCH_MAX", "256"), "expected a whole number")?,
+                    "VOTE_BATCH_MAX",
+                )? {
+                    // Each ballot binds up to 3 × 10 values; SQLite takes 32,766 per statement.
+                    max if max > MAX_VOTE_BATCH => {
+                        return Err(ConfigError {
+                            name: "VOTE_BATCH_MAX",
+                            value: max.to_string(),
+                            reason: format!("at most {MAX_VOTE_BATCH}"),
+                        });
+                    }
+                    max => max,
+                },
+                wait: millis(&get, ("VOTE_BATCH_WAIT_MS", "2"))?,
+            },
             db_acquire_timeout: millis(&get, ("DB_ACQUIRE_TIMEOUT_MS", "2000"))?,
             db_breaker: breaker(
                 &get,

@@ -58,7 +58,18 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
-        if matches!(error, StoreError::TimedOut) {
+        if let StoreError::Batch(cause) = &error
+            && !matches!(**cause, StoreError::TimedOut)
+        {
+            // The batch's transaction did not commit: none of it is stored.
+            return Self::Unavailable(
+                "VoteStream could not save your vote just now; nothing was saved. Please try again in a few seconds."
+                    .into(),
+            );
+        }
+        if matches!(&error, StoreError::TimedOut)
+            || matches!(&error, StoreError::Batch(cause) if matches!(**cause, StoreError::TimedOut))
+        {
             // The call was abandoned mid-way: say what is known, and no more.
             tracing::warn!(%error, "refused: the database did not answer in time");
             Self::Unavailable(

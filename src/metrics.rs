@@ -72,6 +72,7 @@ pub struct Metrics {
     lag: Histogram,
     breakers: Family<DependencyLabels, Gauge>,
     pool: Family<PoolLabels, Gauge>,
+    batches: Histogram,
 }
 
 /// Shared handle.
@@ -112,7 +113,21 @@ impl Metrics {
         registry.register("breaker_state", "Circuit breakers: 0 closed, 1 half-open, 2 open", breakers.clone());
         let pool = Family::default();
         registry.register("db_pool_connections", "Database connections, in use and idle", pool.clone());
-        Arc::new(Self { registry, requests, latency, votes, streams, published, received, lag, breakers, pool })
+        let batches = Histogram::new(exponential_buckets(1.0, 2.0, 11));
+        registry.register("vote_batch_size", "Ballots per transaction of the vote writer", batches.clone());
+        Arc::new(Self {
+            registry,
+            requests,
+            latency,
+            votes,
+            streams,
+            published,
+            received,
+            lag,
+            breakers,
+            pool,
+            batches,
+        })
     }
 
     /// Counts a ballot's outcome (errors are counted as requests, by status).
@@ -124,6 +139,12 @@ impl Metrics {
             VoteOutcome::Refused(_) => Outcome::refused,
         };
         self.votes.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// A batch of ballots about to be written.
+    pub fn batch(&self, ballots: usize) {
+        #[allow(clippy::cast_precision_loss)]
+        self.batches.observe(ballots as f64);
     }
 
     /// An update sent on the bus.

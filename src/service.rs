@@ -9,7 +9,8 @@ use crate::live::PollUpdate;
 use crate::state::AppState;
 use crate::store::StoreResult;
 
-fn cache_key(poll_id: i64) -> String {
+/// The cache key of a poll.
+pub fn cache_key(poll_id: i64) -> String {
     format!("poll:{poll_id}")
 }
 
@@ -59,23 +60,10 @@ pub async fn create(state: &AppState, poll: &NewPoll) -> StoreResult<(i64, Manag
     Ok((id, key))
 }
 
-/// Records a ballot; once committed, drops the stale cache entry and tells every viewer.
+/// Records a ballot through the replica's vote writer (which, once its batch committed,
+/// drops the stale cache entry and tells every viewer).
 pub async fn vote(state: &AppState, ballot: &Ballot) -> StoreResult<VoteOutcome> {
-    let outcome = state.store.cast_vote(ballot).await?;
-    state.metrics.vote(&outcome);
-    if let VoteOutcome::Accepted { poll } = &outcome {
-        let key = cache_key(ballot.poll_id);
-        let forget = state.cache.forget(&key);
-        match poll {
-            // Both talk to Redis in the scaled mode: one round trip of waiting, not two.
-            Some(poll) => {
-                tokio::join!(forget, state.live.publish(PollUpdate::of(poll)));
-            }
-            // Nothing to tell viewers yet: the next vote's tally includes this one.
-            None => forget.await,
-        }
-    }
-    Ok(outcome)
+    state.votes.cast(ballot.clone()).await
 }
 
 /// The poll, for the holder of its manage key (`None`: no such poll, or not its key).

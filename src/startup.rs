@@ -27,6 +27,7 @@ use crate::routes::share::PublicUrl;
 use crate::state::AppState;
 use crate::store::DynStore;
 use crate::store::guarded::GuardedStore;
+use crate::writer::{Outlets, VoteWriter};
 use crate::{routes, seed, store};
 
 /// Entries the in-process cache keeps at most.
@@ -106,10 +107,17 @@ impl Application {
         } else {
             tracing::warn!("RATE_LIMIT=off: no quotas and no caps on live streams (for load tests only)");
         }
+        let live = Arc::new(live);
+        let votes = VoteWriter::start(
+            store.clone(),
+            settings.vote_batch,
+            Outlets { cache: cache.clone(), live: live.clone(), metrics: metrics.clone() },
+        );
         let state = AppState {
             store,
             cache,
-            live: Arc::new(live),
+            live,
+            votes,
             streams: StreamConfig {
                 throttle: settings.sse_throttle,
                 retry: settings.sse_retry,

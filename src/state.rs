@@ -13,6 +13,7 @@ use crate::live::stream::StreamConfig;
 use crate::metrics::SharedMetrics;
 use crate::routes::share::PublicUrl;
 use crate::store::DynStore;
+use crate::writer::VoteWriter;
 
 /// The application state; handlers extract only the parts they use.
 #[derive(Clone, FromRef)]
@@ -31,6 +32,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The dependencies' circuit breakers.
     pub breakers: Breakers,
+    /// Where ballots go: the replica's vote writer.
+    pub votes: VoteWriter,
     /// What `/metrics` shows.
     pub metrics: SharedMetrics,
     /// `PUBLIC_URL`, for absolute links.

@@ -17,6 +17,9 @@ pub trait SqlBackend {
     fn writer(&self) -> &Pool<Self::Db>;
     /// This backend's migrations.
     fn migrator(&self) -> &'static sqlx::migrate::Migrator;
+    /// What a `select … order by id` appends to lock the rows it reads until the
+    /// transaction ends (` for update`), or nothing where a writer is alone anyway (SQLite).
+    const FOR_UPDATE: &'static str;
     /// Serialises seeding across processes sharing the database, inside `tx`.
     fn lock_seeding(tx: &mut Transaction<'_, Self::Db>) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -146,8 +146,8 @@ impl Store for GuardedStore {
         self.guard(self.inner.create_poll(poll, manage_digest)).await
     }
 
-    async fn cast_vote(&self, ballot: &Ballot) -> StoreResult<VoteOutcome> {
-        self.guard(self.inner.cast_vote(ballot)).await
+    async fn cast_ballots(&self, ballots: &[Ballot]) -> StoreResult<Vec<VoteOutcome>> {
+        self.guard(self.inner.cast_ballots(ballots)).await
     }
 
     async fn owned_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<Option<Poll>> {

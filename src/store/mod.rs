@@ -32,6 +32,9 @@ pub enum StoreError {
     /// took effect is unknown.
     #[error("the database did not answer in time")]
     TimedOut,
+    /// The batch this ballot was written in failed, for this reason, for all of its ballots.
+    #[error("the batch of ballots failed: {0}")]
+    Batch(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
@@ -40,6 +43,7 @@ impl StoreError {
     /// answer, not an outage; so is a pool with no free connection (that is load).
     pub fn is_outage(&self) -> bool {
         match self {
+            Self::Batch(cause) => cause.is_outage(),
             Self::Unavailable | Self::TimedOut => true,
             Self::Database(error) => match error {
                 sqlx::Error::Io(_)
@@ -61,7 +65,11 @@ impl StoreError {
     /// Whether a client should hear "try again in a moment" (503) rather than "we failed"
     /// (500): the database is away or every connection is busy.
     pub fn is_unavailable(&self) -> bool {
-        self.is_outage() || matches!(self, Self::Database(sqlx::Error::PoolTimedOut))
+        match self {
+            // Whatever sank it, a failed batch stored nothing: try again.
+            Self::Batch(_) => true,
+            _ => self.is_outage() || matches!(self, Self::Database(sqlx::Error::PoolTimedOut)),
+        }
     }
 }
 
@@ -117,8 +125,11 @@ pub trait Store: Send + Sync + 'static {
     async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>>;
     /// Stores a checked poll, owned by whoever holds the key with this digest; its id.
     async fn create_poll(&self, poll: &NewPoll, manage_digest: &str) -> StoreResult<i64>;
-    /// Records one ballot: its rows and the counters change together or not at all.
-    async fn cast_vote(&self, ballot: &Ballot) -> StoreResult<VoteOutcome>;
+    /// Records a batch of ballots in one transaction: every valid ballot's rows and the
+    /// counters change together, once, at the commit; a ballot refused by a check is
+    /// refused alone. One outcome per ballot, in order; accepted ones carry their poll as
+    /// read back just before the commit.
+    async fn cast_ballots(&self, ballots: &[Ballot]) -> StoreResult<Vec<VoteOutcome>>;
     /// The poll, if `manage_digest` is its owner's (`None`: no such poll, or not its key).
     async fn owned_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<Option<Poll>>;
     /// Applies an owner's change; the poll afterwards (`None`: no such poll, or not its key).

@@ -47,6 +47,8 @@ impl SqlBackend for PgStore {
     }
 
     /// Replicas starting together seed one after the other.
+    const FOR_UPDATE: &'static str = " for update";
+
     async fn lock_seeding(tx: &mut Transaction<'_, Postgres>) -> StoreResult<()> {
         sqlx::query("select pg_advisory_xact_lock($1)").bind(SEED_LOCK).execute(&mut **tx).await?;
         Ok(())

@@ -7,7 +7,9 @@
 //! store `SqlStore`; what differs between backends is the [`SqlBackend`] trait.
 
 use async_trait::async_trait;
-use sqlx::Transaction;
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::{QueryBuilder, Transaction};
 
 use super::SqlStore;
 use crate::domain::{
@@ -160,6 +162,231 @@ async fn load_polls(store: &SqlStore, query: &'static str, binds: &[i64]) -> Sto
 /// A page's binds: the id to start after (0: from the start; ids are positive) and the size.
 fn page_binds(page: Page) -> [i64; 2] {
     [page.after.unwrap_or(0), i64::from(page.size)]
+}
+
+/// `$n, $n+1, …` binds for `values`, pushed onto `query` separated by commas.
+fn push_ids(query: &mut QueryBuilder<Db>, ids: impl IntoIterator<Item = i64>) {
+    let mut list = query.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+}
+
+/// What a ballot's poll says about it, read (and locked) at the start of its batch.
+struct PollState {
+    open: bool,
+    max_choices: u8,
+    protection: Protection,
+}
+
+/// One batch of ballots inside `tx`: every ballot is checked against its poll as locked
+/// now (open, its options, how many), the valid ones are inserted with one statement per
+/// table and one counter update per table, and the touched polls are read back. A ballot
+/// that fails a check is refused on its own; the others go on.
+async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResult<Vec<VoteOutcome>> {
+    let mut outcomes: Vec<Option<VoteOutcome>> = vec![None; ballots.len()];
+    let mut poll_ids: Vec<i64> = ballots.iter().map(|b| b.poll_id).collect();
+    poll_ids.sort_unstable();
+    poll_ids.dedup();
+
+    // Lock the polls in id order (so concurrent batches never deadlock) and read their state
+    // as of the lock: a close that committed meanwhile is seen, so no vote lands after it.
+    let mut query = QueryBuilder::<Db>::new("select id, closed_at is null and (closes_at is null or closes_at > ");
+    query.push_bind(unix_now());
+    query.push("), max_choices, protection from polls where id in (");
+    push_ids(&mut query, poll_ids.iter().copied());
+    query.push(") order by id");
+    query.push(<SqlStore as SqlBackend>::FOR_UPDATE);
+    let rows: Vec<(i64, bool, i32, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let polls: HashMap<i64, PollState> = rows
+        .into_iter()
+        .map(|(id, open, max, protection)| {
+            let state = PollState {
+                open,
+                max_choices: u8::try_from(max).unwrap_or(1),
+                protection: Protection::parse(&protection).unwrap_or_default(),
+            };
+            (id, state)
+        })
+        .collect();
+
+    // Which poll each named option belongs to, and its text (for "you already voted for").
+    let mut option_ids: Vec<i64> = ballots.iter().flat_map(|b| b.options.iter().copied()).collect();
+    option_ids.sort_unstable();
+    option_ids.dedup();
+    let mut query = QueryBuilder::<Db>::new("select id, poll_id, text from options where id in (");
+    push_ids(&mut query, option_ids.iter().copied());
+    query.push(")");
+    let rows: Vec<(i64, i64, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let options: HashMap<i64, (i64, String)> = rows.into_iter().map(|(id, poll, text)| (id, (poll, text))).collect();
+
+    // Check each ballot; the first of two alike in one batch goes on, the second is its
+    // duplicate.
+    let mut candidates: Vec<(usize, Option<String>)> = Vec::new();
+    let mut first_with_key: HashMap<(i64, String), usize> = HashMap::new();
+    for (i, ballot) in ballots.iter().enumerate() {
+        let poll_id = ballot.poll_id;
+        let refusal = match polls.get(&poll_id) {
+            None => Some(Refusal::UnknownPoll { poll_id }),
+            Some(poll) if !poll.open => Some(Refusal::Closed),
+            Some(poll) if ballot.options.len() > usize::from(poll.max_choices) => {
+                Some(Refusal::TooManyChoices { max: poll.max_choices, picked: ballot.options.len() })
+            }
+            Some(_) => ballot
+                .options
+                .iter()
+                .find(|o| options.get(o).is_none_or(|(poll, _)| *poll != poll_id))
+                .map(|&option_id| Refusal::UnknownOption { poll_id, option_id }),
+        };
+        if let Some(refusal) = refusal {
+            outcomes[i] = Some(VoteOutcome::Refused(refusal));
+            continue;
+        }
+        let guard_key = match polls[&poll_id].protection {
+            Protection::Cookie => Some(ballot.voter.as_str().to_owned()),
+            Protection::Ip => Some(format!("ip:{}", ballot.address)),
+            Protection::None => None,
+        };
+        if let Some(key) = &guard_key {
+            if let Some(&first) = first_with_key.get(&(poll_id, key.clone())) {
+                outcomes[i] = Some(VoteOutcome::Refused(duplicate_of(&ballots[first], ballot, &options)));
+                continue;
+            }
+            first_with_key.insert((poll_id, key.clone()), i);
+        }
+        candidates.push((i, guard_key));
+    }
+
+    // One insert for every new ballot; a guard key already stored (an earlier batch) makes
+    // its row a duplicate, which the database skips.
+    let mut inserted: HashMap<(i64, String), Vec<i64>> = HashMap::new();
+    if !candidates.is_empty() {
+        let mut query = QueryBuilder::<Db>::new("insert into ballots (poll_id, voter_key, guard_key) ");
+        query.push_values(&candidates, |mut row, (i, guard_key)| {
+            row.push_bind(ballots[*i].poll_id).push_bind(ballots[*i].voter.as_str()).push_bind(guard_key.clone());
+        });
+        query.push(" on conflict do nothing returning id, poll_id, voter_key, guard_key");
+        let rows: Vec<(i64, i64, String, Option<String>)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        for (id, poll_id, voter_key, guard_key) in rows {
+            inserted.entry((poll_id, guard_key.unwrap_or(voter_key))).or_default().push(id);
+        }
+    }
+    let mut accepted: Vec<(usize, i64)> = Vec::new();
+    let mut stored_before: Vec<(usize, String)> = Vec::new();
+    for (i, guard_key) in candidates {
+        let ballot = &ballots[i];
+        let key = guard_key.clone().unwrap_or_else(|| ballot.voter.as_str().to_owned());
+        // Without a guard key one voter may have several ballots here: any of its ids will
+        // do, as they all belong to that voter and poll.
+        match inserted.get_mut(&(ballot.poll_id, key)).and_then(Vec::pop) {
+            Some(ballot_id) => accepted.push((i, ballot_id)),
+            None => stored_before.push((i, guard_key.unwrap_or_default())),
+        }
+    }
+    for (i, refusal) in earlier_ballots(tx, ballots, &stored_before).await? {
+        outcomes[i] = Some(VoteOutcome::Refused(refusal));
+    }
+
+    if !accepted.is_empty() {
+        let votes: Vec<(i64, i64, i64)> = accepted
+            .iter()
+            .flat_map(|&(i, ballot_id)| ballots[i].options.iter().map(move |&o| (ballot_id, ballots[i].poll_id, o)))
+            .collect();
+        let mut query = QueryBuilder::<Db>::new("insert into votes (ballot_id, poll_id, option_id) ");
+        query.push_values(&votes, |mut row, (ballot, poll, option)| {
+            row.push_bind(*ballot).push_bind(*poll).push_bind(*option);
+        });
+        query.build().execute(&mut **tx).await?;
+
+        let mut per_option: BTreeMap<i64, i64> = BTreeMap::new();
+        let mut per_poll: BTreeMap<i64, i64> = BTreeMap::new();
+        for &(_, _, option) in &votes {
+            *per_option.entry(option).or_default() += 1;
+        }
+        for &(i, _) in &accepted {
+            *per_poll.entry(ballots[i].poll_id).or_default() += 1;
+        }
+        add_counts(tx, "options", "votes", &per_option).await?;
+        add_counts(tx, "polls", "voters", &per_poll).await?;
+
+        // Read back inside the transaction, under the polls' locks: a batch that commits
+        // after this one waits for them, so its read includes these votes, and the highest
+        // version published is always the complete tally.
+        let mut query = QueryBuilder::<Db>::new(poll_select!("where p.id in ("));
+        push_ids(&mut query, per_poll.keys().copied());
+        query.push(") order by p.id, o.position");
+        let read: Vec<PollRow> = query.build_query_as().fetch_all(&mut **tx).await?;
+        let read: HashMap<i64, Poll> = assemble(read).into_iter().map(|p| (p.id, p)).collect();
+        for (i, _) in accepted {
+            outcomes[i] = Some(VoteOutcome::Accepted { poll: read.get(&ballots[i].poll_id).cloned() });
+        }
+    }
+    Ok(outcomes.into_iter().map(|o| o.unwrap_or(VoteOutcome::Refused(Refusal::Closed))).collect())
+}
+
+/// `table.column += n` for each `(id, n)`, in one statement, in id order.
+async fn add_counts(
+    tx: &mut Transaction<'_, Db>,
+    table: &'static str,
+    column: &'static str,
+    deltas: &BTreeMap<i64, i64>,
+) -> StoreResult<()> {
+    let mut query = QueryBuilder::<Db>::new(format!("update {table} set {column} = {column} + case id"));
+    for (&id, &delta) in deltas {
+        query.push(" when ").push_bind(id).push(" then ").push_bind(delta);
+    }
+    query.push(" else 0 end where id in (");
+    push_ids(&mut query, deltas.keys().copied());
+    query.push(")");
+    query.build().execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// The refusal for `later`, the same voter's (or address's) second ballot in one batch.
+fn duplicate_of(first: &Ballot, later: &Ballot, options: &HashMap<i64, (i64, String)>) -> Refusal {
+    if first.voter != later.voter {
+        return Refusal::SameAddress;
+    }
+    let choices = first.options.iter().filter_map(|o| options.get(o).map(|(_, text)| (*o, text.clone()))).collect();
+    Refusal::AlreadyVoted { choices }
+}
+
+/// Why each of `duplicates` (ballot index, guard key) is refused: the earlier ballot with
+/// its guard key, looked up in one query.
+async fn earlier_ballots(
+    tx: &mut Transaction<'_, Db>,
+    ballots: &[Ballot],
+    duplicates: &[(usize, String)],
+) -> StoreResult<Vec<(usize, Refusal)>> {
+    if duplicates.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = QueryBuilder::<Db>::new(
+        "select b.poll_id, b.guard_key, b.voter_key, v.option_id, o.text from ballots b
+           join votes v on v.ballot_id = b.id join options o on o.id = v.option_id where ",
+    );
+    let mut any = query.separated(" or ");
+    for (i, key) in duplicates {
+        any.push("(b.poll_id = ").push_bind_unseparated(ballots[*i].poll_id);
+        any.push_unseparated(" and b.guard_key = ").push_bind_unseparated(key.clone()).push_unseparated(")");
+    }
+    query.push(" order by o.position");
+    let rows: Vec<(i64, String, String, i64, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    Ok(duplicates
+        .iter()
+        .map(|(i, key)| {
+            let ballot = &ballots[*i];
+            let earlier: Vec<&(i64, String, String, i64, String)> =
+                rows.iter().filter(|r| r.0 == ballot.poll_id && &r.1 == key).collect();
+            // Another browser at the same address is not told what that one chose.
+            let refusal = if earlier.first().is_some_and(|r| r.2 != ballot.voter.as_str()) {
+                Refusal::SameAddress
+            } else {
+                Refusal::AlreadyVoted { choices: earlier.iter().map(|r| (r.3, r.4.clone())).collect() }
+            };
+            (*i, refusal)
+        })
+        .collect())
 }
 
 #[async_trait]
@@ -316,94 +543,15 @@ impl Store for SqlStore {
         Ok(id)
     }
 
-    #[tracing::instrument(skip_all, fields(poll_id = ballot.poll_id))]
-    async fn cast_vote(&self, ballot: &Ballot) -> StoreResult<VoteOutcome> {
-        let refused = |refusal| Ok(VoteOutcome::Refused(refusal));
-        let poll_id = ballot.poll_id;
+    #[tracing::instrument(skip_all, fields(ballots = ballots.len()))]
+    async fn cast_ballots(&self, ballots: &[Ballot]) -> StoreResult<Vec<VoteOutcome>> {
+        if ballots.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.writer().begin().await?;
-        // Counting the voter first takes the poll's row lock and checks it is open in one
-        // step: a close that commits meanwhile is seen, so no vote lands after it.
-        let open: Option<(i32, String)> = sqlx::query_as(
-            "update polls set voters = voters + 1
-              where id = $1 and closed_at is null and (closes_at is null or closes_at > $2)
-              returning max_choices, protection",
-        )
-        .bind(poll_id)
-        .bind(unix_now())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((max_choices, protection)) = open else {
-            let exists: Option<(i64,)> =
-                sqlx::query_as("select id from polls where id = $1").bind(poll_id).fetch_optional(&mut *tx).await?;
-            return refused(if exists.is_some() { Refusal::Closed } else { Refusal::UnknownPoll { poll_id } });
-        };
-        let max = u8::try_from(max_choices).unwrap_or(1);
-        if ballot.options.len() > usize::from(max) {
-            return refused(Refusal::TooManyChoices { max, picked: ballot.options.len() });
-        }
-        for &option_id in &ballot.options {
-            let option: Option<(i64,)> = sqlx::query_as("select id from options where poll_id = $1 and id = $2")
-                .bind(poll_id)
-                .bind(option_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if option.is_none() {
-                return refused(Refusal::UnknownOption { poll_id, option_id });
-            }
-        }
-        let guard_key = match Protection::parse(&protection).unwrap_or_default() {
-            Protection::Cookie => Some(ballot.voter.as_str().to_owned()),
-            Protection::Ip => Some(format!("ip:{}", ballot.address)),
-            Protection::None => None,
-        };
-        // The unique key on (poll, guard key) decides races between two ballots of one voter.
-        let inserted: Option<(i64,)> = sqlx::query_as(
-            "insert into ballots (poll_id, voter_key, guard_key) values ($1, $2, $3)
-             on conflict do nothing returning id",
-        )
-        .bind(poll_id)
-        .bind(ballot.voter.as_str())
-        .bind(guard_key.as_deref())
-        .fetch_optional(&mut *tx)
-        .await?;
-        let Some((ballot_id,)) = inserted else {
-            let earlier: Vec<(i64, String, String)> = sqlx::query_as(
-                "select v.option_id, o.text, b.voter_key from ballots b
-                   join votes v on v.ballot_id = b.id join options o on o.id = v.option_id
-                  where b.poll_id = $1 and b.guard_key = $2 order by o.position",
-            )
-            .bind(poll_id)
-            .bind(guard_key.as_deref())
-            .fetch_all(&mut *tx)
-            .await?;
-            // Another browser at the same address is not told what that one chose.
-            if earlier.first().is_some_and(|(_, _, voter)| voter != ballot.voter.as_str()) {
-                return refused(Refusal::SameAddress);
-            }
-            let choices = earlier.into_iter().map(|(id, text, _)| (id, text)).collect();
-            return refused(Refusal::AlreadyVoted { choices });
-        };
-        for &option_id in &ballot.options {
-            sqlx::query("insert into votes (ballot_id, poll_id, option_id) values ($1, $2, $3)")
-                .bind(ballot_id)
-                .bind(poll_id)
-                .bind(option_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("update options set votes = votes + 1 where id = $1").bind(option_id).execute(&mut *tx).await?;
-        }
+        let outcomes = cast_in(&mut tx, ballots).await?;
         tx.commit().await?;
-        // Read after the commit: whichever vote commits last then sees every vote, so the
-        // highest version published is the complete tally. The vote is committed: a
-        // failing read must not turn it into an error, so the poll is simply absent.
-        let poll = match self.poll(poll_id).await {
-            Ok(poll) => poll,
-            Err(error) => {
-                tracing::warn!(%error, poll_id, "vote committed, tally read failed");
-                None
-            }
-        };
-        Ok(VoteOutcome::Accepted { poll })
+        Ok(outcomes)
     }
 
     async fn owned_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<Option<Poll>> {

@@ -69,6 +69,9 @@ impl SqlBackend for SqliteStore {
 
     /// One process owns the file's writes; its single write connection already serialises
     /// seeding, and SQLite's lock covers a second process.
+    // One connection writes: its transactions never interleave.
+    const FOR_UPDATE: &'static str = "";
+
     async fn lock_seeding(_tx: &mut Transaction<'_, Sqlite>) -> StoreResult<()> {
         Ok(())
     }

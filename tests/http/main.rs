@@ -6,6 +6,7 @@
 mod support;
 
 mod api;
+mod batching;
 mod create;
 mod embedded;
 mod embedding;

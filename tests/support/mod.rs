@@ -364,6 +364,13 @@ impl TestApp {
         n
     }
 
+    /// Runs a statement on this app's PostgreSQL database (a test's own change to it).
+    pub async fn execute(&self, sql: &'static str) {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&self.database_url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+
     /// Runs a query returning one text, on whichever backend this app uses.
     pub async fn scalar_text(&self, sql: &str) -> String {
         use sqlx::Connection;

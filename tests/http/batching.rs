@@ -1,0 +1,156 @@
+//! The vote writer: ballots arriving together share one transaction (bounded by count and
+//! by time), duplicates and bad ballots inside a batch are refused alone, a batch that
+//! fails to commit answers every ballot in it with a 503 and stores none, and shutdown
+//! writes what was waiting.
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+use rstest_reuse::apply;
+use serde_json::json;
+
+use crate::support::{Backend, Page, TestApp, new_client, on_each_backend, spawn_app_with};
+
+/// (batches written, ballots in them) from `/metrics`.
+async fn batches(app: &TestApp) -> (u64, u64) {
+    let text = app.get("/metrics").await.body;
+    let read = |name: &str| -> u64 {
+        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in\n{text}"));
+        line.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64
+    };
+    (read("votestream_vote_batch_size_count "), read("votestream_vote_batch_size_sum "))
+}
+
+/// Each of `options` voted by a new voter, all at once.
+async fn vote_together(app: &TestApp, poll: i64, options: &[i64]) -> Vec<Page> {
+    join_all(options.iter().map(|option| async move {
+        app.post_form_with(&new_client(), &format!("/polls/{poll}/votes"), &[("option", &option.to_string())], &[])
+            .await
+    }))
+    .await
+}
+
+#[apply(on_each_backend)]
+#[tokio::test]
+async fn ballots_arriving_together_share_a_transaction_up_to_the_batch_size(#[case] backend: Backend) {
+    let app = spawn_app_with(backend, &[("VOTE_BATCH_MAX", "4"), ("VOTE_BATCH_WAIT_MS", "400")]).await;
+    let poll = app.create_poll(json!({})).await;
+
+    let votes = vote_together(&app, poll.id, &[poll.options[0]; 10]).await;
+
+    assert!(votes.iter().all(|v| v.status == StatusCode::SEE_OTHER));
+    assert_eq!(batches(&app).await, (3, 10), "4 + 4 + 2: two full batches, then the window closed");
+    assert_eq!(app.api(&format!("/api/polls/{}", poll.id)).await["total"], 10);
+    assert_eq!(app.counters_out_of_step().await, 0);
+
+    let one = vote_together(&app, poll.id, &[poll.options[1]]).await;
+    assert_eq!(one[0].status, StatusCode::SEE_OTHER);
+    assert_eq!(batches(&app).await, (4, 11), "a lone ballot is written when its window closes");
+}
+
+#[apply(on_each_backend)]
+#[tokio::test]
+async fn duplicates_and_foreign_options_in_a_batch_are_refused_alone(#[case] backend: Backend) {
+    let app = spawn_app_with(backend, &[("VOTE_BATCH_WAIT_MS", "400")]).await;
+    let poll = app.create_poll(json!({})).await;
+    let other = app.create_poll(json!({})).await;
+    let voter = new_client();
+    voter.get(app.url("/")).send().await.unwrap(); // its voter cookie, before the ballots race
+    let path = format!("/polls/{}/votes", poll.id);
+    let twice = [poll.options[0], poll.options[2], poll.options[1]];
+
+    let own_votes = twice.iter().map(|o| {
+        let (app, voter, path, option) = (&app, &voter, &path, o.to_string());
+        async move { app.post_form_with(voter, path, &[("option", &option)], &[]).await }
+    });
+    let mixed = [poll.options[1], other.options[0], poll.options[2]];
+    let (own, others) = tokio::join!(join_all(own_votes), vote_together(&app, poll.id, &mixed));
+
+    assert_eq!(batches(&app).await.0, 1, "all in one batch");
+    let accepted: Vec<usize> = (0..3).filter(|&i| own[i].status == StatusCode::SEE_OTHER).collect();
+    assert_eq!(accepted.len(), 1, "one ballot per voter, even within a batch");
+    let chosen = ["Tea", "Water", "Coffee"][accepted[0]];
+    for (i, page) in own.iter().enumerate().filter(|(i, _)| *i != accepted[0]) {
+        assert_eq!(page.status, StatusCode::CONFLICT, "ballot {i}");
+        assert_eq!(page.text(".notice"), format!("You already voted for “{chosen}”. One vote per poll."));
+    }
+    assert_eq!(
+        others.iter().map(|p| p.status).collect::<Vec<_>>(),
+        [StatusCode::SEE_OTHER, StatusCode::UNPROCESSABLE_ENTITY, StatusCode::SEE_OTHER]
+    );
+    assert!(
+        others[1]
+            .text(".error-page .message")
+            .contains(&format!("Option {} is not part of poll {}", other.options[0], poll.id))
+    );
+
+    let later = app.post_form_with(&voter, &path, &[("option", &poll.options[1].to_string())], &[]).await;
+    assert_eq!(later.status, StatusCode::CONFLICT, "and across batches");
+    assert_eq!(app.api(&format!("/api/polls/{}", poll.id)).await["total"], 3);
+    assert_eq!(app.api(&format!("/api/polls/{}", other.id)).await["total"], 0);
+    assert_eq!(app.counters_out_of_step().await, 0);
+}
+
+#[tokio::test]
+async fn a_batch_that_fails_to_commit_answers_every_ballot_with_503_and_stores_none() {
+    let app = spawn_app_with(Backend::Postgres, &[("VOTE_BATCH_WAIT_MS", "400")]).await;
+    let poll = app
+        .create_poll(json!({ "options": [{ "text": "Fine" }, { "text": "Poison" }, { "text": "Also fine" }] }))
+        .await;
+    // The database itself refuses the commit of any transaction holding a vote for
+    // "Poison": a deferred constraint trigger, checked at commit time.
+    app.execute(
+        "create function refuse_poison() returns trigger language plpgsql as $$
+         begin
+           if exists (select 1 from options where id = new.option_id and text = 'Poison') then
+             raise exception 'poisoned batch';
+           end if;
+           return null;
+         end $$",
+    )
+    .await;
+    app.execute(
+        "create constraint trigger refuse_poison after insert on votes deferrable initially deferred
+         for each row execute function refuse_poison()",
+    )
+    .await;
+
+    let votes =
+        vote_together(&app, poll.id, &[poll.options[0], poll.options[1], poll.options[2], poll.options[0]]).await;
+
+    assert_eq!(batches(&app).await, (1, 4));
+    for vote in &votes {
+        assert_eq!(vote.status, StatusCode::SERVICE_UNAVAILABLE, "{}", vote.body);
+        assert!(vote.text(".error-page .message").contains("nothing was saved"), "{}", vote.body);
+        assert!(vote.header("retry-after").parse::<u32>().unwrap() >= 1);
+    }
+    assert_eq!(app.scalar("select count(*) from ballots").await, 0, "nothing half-written");
+    assert_eq!(app.api(&format!("/api/polls/{}", poll.id)).await["total"], 0);
+
+    let after = vote_together(&app, poll.id, &[poll.options[2]]).await;
+    assert_eq!(after[0].status, StatusCode::SEE_OTHER, "the next batch is written as usual");
+}
+
+#[apply(on_each_backend)]
+#[tokio::test]
+async fn shutdown_writes_the_ballots_that_were_waiting(#[case] backend: Backend) {
+    let app = spawn_app_with(backend, &[("VOTE_BATCH_WAIT_MS", "1500")]).await;
+    let poll = app.create_poll(json!({})).await;
+    let url = app.url(&format!("/polls/{}/votes", poll.id));
+    let votes: Vec<_> = (0..5)
+        .map(|i| {
+            let (url, option) = (url.clone(), poll.options[i % 3].to_string());
+            tokio::spawn(async move {
+                new_client().post(url).form(&[("option", option)]).header("Sec-Fetch-Site", "same-origin").send().await
+            })
+        })
+        .collect();
+    // The ballots wait in the writer's 1.5 s window when the server is told to stop.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    app.state.shutdown.cancel();
+
+    for vote in votes {
+        assert_eq!(vote.await.unwrap().unwrap().status(), StatusCode::SEE_OTHER, "answered during the drain");
+    }
+    assert_eq!(app.scalar("select count(*) from ballots").await, 5, "every acknowledged ballot stored");
+}
