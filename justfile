@@ -29,6 +29,16 @@ cluster:
 cluster-down:
     deploy/cluster.sh down
 
+# The vote path, pages and live fan-out at this machine's limit, against ceilings measured
+# in the same run (nginx to a do-nothing upstream, pgbench): one table. BENCH_SECS per load
+# (10). Starts its own cluster on free ports; needs postgresql, redis-server and nginx.
+bench:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    ulimit -n "$(ulimit -Hn)"   # 10,000 live viewers need as many sockets, twice
+    cargo build --release --quiet --bin votestream --bin votestream-bench
+    target/release/votestream-bench
+
 # Run every test, installing what they need first if missing (see tests/run).
 test *args:
     tests/run {{args}}

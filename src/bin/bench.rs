@@ -1,0 +1,472 @@
+//! `just bench`: the vote path, the pages and live fan-out at this machine's limit, each
+//! against a ceiling measured in the same run, printed as one table.
+//!
+//! It starts its own cluster with `deploy/cluster.sh` (PostgreSQL, Redis, three replicas
+//! of the release build, nginx) on free loopback ports, plus a second nginx whose upstream
+//! answers 200 doing nothing (the proxy's ceiling), and pgbench for the database's own
+//! insert rates. Every load is bounded in time (`BENCH_SECS`, default 10) and in
+//! connections; every vote run is checked: acknowledged = stored.
+
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::cast_precision_loss)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+use sqlx::Connection;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// One HTTP request shape, sent over and over on a kept-alive connection.
+#[derive(Clone)]
+struct Shape {
+    port: u16,
+    method: hyper::Method,
+    path: String,
+    body: Option<&'static str>,
+}
+
+/// What a timed run saw.
+struct Run {
+    ok: u64,
+    failed: u64,
+    seconds: f64,
+    latencies_us: Vec<u32>,
+    cpu: f64,
+}
+
+impl Run {
+    fn rate(&self) -> f64 {
+        self.ok as f64 / self.seconds
+    }
+
+    fn percentile(&self, p: f64) -> f64 {
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+}
+
+/// CPU seconds this process has used (user + system), from /proc.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap_or("").split_whitespace().collect();
+    let ticks: f64 = fields.get(11).and_then(|u| u.parse().ok()).unwrap_or(0.0)
+        + fields.get(12).and_then(|s| s.parse().ok()).unwrap_or(0.0);
+    ticks / 100.0
+}
+
+/// A process's resident memory, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `connections` kept-alive connections sending `shape` for `seconds`.
+async fn load(shape: &Shape, connections: usize, seconds: f64) -> Run {
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let cpu = cpu_seconds();
+    let workers: Vec<_> = (0..connections)
+        .map(|_| {
+            let (shape, stop) = (shape.clone(), stop.clone());
+            tokio::spawn(async move { worker(shape, stop).await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
+    stop.store(true, Ordering::SeqCst);
+    let (mut ok, mut failed, mut latencies_us) = (0, 0, Vec::new());
+    for w in workers {
+        if let Ok((o, f, l)) = w.await {
+            ok += o;
+            failed += f;
+            latencies_us.extend(l);
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    latencies_us.sort_unstable();
+    Run { ok, failed, seconds, latencies_us, cpu: (cpu_seconds() - cpu) / seconds }
+}
+
+async fn worker(shape: Shape, stop: Arc<AtomicBool>) -> (u64, u64, Vec<u32>) {
+    let (mut ok, mut failed, mut latencies) = (0, 0, Vec::new());
+    'connect: while !stop.load(Ordering::Relaxed) {
+        let Ok(stream) = TcpStream::connect(("127.0.0.1", shape.port)).await else {
+            failed += 1;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok((mut sender, connection)) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await else {
+            failed += 1;
+            continue;
+        };
+        tokio::spawn(connection);
+        while !stop.load(Ordering::Relaxed) {
+            let mut request = hyper::Request::builder()
+                .method(shape.method.clone())
+                .uri(&shape.path)
+                .header("host", "127.0.0.1");
+            if shape.body.is_some() {
+                request = request.header("content-type", "application/json");
+            }
+            let body = Full::new(Bytes::from_static(shape.body.unwrap_or("").as_bytes()));
+            let Ok(request) = request.body(body) else { break 'connect };
+            let sent = Instant::now();
+            match sender.send_request(request).await {
+                Ok(response) => {
+                    let success = response.status().is_success();
+                    let drained = response.into_body().collect().await.is_ok();
+                    if success && drained {
+                        ok += 1;
+                        latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
+                    } else {
+                        failed += 1;
+                    }
+                }
+                Err(_) => {
+                    failed += 1;
+                    continue 'connect;
+                }
+            }
+        }
+    }
+    (ok, failed, latencies)
+}
+
+/// The cluster this run started, and everything it needs to stop it.
+struct Bench {
+    root: PathBuf,
+    dir: PathBuf,
+    base: u16,
+    seconds: f64,
+    rows: Vec<[String; 4]>,
+}
+
+impl Bench {
+    fn replica_port(&self, n: u16) -> u16 {
+        self.base + 10 + n
+    }
+
+    fn cluster(&self, action: &str) -> Command {
+        let mut command = Command::new(self.root.join("deploy/cluster.sh"));
+        command
+            .arg(action)
+            .env("CLUSTER_DIR", &self.dir)
+            .env("CLUSTER_PORT", self.base.to_string())
+            .env("CLUSTER_BIN", self.root.join("target/release/votestream"))
+            .env("RATE_LIMIT", "off")
+            .env("SEED_DEMO", "true");
+        command
+    }
+
+    fn row(&mut self, what: &str, measured: String, compared: String, note: String) {
+        println!("  {what}: {measured} ({compared}) {note}");
+        self.rows.push([what.to_owned(), measured, compared, note]);
+    }
+
+    fn database_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/votestream", self.base + 1)
+    }
+
+    fn replica_pids(&self) -> Vec<u32> {
+        (1..=3)
+            .filter_map(|n| std::fs::read_to_string(self.dir.join(format!("replica-{n}.pid"))).ok())
+            .filter_map(|p| p.trim().parse().ok())
+            .collect()
+    }
+
+    fn rss(&self) -> String {
+        let sizes: Vec<String> = self.replica_pids().into_iter().map(|p| format!("{:.0}", rss_kib(p) as f64 / 1024.0)).collect();
+        format!("{} MiB", sizes.join(" / "))
+    }
+
+    /// A poll of its own for a run: its id.
+    async fn poll(&self) -> Result<i64> {
+        let body = r#"{"question":"Bench?","theme":"Sports","options":[{"text":"A"},{"text":"B"},{"text":"C"}]}"#;
+        let response = http(self.base, "POST", "/api/polls", Some(body)).await?;
+        let id = response.split("\"id\":").nth(1).and_then(|s| s.split([',', '}']).next()).context("poll id")?;
+        Ok(id.trim().parse()?)
+    }
+
+    async fn stored(&self, poll: i64) -> Result<i64> {
+        let mut connection = sqlx::PgConnection::connect(&self.database_url()).await?;
+        let (n,): (i64,) =
+            sqlx::query_as("select count(*) from ballots where poll_id = $1").bind(poll).fetch_one(&mut connection).await?;
+        Ok(n)
+    }
+}
+
+/// One request on a fresh connection; the body.
+async fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+    let body = body.unwrap_or("");
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await?;
+    Ok(response)
+}
+
+fn free_base() -> Result<u16> {
+    for _ in 0..200 {
+        let base = 20_000 + rand::random::<u16>() % 40_000;
+        let ports = [0u16, 1, 2, 11, 12, 13, 20, 21];
+        if ports.iter().all(|o| std::net::TcpListener::bind(("127.0.0.1", base + o)).is_ok()) {
+            return Ok(base);
+        }
+    }
+    bail!("no free ports")
+}
+
+fn run(mut command: Command, what: &str) -> Result<String> {
+    let output = command.output().with_context(|| format!("running {what}"))?;
+    if !output.status.success() {
+        bail!("{what} failed: {}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// nginx proxying to an upstream that answers 200 doing nothing, with the proxy settings
+/// of deploy/nginx.conf: its ceiling on this machine.
+fn null_nginx(bench: &Bench) -> Result<PathBuf> {
+    let dir = bench.dir.join("null-nginx");
+    std::fs::create_dir_all(dir.join("temp"))?;
+    let (front, back) = (bench.base + 20, bench.base + 21);
+    let conf = format!(
+        "worker_processes auto; pid {d}/nginx.pid; error_log {d}/error.log warn;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off; client_body_temp_path {d}/temp/body; proxy_temp_path {d}/temp/proxy;
+  fastcgi_temp_path {d}/temp/fastcgi; uwsgi_temp_path {d}/temp/uwsgi; scgi_temp_path {d}/temp/scgi;
+  keepalive_requests 100000;
+  upstream nothing {{ server 127.0.0.1:{back}; keepalive 64; }}
+  server {{ listen 127.0.0.1:{front}; location / {{ proxy_pass http://nothing; proxy_http_version 1.1; proxy_set_header Connection \"\"; }} }}
+  server {{ listen 127.0.0.1:{back}; location / {{ return 200 \"ok\"; }} }}
+}}",
+        d = dir.display()
+    );
+    let path = dir.join("nginx.conf");
+    std::fs::write(&path, conf)?;
+    let mut command = Command::new("nginx");
+    command.arg("-c").arg(&path).arg("-e").arg(dir.join("error.log"));
+    run(command, "nginx (null upstream)")?;
+    Ok(dir)
+}
+
+fn stop_null_nginx(dir: &Path) {
+    if let Ok(pid) = std::fs::read_to_string(dir.join("nginx.pid")) {
+        let _ = Command::new("kill").arg(pid.trim()).status();
+    }
+}
+
+/// pgbench: transactions per second of `script`, `clients` at a time.
+fn pgbench(bench: &Bench, script: &str, clients: usize) -> Result<f64> {
+    let path = bench.dir.join("pgbench.sql");
+    std::fs::write(&path, script)?;
+    let bin = std::fs::read_dir("/usr/lib/postgresql")?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin/pgbench"))
+        .find(|p| p.exists())
+        .context("pgbench (apt-get install postgresql)")?;
+    let mut command = Command::new(bin);
+    command
+        .args(["-h", "127.0.0.1", "-p", &(bench.base + 1).to_string(), "-U", "postgres", "-n", "-j", "2"])
+        .args(["-c", &clients.to_string(), "-T", &format!("{}", bench.seconds as u64), "-f"])
+        .arg(&path)
+        .arg("votestream");
+    let out = run(command, "pgbench")?;
+    let tps = out.lines().find(|l| l.starts_with("tps")).and_then(|l| l.split_whitespace().nth(2)).context("tps")?;
+    Ok(tps.parse()?)
+}
+
+/// Live fan-out: `viewers` JSON streams spread over the replicas; then votes one at a
+/// time; for each, the time from its response to the last viewer holding its tally.
+async fn fan_out(bench: &Bench, viewers: usize, votes: u64) -> Result<(f64, f64, f64, usize, String)> {
+    let poll = bench.poll().await?;
+    let arrived: Arc<Vec<AtomicU64>> = Arc::new((0..=votes).map(|_| AtomicU64::new(0)).collect());
+    let last_arrival: Arc<Vec<AtomicU64>> = Arc::new((0..=votes).map(|_| AtomicU64::new(0)).collect());
+    let epoch = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..viewers {
+        let port = bench.replica_port(1 + (i % 3) as u16);
+        let (arrived, last_arrival) = (arrived.clone(), last_arrival.clone());
+        let path = format!("/api/polls/{poll}/stream");
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n").as_bytes()).await?;
+        tasks.push(tokio::spawn(async move {
+            let mut seen = 0u64;
+            let mut buffer = vec![0u8; 4096];
+            let mut text = String::new();
+            while let Ok(n) = stream.read(&mut buffer).await {
+                if n == 0 {
+                    break;
+                }
+                text.push_str(&String::from_utf8_lossy(&buffer[..n]));
+                while let Some(at) = text.find("\"total\":") {
+                    let rest = &text[at + 8..];
+                    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                    if digits.len() == rest.len() {
+                        break; // the number continues in the next read
+                    }
+                    let total: u64 = digits.parse().unwrap_or(0);
+                    let now = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    while seen < total.min(votes) {
+                        seen += 1;
+                        arrived[seen as usize].fetch_add(1, Ordering::SeqCst);
+                        last_arrival[seen as usize].fetch_max(now, Ordering::SeqCst);
+                    }
+                    text = text[at + 8 + digits.len()..].to_owned();
+                }
+                if seen >= votes {
+                    break;
+                }
+            }
+        }));
+    }
+    // Every viewer connected and subscribed before the first vote.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss = bench.rss();
+    let mut responded = Vec::new();
+    for k in 1..=votes {
+        let body = r#"{"choice": 0}"#;
+        http(bench.base, "POST", &format!("/api/polls/{poll}/vote"), Some(body)).await?;
+        responded.push(u64::try_from(epoch.elapsed().as_micros()).unwrap_or(0));
+        let _ = k;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (1..=votes).any(|k| arrived[k as usize].load(Ordering::SeqCst) < viewers as u64) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let complete = (1..=votes).filter(|&k| arrived[k as usize].load(Ordering::SeqCst) >= viewers as u64).count();
+    let mut delays: Vec<f64> = (1..=votes)
+        .map(|k| (last_arrival[k as usize].load(Ordering::SeqCst).saturating_sub(responded[k as usize - 1])) as f64 / 1000.0)
+        .collect();
+    delays.sort_by(f64::total_cmp);
+    for task in tasks {
+        task.abort();
+    }
+    let pick = |p: f64| delays[((delays.len() as f64 - 1.0) * p).round() as usize];
+    Ok((pick(0.5), pick(0.99), pick(1.0), complete, rss))
+}
+
+async fn votes(bench: &mut Bench, port: u16, through: &str, connections: usize) -> Result<f64> {
+    let poll = bench.poll().await?;
+    let shape =
+        Shape { port, method: hyper::Method::POST, path: format!("/api/polls/{poll}/vote"), body: Some(r#"{"choice": 1}"#) };
+    let run = load(&shape, connections, bench.seconds).await;
+    let stored = bench.stored(poll).await?;
+    let check = if i64::try_from(run.ok)? == stored { "acknowledged = stored".to_owned() } else { format!("MISMATCH: {} acknowledged, {stored} stored", run.ok) };
+    bench.row(
+        &format!("votes/s, {through}, c{connections}"),
+        format!("{:.0}/s", run.rate()),
+        format!("p50 {:.1} ms, p99 {:.1} ms", run.percentile(0.5), run.percentile(0.99)),
+        format!("{check}; {} failed; generator CPU {:.0} %", run.failed, run.cpu * 100.0),
+    );
+    Ok(run.rate())
+}
+
+async fn reads(bench: &mut Bench, what: &str, path: &str, port: u16, through: &str) -> f64 {
+    let shape = Shape { port, method: hyper::Method::GET, path: path.to_owned(), body: None };
+    let run = load(&shape, 64, bench.seconds).await;
+    bench.row(
+        &format!("{what}, {through}, c64"),
+        format!("{:.0}/s", run.rate()),
+        format!("p99 {:.1} ms", run.percentile(0.99)),
+        format!("{} failed; generator CPU {:.0} %", run.failed, run.cpu * 100.0),
+    );
+    run.rate()
+}
+
+async fn measure(bench: &mut Bench) -> Result<()> {
+    println!("ceilings");
+    let null = null_nginx(bench)?;
+    let nothing = Shape { port: bench.base + 20, method: hyper::Method::GET, path: "/".into(), body: None };
+    let mut ceiling = [0.0; 2];
+    for (i, c) in [64, 256].into_iter().enumerate() {
+        let run = load(&nothing, c, bench.seconds).await;
+        ceiling[i] = run.rate();
+        bench.row(&format!("nginx → upstream doing nothing, c{c}"), format!("{:.0}/s", run.rate()), format!("p99 {:.1} ms", run.percentile(0.99)), format!("generator CPU {:.0} %", run.cpu * 100.0));
+    }
+    stop_null_nginx(&null);
+    let setup = "create table if not exists bench_votes (id bigserial primary key, poll_id bigint not null, voter text not null, unique (poll_id, voter));\n";
+    let mut connection = sqlx::PgConnection::connect(&bench.database_url()).await?;
+    sqlx::raw_sql(setup).execute(&mut connection).await?;
+    let single = pgbench(bench, "insert into bench_votes (poll_id, voter) values (1, md5(random()::text || clock_timestamp()::text));\n", 64)?;
+    bench.row("PostgreSQL single-row inserts (pgbench, c64)", format!("{single:.0}/s"), String::new(), "one insert per transaction".into());
+    let hundred = pgbench(bench, "insert into bench_votes (poll_id, voter) select 2, md5(random()::text || g::text || clock_timestamp()::text) from generate_series(1, 100) g;\n", 64)?;
+    bench.row("PostgreSQL 100-row inserts (pgbench, c64)", format!("{:.0} rows/s", hundred * 100.0), format!("{hundred:.0} transactions/s"), String::new());
+
+    println!("votes");
+    let idle = bench.rss();
+    let direct = bench.replica_port(1);
+    let d64 = votes(bench, direct, "one replica direct", 64).await?;
+    let d256 = votes(bench, direct, "one replica direct", 256).await?;
+    let n64 = votes(bench, bench.base, "nginx, three replicas", 64).await?;
+    let n256 = votes(bench, bench.base, "nginx, three replicas", 256).await?;
+    let loaded_rss = bench.rss();
+    bench.row("votes through nginx / proxy ceiling, c64", format!("{:.3}", n64 / ceiling[0]), "target ≥ 0.3".into(), String::new());
+    bench.row("votes direct / PostgreSQL single-row inserts", format!("{:.2}", d64 / single), "target > 1".into(), String::new());
+    bench.row("votes c256 / c64, direct and through nginx", format!("{:.2} / {:.2}", d256 / d64, n256 / n64), "target ≥ 1".into(), String::new());
+
+    println!("reads");
+    let poll = bench.poll().await?;
+    let page = reads(bench, "poll page HTML", &format!("/polls/{poll}"), direct, "direct").await;
+    let page_nginx = reads(bench, "poll page HTML", &format!("/polls/{poll}"), bench.base, "nginx").await;
+    reads(bench, "theme page HTML", "/themes/sports", direct, "direct").await;
+    reads(bench, "theme page HTML", "/themes/sports", bench.base, "nginx").await;
+    reads(bench, "results fragment", &format!("/polls/{poll}/results"), direct, "direct").await;
+    reads(bench, "results fragment", &format!("/polls/{poll}/results"), bench.base, "nginx").await;
+    bench.row("poll page through nginx / proxy ceiling", format!("{:.3}", page_nginx / ceiling[0]), "target ≥ 0.3".into(), format!("direct {page:.0}/s"));
+
+    println!("live fan-out");
+    for viewers in [1_000, 10_000] {
+        let (p50, p99, max, complete, rss) = fan_out(bench, viewers, 20).await?;
+        bench.row(
+            &format!("vote → last of {viewers} viewers"),
+            format!("p50 {p50:.0} ms, p99 {p99:.0} ms, max {max:.0} ms"),
+            "target p99 ≤ 250 ms at 10,000".into(),
+            format!("{complete}/20 votes reached every viewer; replica RSS with them {rss}"),
+        );
+    }
+    bench.row("replica RSS idle / under vote load", format!("{idle} / {loaded_rss}"), String::new(), String::new());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let seconds: f64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10.0);
+    let base = free_base()?;
+    let dir = root.join("target/bench");
+    let mut bench = Bench { root, dir, base, seconds, rows: Vec::new() };
+    println!("starting the cluster on 127.0.0.1:{base} (logs in {})", bench.dir.display());
+    let _ = std::fs::remove_dir_all(&bench.dir);
+    run(bench.cluster("up"), "cluster.sh up")?;
+    let result = measure(&mut bench).await;
+    let _ = run(bench.cluster("down"), "cluster.sh down");
+    result?;
+    println!();
+    println!("| measure | result | compared | note |");
+    println!("|---|---|---|---|");
+    for [what, measured, compared, note] in &bench.rows {
+        println!("| {what} | {measured} | {compared} | {note} |");
+    }
+    Ok(())
+}
