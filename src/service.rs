@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::domain::{Ballot, ManageKey, NewPoll, OwnerChange, Poll, VoteOutcome, VoterId, results_visible};
+use std::sync::Arc;
+
+use crate::domain::{Ballot, ManageKey, NewPoll, OwnerChange, Poll, Refusal, VoteOutcome, VoterId, results_visible};
 use crate::live::PollUpdate;
 use crate::state::AppState;
 use crate::store::StoreResult;
@@ -27,6 +29,48 @@ pub async fn load(state: &AppState, poll_id: i64) -> StoreResult<Option<Poll>> {
         state.cache.put(&key, json).await;
     }
     Ok(poll)
+}
+
+/// What never changes about a poll once created: its options in order and how many a
+/// voter may pick. Ballots are checked against it before they reach the vote writer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shape {
+    /// Option ids, in order.
+    pub options: Vec<i64>,
+    /// How many a voter may pick.
+    pub max_choices: u8,
+}
+
+impl Shape {
+    /// Why `options` cannot be a ballot in poll `poll_id`, if they cannot.
+    pub fn refusal(&self, poll_id: i64, options: &[i64]) -> Option<Refusal> {
+        if let Some(&option_id) = options.iter().find(|o| !self.options.contains(o)) {
+            return Some(Refusal::UnknownOption { poll_id, option_id });
+        }
+        let mut distinct = options.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        (distinct.len() > usize::from(self.max_choices))
+            .then_some(Refusal::TooManyChoices { max: self.max_choices, picked: distinct.len() })
+    }
+}
+
+/// Shapes of polls, kept in the process (they never change; a deleted poll's shape
+/// lingers harmlessly: the writer refuses its ballots).
+pub type Shapes = moka::future::Cache<i64, Arc<Shape>>;
+
+/// How many poll shapes a replica keeps.
+pub const SHAPES_KEPT: u64 = 100_000;
+
+/// The poll's shape: from memory, else from [`load`]. `None` for an unknown poll.
+pub async fn shape(state: &AppState, poll_id: i64) -> StoreResult<Option<Arc<Shape>>> {
+    if let Some(shape) = state.shapes.get(&poll_id).await {
+        return Ok(Some(shape));
+    }
+    let Some(poll) = load(state, poll_id).await? else { return Ok(None) };
+    let shape = Arc::new(Shape { options: poll.options.iter().map(|o| o.id).collect(), max_choices: poll.max_choices });
+    state.shapes.insert(poll_id, shape.clone()).await;
+    Ok(Some(shape))
 }
 
 /// The poll's current state: the live snapshot when this replica follows the poll, else

@@ -118,6 +118,7 @@ impl Application {
             cache,
             live,
             votes,
+            shapes: crate::service::Shapes::new(crate::service::SHAPES_KEPT),
             streams: StreamConfig {
                 throttle: settings.sse_throttle,
                 retry: settings.sse_retry,

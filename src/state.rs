@@ -32,6 +32,8 @@ pub struct AppState {
     pub limits: Limits,
     /// The dependencies' circuit breakers.
     pub breakers: Breakers,
+    /// What never changes about each poll, for checking ballots without the database.
+    pub shapes: crate::service::Shapes,
     /// Where ballots go: the replica's vote writer.
     pub votes: VoteWriter,
     /// What `/metrics` shows.

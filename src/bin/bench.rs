@@ -115,10 +115,8 @@ async fn worker(shape: Shape, stop: Arc<AtomicBool>) -> (u64, u64, Vec<u32>) {
         };
         tokio::spawn(connection);
         while !stop.load(Ordering::Relaxed) {
-            let mut request = hyper::Request::builder()
-                .method(shape.method.clone())
-                .uri(&shape.path)
-                .header("host", "127.0.0.1");
+            let mut request =
+                hyper::Request::builder().method(shape.method.clone()).uri(&shape.path).header("host", "127.0.0.1");
             if shape.body.is_some() {
                 request = request.header("content-type", "application/json");
             }
@@ -189,7 +187,8 @@ impl Bench {
     }
 
     fn rss(&self) -> String {
-        let sizes: Vec<String> = self.replica_pids().into_iter().map(|p| format!("{:.0}", rss_kib(p) as f64 / 1024.0)).collect();
+        let sizes: Vec<String> =
+            self.replica_pids().into_iter().map(|p| format!("{:.0}", rss_kib(p) as f64 / 1024.0)).collect();
         format!("{} MiB", sizes.join(" / "))
     }
 
@@ -203,8 +202,10 @@ impl Bench {
 
     async fn stored(&self, poll: i64) -> Result<i64> {
         let mut connection = sqlx::PgConnection::connect(&self.database_url()).await?;
-        let (n,): (i64,) =
-            sqlx::query_as("select count(*) from ballots where poll_id = $1").bind(poll).fetch_one(&mut connection).await?;
+        let (n,): (i64,) = sqlx::query_as("select count(*) from ballots where poll_id = $1")
+            .bind(poll)
+            .fetch_one(&mut connection)
+            .await?;
         Ok(n)
     }
 }
@@ -308,7 +309,9 @@ async fn fan_out(bench: &Bench, viewers: usize, votes: u64) -> Result<(f64, f64,
         let (arrived, last_arrival) = (arrived.clone(), last_arrival.clone());
         let path = format!("/api/polls/{poll}/stream");
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
-        stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n").as_bytes()).await?;
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n").as_bytes())
+            .await?;
         tasks.push(tokio::spawn(async move {
             let mut seen = 0u64;
             let mut buffer = vec![0u8; 4096];
@@ -351,12 +354,15 @@ async fn fan_out(bench: &Bench, viewers: usize, votes: u64) -> Result<(f64, f64,
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(30);
-    while (1..=votes).any(|k| arrived[k as usize].load(Ordering::SeqCst) < viewers as u64) && Instant::now() < deadline {
+    while (1..=votes).any(|k| arrived[k as usize].load(Ordering::SeqCst) < viewers as u64) && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let complete = (1..=votes).filter(|&k| arrived[k as usize].load(Ordering::SeqCst) >= viewers as u64).count();
     let mut delays: Vec<f64> = (1..=votes)
-        .map(|k| (last_arrival[k as usize].load(Ordering::SeqCst).saturating_sub(responded[k as usize - 1])) as f64 / 1000.0)
+        .map(|k| {
+            (last_arrival[k as usize].load(Ordering::SeqCst).saturating_sub(responded[k as usize - 1])) as f64 / 1000.0
+        })
         .collect();
     delays.sort_by(f64::total_cmp);
     for task in tasks {
@@ -368,11 +374,19 @@ async fn fan_out(bench: &Bench, viewers: usize, votes: u64) -> Result<(f64, f64,
 
 async fn votes(bench: &mut Bench, port: u16, through: &str, connections: usize) -> Result<f64> {
     let poll = bench.poll().await?;
-    let shape =
-        Shape { port, method: hyper::Method::POST, path: format!("/api/polls/{poll}/vote"), body: Some(r#"{"choice": 1}"#) };
+    let shape = Shape {
+        port,
+        method: hyper::Method::POST,
+        path: format!("/api/polls/{poll}/vote"),
+        body: Some(r#"{"choice": 1}"#),
+    };
     let run = load(&shape, connections, bench.seconds).await;
     let stored = bench.stored(poll).await?;
-    let check = if i64::try_from(run.ok)? == stored { "acknowledged = stored".to_owned() } else { format!("MISMATCH: {} acknowledged, {stored} stored", run.ok) };
+    let check = if i64::try_from(run.ok)? == stored {
+        "acknowledged = stored".to_owned()
+    } else {
+        format!("MISMATCH: {} acknowledged, {stored} stored", run.ok)
+    };
     bench.row(
         &format!("votes/s, {through}, c{connections}"),
         format!("{:.0}/s", run.rate()),
@@ -402,16 +416,39 @@ async fn measure(bench: &mut Bench) -> Result<()> {
     for (i, c) in [64, 256].into_iter().enumerate() {
         let run = load(&nothing, c, bench.seconds).await;
         ceiling[i] = run.rate();
-        bench.row(&format!("nginx → upstream doing nothing, c{c}"), format!("{:.0}/s", run.rate()), format!("p99 {:.1} ms", run.percentile(0.99)), format!("generator CPU {:.0} %", run.cpu * 100.0));
+        bench.row(
+            &format!("nginx → upstream doing nothing, c{c}"),
+            format!("{:.0}/s", run.rate()),
+            format!("p99 {:.1} ms", run.percentile(0.99)),
+            format!("generator CPU {:.0} %", run.cpu * 100.0),
+        );
     }
     stop_null_nginx(&null);
     let setup = "create table if not exists bench_votes (id bigserial primary key, poll_id bigint not null, voter text not null, unique (poll_id, voter));\n";
     let mut connection = sqlx::PgConnection::connect(&bench.database_url()).await?;
     sqlx::raw_sql(setup).execute(&mut connection).await?;
-    let single = pgbench(bench, "insert into bench_votes (poll_id, voter) values (1, md5(random()::text || clock_timestamp()::text));\n", 64)?;
-    bench.row("PostgreSQL single-row inserts (pgbench, c64)", format!("{single:.0}/s"), String::new(), "one insert per transaction".into());
-    let hundred = pgbench(bench, "insert into bench_votes (poll_id, voter) select 2, md5(random()::text || g::text || clock_timestamp()::text) from generate_series(1, 100) g;\n", 64)?;
-    bench.row("PostgreSQL 100-row inserts (pgbench, c64)", format!("{:.0} rows/s", hundred * 100.0), format!("{hundred:.0} transactions/s"), String::new());
+    let single = pgbench(
+        bench,
+        "insert into bench_votes (poll_id, voter) values (1, md5(random()::text || clock_timestamp()::text));\n",
+        64,
+    )?;
+    bench.row(
+        "PostgreSQL single-row inserts (pgbench, c64)",
+        format!("{single:.0}/s"),
+        String::new(),
+        "one insert per transaction".into(),
+    );
+    let hundred = pgbench(
+        bench,
+        "insert into bench_votes (poll_id, voter) select 2, md5(random()::text || g::text || clock_timestamp()::text) from generate_series(1, 100) g;\n",
+        64,
+    )?;
+    bench.row(
+        "PostgreSQL 100-row inserts (pgbench, c64)",
+        format!("{:.0} rows/s", hundred * 100.0),
+        format!("{hundred:.0} transactions/s"),
+        String::new(),
+    );
 
     println!("votes");
     let idle = bench.rss();
@@ -421,9 +458,24 @@ async fn measure(bench: &mut Bench) -> Result<()> {
     let n64 = votes(bench, bench.base, "nginx, three replicas", 64).await?;
     let n256 = votes(bench, bench.base, "nginx, three replicas", 256).await?;
     let loaded_rss = bench.rss();
-    bench.row("votes through nginx / proxy ceiling, c64", format!("{:.3}", n64 / ceiling[0]), "target ≥ 0.3".into(), String::new());
-    bench.row("votes direct / PostgreSQL single-row inserts", format!("{:.2}", d64 / single), "target > 1".into(), String::new());
-    bench.row("votes c256 / c64, direct and through nginx", format!("{:.2} / {:.2}", d256 / d64, n256 / n64), "target ≥ 1".into(), String::new());
+    bench.row(
+        "votes through nginx / proxy ceiling, c64",
+        format!("{:.3}", n64 / ceiling[0]),
+        "target ≥ 0.3".into(),
+        String::new(),
+    );
+    bench.row(
+        "votes direct / PostgreSQL single-row inserts",
+        format!("{:.2}", d64 / single),
+        "target > 1".into(),
+        String::new(),
+    );
+    bench.row(
+        "votes c256 / c64, direct and through nginx",
+        format!("{:.2} / {:.2}", d256 / d64, n256 / n64),
+        "target ≥ 1".into(),
+        String::new(),
+    );
 
     println!("reads");
     let poll = bench.poll().await?;
@@ -433,7 +485,12 @@ async fn measure(bench: &mut Bench) -> Result<()> {
     reads(bench, "theme page HTML", "/themes/sports", bench.base, "nginx").await;
     reads(bench, "results fragment", &format!("/polls/{poll}/results"), direct, "direct").await;
     reads(bench, "results fragment", &format!("/polls/{poll}/results"), bench.base, "nginx").await;
-    bench.row("poll page through nginx / proxy ceiling", format!("{:.3}", page_nginx / ceiling[0]), "target ≥ 0.3".into(), format!("direct {page:.0}/s"));
+    bench.row(
+        "poll page through nginx / proxy ceiling",
+        format!("{:.3}", page_nginx / ceiling[0]),
+        "target ≥ 0.3".into(),
+        format!("direct {page:.0}/s"),
+    );
 
     println!("live fan-out");
     for viewers in [1_000, 10_000] {

@@ -24,6 +24,7 @@ use crate::guard::limits::Limits;
 use crate::guard::voter::Voter;
 use crate::present::{self, Tally};
 use crate::service;
+use crate::service::Shape;
 use crate::state::AppState;
 use crate::store::DynStore;
 
@@ -234,11 +235,11 @@ struct VoteBody {
 }
 
 impl VoteBody {
-    /// The option ids voted for, indexes looked up in `poll`.
-    fn option_ids(self, poll: &Poll) -> Result<Vec<i64>, AppError> {
+    /// The option ids voted for, indexes looked up in the poll's `shape`.
+    fn option_ids(self, shape: &Shape) -> Result<Vec<i64>, AppError> {
         let by_index = |choice: i64| {
-            let count = poll.options.len();
-            usize::try_from(choice).ok().and_then(|i| poll.options.get(i)).map(|o| o.id).ok_or_else(|| {
+            let count = shape.options.len();
+            usize::try_from(choice).ok().and_then(|i| shape.options.get(i)).copied().ok_or_else(|| {
                 AppError::Invalid(format!(
                     "choice {choice} is out of range: this poll has {count} options, numbered 0 to {}.",
                     count.saturating_sub(1)
@@ -270,8 +271,12 @@ async fn vote(
     voter: Voter,
     ApiJson(body): ApiJson<VoteBody>,
 ) -> ApiResult {
-    let poll = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    let ballot = voter.ballot(id, body.option_ids(&poll)?);
+    // Checked against what never changes about the poll before the writer sees it.
+    let shape = service::shape(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let ballot = voter.ballot(id, body.option_ids(&shape)?);
+    if let Some(refusal) = shape.refusal(id, &ballot.options) {
+        return Err(AppError::from(refusal).into());
+    }
     match service::vote(&state, &ballot).await? {
         VoteOutcome::Accepted { poll } => {
             let mut answer = json!({

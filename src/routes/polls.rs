@@ -251,15 +251,22 @@ async fn cast(
     if options.is_empty() {
         return Err(AppError::Invalid("Choose one of the options before voting.".into()));
     }
-    let refusal = match service::vote(state, &voter.ballot(id, options)).await? {
-        VoteOutcome::Accepted { .. } => return Ok(Redirect::to(&frame.poll_path(id)).into_response()),
-        VoteOutcome::Refused(
-            refusal @ (Refusal::AlreadyVoted { .. }
-            | Refusal::SameAddress
-            | Refusal::Closed
-            | Refusal::TooManyChoices { .. }),
-        ) => AppError::from(refusal),
-        VoteOutcome::Refused(refusal) => return Err(refusal.into()),
+    let shape = service::shape(state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let ballot = voter.ballot(id, options);
+    // Checked against what never changes about the poll before the writer sees it.
+    let refusal = match shape.refusal(id, &ballot.options) {
+        Some(refusal @ Refusal::TooManyChoices { .. }) => AppError::from(refusal),
+        Some(refusal) => return Err(refusal.into()),
+        None => match service::vote(state, &ballot).await? {
+            VoteOutcome::Accepted { .. } => return Ok(Redirect::to(&frame.poll_path(id)).into_response()),
+            VoteOutcome::Refused(
+                refusal @ (Refusal::AlreadyVoted { .. }
+                | Refusal::SameAddress
+                | Refusal::Closed
+                | Refusal::TooManyChoices { .. }),
+            ) => AppError::from(refusal),
+            VoteOutcome::Refused(refusal) => return Err(refusal.into()),
+        },
     };
     // Refused for the voter's own or the poll's state: the poll as it stands, with the reason.
     let found = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;

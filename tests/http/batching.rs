@@ -154,3 +154,46 @@ async fn shutdown_writes_the_ballots_that_were_waiting(#[case] backend: Backend)
     }
     assert_eq!(app.scalar("select count(*) from ballots").await, 5, "every acknowledged ballot stored");
 }
+
+#[apply(on_each_backend)]
+#[tokio::test]
+async fn inside_one_batch_each_ballot_is_checked_alone_against_the_locked_polls(#[case] backend: Backend) {
+    use votestream::domain::{Ballot, Refusal, VoteOutcome, VoterId};
+    let app = spawn_app_with(backend, &[]).await;
+    let open = app.create_poll(json!({ "max_choices": 2 })).await;
+    let closed = app.create_poll(json!({})).await;
+    app.patch_poll(closed.id, &closed.key, &json!({ "closed": true })).await;
+    let (alice, bob) = (VoterId::random(), VoterId::random());
+    let ballot =
+        |poll: i64, options: Vec<i64>, voter: &VoterId| Ballot::new(poll, options, voter.clone(), "addr".into());
+    // The backstop behind the checks the routes make first: the writer's own.
+    let batch = [
+        ballot(open.id, vec![open.options[0], open.options[1]], &alice),
+        ballot(open.id, vec![closed.options[0]], &bob),
+        ballot(closed.id, vec![closed.options[0]], &bob),
+        ballot(open.id, vec![open.options[2]], &alice),
+        ballot(open.id, open.options.clone(), &bob),
+        ballot(999_999, vec![1], &bob),
+        ballot(open.id, vec![open.options[2]], &bob),
+    ];
+
+    let outcomes = app.state.store.cast_ballots(&batch).await.unwrap();
+
+    assert!(matches!(&outcomes[0], VoteOutcome::Accepted { poll: Some(p) } if p.voters == 2 && p.total() == 3));
+    assert_eq!(
+        outcomes[1],
+        VoteOutcome::Refused(Refusal::UnknownOption { poll_id: open.id, option_id: closed.options[0] })
+    );
+    assert_eq!(outcomes[2], VoteOutcome::Refused(Refusal::Closed));
+    assert_eq!(
+        outcomes[3],
+        VoteOutcome::Refused(Refusal::AlreadyVoted {
+            choices: vec![(open.options[0], "Tea".into()), (open.options[1], "Coffee".into())]
+        })
+    );
+    assert_eq!(outcomes[4], VoteOutcome::Refused(Refusal::TooManyChoices { max: 2, picked: 3 }));
+    assert_eq!(outcomes[5], VoteOutcome::Refused(Refusal::UnknownPoll { poll_id: 999_999 }));
+    assert!(matches!(&outcomes[6], VoteOutcome::Accepted { .. }), "bob's good ballot after his bad ones");
+    assert_eq!(app.scalar("select count(*) from ballots").await, 2);
+    assert_eq!(app.counters_out_of_step().await, 0);
+}
