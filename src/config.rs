@@ -90,6 +90,9 @@ pub struct Settings {
     pub sse_max_per_client: usize,
     /// `SSE_MAX_PER_REPLICA`: live streams a replica holds open at most.
     pub sse_max_per_replica: usize,
+    /// `READ_FRESH_MS`: page reads (themes, lists, counts; not a poll's own state) are
+    /// answered from memory this long after the database answered them (0: never).
+    pub read_fresh: Duration,
     /// `VOTE_BATCH_MAX`, `VOTE_BATCH_WAIT_MS`: the vote writer commits up to so many
     /// ballots together, gathered for at most so long after the first.
     pub vote_batch: BatchSettings,
@@ -250,6 +253,7 @@ impl Settings {
                 parse(get("SSE_MAX_PER_REPLICA", "20000"), "expected a whole number")?,
                 "SSE_MAX_PER_REPLICA",
             )?,
+            read_fresh: Duration::from_millis(parse(get("READ_FRESH_MS", "1000"), "expected milliseconds")?),
             vote_batch: BatchSettings {
                 max: match positive(
                     parse::<usize>(get("VOTE_BATCH_MAX", "256"), "expected a whole number")?,

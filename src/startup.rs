@@ -55,7 +55,11 @@ impl Application {
                 .as_ref()
                 .map(|_| Breaker::new("redis", settings.redis_breaker.config(), Arc::new(SystemClock))),
         };
-        let store: DynStore = Arc::new(GuardedStore::new(store::connect(&settings).await?, breakers.database.clone()));
+        let store: DynStore = Arc::new(GuardedStore::new(
+            store::connect(&settings).await?,
+            breakers.database.clone(),
+            settings.read_fresh,
+        ));
         store.migrate().await.context("applying migrations")?;
         if settings.seed_demo {
             let report = seed::load_demo(store.as_ref()).await?;

@@ -127,6 +127,8 @@ pub struct Voter {
     pub id: VoterId,
     /// HMAC-SHA-256 of the client address under the cookie key, in hex.
     pub address: String,
+    /// Given its id by this very request: it cannot have voted yet.
+    pub fresh: bool,
 }
 
 impl Voter {
@@ -157,7 +159,7 @@ pub async fn assign(State(cookies): State<VoterCookies>, mut request: Request, n
     request.extensions_mut().insert(voter.clone());
     if let Some(&ClientIp(ip)) = request.extensions().get::<ClientIp>() {
         let address = cookies.address(ip);
-        request.extensions_mut().insert(Voter { id: voter.clone(), address });
+        request.extensions_mut().insert(Voter { id: voter.clone(), address, fresh });
     }
     let response = next.run(request).await;
     if fresh { (jar.add(cookies.cookie(&voter, https, embedded)), response).into_response() } else { response }

@@ -53,49 +53,115 @@ pub fn command_connection(client: &redis::Client) -> anyhow::Result<ConnectionMa
     client.get_connection_manager_lazy(config).context("creating the Redis connection")
 }
 
-/// Publishes updates to every replica: the bus of the scaled mode.
+/// Updates that could not be published yet, the latest per poll.
+type Pending = std::sync::Mutex<std::collections::HashMap<i64, PollUpdate>>;
+
+/// Publishes updates to every replica: the bus of the scaled mode. An update that cannot be
+/// sent (Redis away, or its circuit open) is kept, the latest per poll, and sent again every
+/// [`RETRY`] until Redis takes it: replicas whose own subscription never broke would
+/// otherwise not hear of it until the next vote.
 #[derive(Clone)]
 pub struct Publisher {
     connection: ConnectionManager,
     channels: Channels,
     breaker: Arc<Breaker>,
+    pending: Arc<Pending>,
 }
 
 impl Publisher {
     /// Publishes on `connection`, on channels named `{prefix}:poll:{id}`, through `breaker`
-    /// (its timeout bounds a publish; while it is open nothing is sent, and the other
-    /// replicas' fallback polling carries the update).
+    /// (its timeout bounds a publish; while it is open nothing is sent now, and the update
+    /// waits for the next retry).
     pub fn new(connection: ConnectionManager, prefix: &str, breaker: Arc<Breaker>) -> Self {
-        Self { connection, channels: Channels { prefix: prefix.to_owned() }, breaker }
+        let publisher = Self {
+            connection,
+            channels: Channels { prefix: prefix.to_owned() },
+            breaker,
+            pending: Arc::new(Pending::default()),
+        };
+        tokio::spawn(retry_pending(publisher.clone_without_pending(), Arc::downgrade(&publisher.pending)));
+        publisher
+    }
+
+    fn clone_without_pending(&self) -> (ConnectionManager, Channels, Arc<Breaker>) {
+        (self.connection.clone(), self.channels.clone(), self.breaker.clone())
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<i64, PollUpdate>> {
+        self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// `PUBLISH {prefix}:poll:{id} {json}` through the breaker; whether Redis took it.
+async fn publish(connection: &ConnectionManager, channels: &Channels, breaker: &Breaker, update: &PollUpdate) -> bool {
+    let payload = match serde_json::to_string(update) {
+        Ok(payload) => payload,
+        Err(error) => {
+            tracing::error!(%error, "cannot encode a poll update");
+            return true;
+        }
+    };
+    let channel = channels.of(update.poll_id);
+    let mut connection = connection.clone();
+    // The first command after a lost connection fails while the manager reconnects:
+    // one more try, within the same time budget.
+    let attempt = async {
+        match connection.publish::<_, _, ()>(&channel, &payload).await {
+            Ok(()) => Ok(()),
+            Err(_) => connection.publish::<_, _, ()>(&channel, &payload).await,
+        }
+    };
+    match breaker.call(|_| true, attempt).await {
+        Ok(()) => true,
+        Err(Failure::Open) => {
+            tracing::debug!(poll_id = update.poll_id, "Redis circuit open: publishing later");
+            false
+        }
+        Err(failure) => {
+            tracing::warn!(?failure, poll_id = update.poll_id, "publishing to Redis failed; trying again shortly");
+            false
+        }
+    }
+}
+
+/// Sends the kept updates again every [`RETRY`], until the publisher is gone.
+async fn retry_pending(
+    (connection, channels, breaker): (ConnectionManager, Channels, Arc<Breaker>),
+    pending: std::sync::Weak<Pending>,
+) {
+    loop {
+        tokio::time::sleep(RETRY).await;
+        let Some(pending) = pending.upgrade() else { return };
+        let waiting: Vec<PollUpdate> =
+            pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect();
+        for update in waiting {
+            if publish(&connection, &channels, &breaker, &update).await {
+                let mut kept = pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                // A newer update for the poll may have arrived meanwhile: it stays.
+                if kept.get(&update.poll_id).is_some_and(|k| k.version <= update.version) {
+                    kept.remove(&update.poll_id);
+                }
+            }
+        }
     }
 }
 
 #[async_trait::async_trait]
 impl super::Bus for Publisher {
-    /// `PUBLISH {prefix}:poll:{id} {json}`; failures are logged, not returned.
+    /// Publishes `update`, or keeps it for the next retry; never fails the caller.
     async fn broadcast(&self, update: &PollUpdate) {
-        let payload = match serde_json::to_string(update) {
-            Ok(payload) => payload,
-            Err(error) => return tracing::error!(%error, "cannot encode a poll update"),
-        };
-        let channel = self.channels.of(update.poll_id);
-        let mut connection = self.connection.clone();
-        // The first command after a lost connection fails while the manager reconnects:
-        // one more try, within the same time budget.
-        let publish = async {
-            match connection.publish::<_, _, ()>(&channel, &payload).await {
-                Ok(()) => Ok(()),
-                Err(_) => connection.publish::<_, _, ()>(&channel, &payload).await,
+        let (connection, channels, breaker) = (&self.connection, &self.channels, &self.breaker);
+        if publish(connection, channels, breaker, update).await {
+            let mut kept = self.pending();
+            if kept.get(&update.poll_id).is_some_and(|k| k.version <= update.version) {
+                kept.remove(&update.poll_id);
             }
-        };
-        match self.breaker.call(|_| true, publish).await {
-            Ok(()) => {}
-            Err(Failure::Open) => tracing::debug!(poll_id = update.poll_id, "Redis circuit open: not publishing"),
-            Err(failure) => tracing::warn!(
-                ?failure,
-                poll_id = update.poll_id,
-                "publishing to Redis failed; other replicas catch up by polling or on the next vote"
-            ),
+        } else {
+            let mut kept = self.pending();
+            let newer = kept.get(&update.poll_id).is_none_or(|k| k.version < update.version);
+            if newer {
+                kept.insert(update.poll_id, update.clone());
+            }
         }
     }
 }

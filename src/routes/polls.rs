@@ -144,17 +144,16 @@ async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<Po
 async fn render_vote_page(
     store: &dyn Store,
     poll: Poll,
-    voter: &VoterId,
+    voter: &Voter,
     (mode, frame): (HxMode, Frame),
     status: StatusCode,
     refusal: Option<String>,
 ) -> Result<Response> {
     // Three independent lookups: one round trip of waiting, not three.
-    let (theme, poll_ids, choices) = tokio::join!(
-        store.theme_by_id(poll.theme_id),
-        store.poll_ids_of_theme(poll.theme_id),
-        store.choices(poll.id, voter),
-    );
+    // A voter given its id by this request has no ballot to look up.
+    let choices = async { if voter.fresh { Ok(Vec::new()) } else { store.choices(poll.id, &voter.id).await } };
+    let (theme, poll_ids, choices) =
+        tokio::join!(store.theme_by_id(poll.theme_id), store.poll_ids_of_theme(poll.theme_id), choices);
     let theme = theme?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("poll {} has no theme", poll.id)))?;
     let poll_ids = poll_ids?;
     // With the database away the page still shows (from the last good copy), without a ballot.
@@ -180,26 +179,26 @@ async fn render_vote_page(
 
 #[tracing::instrument(skip_all, fields(poll_id = id))]
 async fn show(
-    State(store): State<DynStore>,
+    State(state): State<AppState>,
     PollId(id): PollId,
-    voter: VoterId,
+    voter: Voter,
     mode: HxMode,
     origin: SiteOrigin,
 ) -> Result<Response> {
-    let found = store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(store.as_ref(), found, &voter, (mode, Frame::Site(origin)), StatusCode::OK, None).await
+    let found = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    render_vote_page(state.store.as_ref(), found, &voter, (mode, Frame::Site(origin)), StatusCode::OK, None).await
 }
 
 /// `/embed/polls/{id}`: the poll alone, for an iframe (the framing rule is in `guard::headers`).
 #[tracing::instrument(skip_all, fields(poll_id = id))]
 async fn show_embedded(
-    State(store): State<DynStore>,
+    State(state): State<AppState>,
     PollId(id): PollId,
-    voter: VoterId,
+    voter: Voter,
     mode: HxMode,
 ) -> Result<Response> {
-    let found = store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(store.as_ref(), found, &voter, (mode, Frame::Embedded), StatusCode::OK, None).await
+    let found = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    render_vote_page(state.store.as_ref(), found, &voter, (mode, Frame::Embedded), StatusCode::OK, None).await
 }
 
 /// The ballot as posted: one `option` (a button), or several (checkboxes).
@@ -270,7 +269,7 @@ async fn cast(
     };
     // Refused for the voter's own or the poll's state: the poll as it stands, with the reason.
     let found = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(state.store.as_ref(), found, &voter.id, (mode, frame), refusal.status(), Some(refusal.to_string()))
+    render_vote_page(state.store.as_ref(), found, voter, (mode, frame), refusal.status(), Some(refusal.to_string()))
         .await
 }
 

@@ -1,6 +1,9 @@
 //! The store behind its circuit breaker. Every call goes through the breaker; each page
 //! read also keeps its last good answer, so while the database is away the pages still
-//! render (with a notice) instead of failing.
+//! render (with a notice) instead of failing. Page reads other than a poll's own are
+//! answered from memory for `READ_FRESH_MS` (a second by default) after the database
+//! answered them: a theme list or the home counts may lag that long behind another
+//! replica's writes; this replica's own writes drop them at once.
 
 use std::any::Any;
 use std::future::Future;
@@ -33,17 +36,30 @@ enum Read {
 /// Last good answers kept at most.
 const LAST_GOOD_ENTRIES: u64 = 10_000;
 
+type Kept = moka::future::Cache<Read, Arc<dyn Any + Send + Sync>>;
+
 /// A [`Store`] whose calls all pass through `breaker`.
 pub struct GuardedStore {
     inner: DynStore,
     breaker: Arc<Breaker>,
-    last_good: moka::future::Cache<Read, Arc<dyn Any + Send + Sync>>,
+    last_good: Kept,
+    /// Answers young enough to give again without asking the database.
+    fresh: Option<Kept>,
 }
 
 impl GuardedStore {
-    /// Guards `inner` with `breaker`.
-    pub fn new(inner: DynStore, breaker: Arc<Breaker>) -> Self {
-        Self { inner, breaker, last_good: moka::future::Cache::new(LAST_GOOD_ENTRIES) }
+    /// Guards `inner` with `breaker`; page reads are fresh for `fresh_for` (zero: never).
+    pub fn new(inner: DynStore, breaker: Arc<Breaker>, fresh_for: std::time::Duration) -> Self {
+        let fresh = (!fresh_for.is_zero())
+            .then(|| moka::future::Cache::builder().max_capacity(LAST_GOOD_ENTRIES).time_to_live(fresh_for).build());
+        Self { inner, breaker, last_good: moka::future::Cache::new(LAST_GOOD_ENTRIES), fresh }
+    }
+
+    /// After a write here: what was fresh may not be.
+    fn written(&self) {
+        if let Some(fresh) = &self.fresh {
+            fresh.invalidate_all();
+        }
     }
 
     async fn guard<T>(&self, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
@@ -60,9 +76,20 @@ impl GuardedStore {
         key: Read,
         call: impl Future<Output = StoreResult<T>>,
     ) -> StoreResult<T> {
+        // A poll's own state is always read: votes and closing depend on it.
+        let fresh = self.fresh.as_ref().filter(|_| !matches!(key, Read::Poll(_)));
+        if let Some(cache) = fresh
+            && let Some(kept) = cache.get(&key).await.and_then(|kept| kept.downcast_ref::<T>().cloned())
+        {
+            return Ok(kept);
+        }
         match self.guard(call).await {
             Ok(value) => {
-                self.last_good.insert(key, Arc::new(value.clone())).await;
+                let kept: Arc<dyn Any + Send + Sync> = Arc::new(value.clone());
+                if let Some(fresh) = fresh {
+                    fresh.insert(key.clone(), kept.clone()).await;
+                }
+                self.last_good.insert(key, kept).await;
                 Ok(value)
             }
             Err(error) if error.is_unavailable() => {
@@ -143,11 +170,15 @@ impl Store for GuardedStore {
     }
 
     async fn create_poll(&self, poll: &NewPoll, manage_digest: &str) -> StoreResult<i64> {
-        self.guard(self.inner.create_poll(poll, manage_digest)).await
+        let created = self.guard(self.inner.create_poll(poll, manage_digest)).await;
+        self.written();
+        created
     }
 
     async fn cast_ballots(&self, ballots: &[Ballot]) -> StoreResult<Vec<VoteOutcome>> {
-        self.guard(self.inner.cast_ballots(ballots)).await
+        let outcomes = self.guard(self.inner.cast_ballots(ballots)).await;
+        self.written();
+        outcomes
     }
 
     async fn owned_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<Option<Poll>> {
@@ -155,18 +186,25 @@ impl Store for GuardedStore {
     }
 
     async fn change_poll(&self, poll_id: i64, manage_digest: &str, change: OwnerChange) -> StoreResult<Option<Poll>> {
-        self.guard(self.inner.change_poll(poll_id, manage_digest, change)).await
+        let changed = self.guard(self.inner.change_poll(poll_id, manage_digest, change)).await;
+        self.written();
+        changed
     }
 
     async fn delete_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<bool> {
         let deleted = self.guard(self.inner.delete_poll(poll_id, manage_digest)).await?;
+        self.written();
         // A deleted poll must not come back from the last good copy during an outage.
         self.last_good.invalidate(&Read::Poll(poll_id)).await;
         Ok(deleted)
     }
 
     async fn close_due(&self) -> StoreResult<Vec<i64>> {
-        self.guard(self.inner.close_due()).await
+        let closed = self.guard(self.inner.close_due()).await?;
+        if !closed.is_empty() {
+            self.written();
+        }
+        Ok(closed)
     }
 
     fn pool(&self) -> Option<super::PoolStats> {

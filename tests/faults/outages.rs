@@ -131,6 +131,7 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
     let database_url = pg.server().fresh_database().await;
     let Scene { a, b, poll, vote_urls: urls, mut viewers } = two_replicas(&database_url, &redis).await;
     a.get(&format!("/polls/{poll}")).await; // a page read, so its last good copy exists
+    let form_option = a.poll_options(poll).await[1].to_string();
     let stop = Arc::new(AtomicBool::new(false));
     let load = tokio::spawn(vote_load(urls, stop.clone()));
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -147,7 +148,7 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
     .await;
     let page = a.get(&format!("/polls/{poll}")).await;
     let vote = a.post_json(&format!("/api/polls/{poll}/vote"), &json!({ "choice": 0 })).await;
-    let form_vote = a.post_form(&format!("/polls/{poll}/votes"), &[("option", "1")]).await;
+    let form_vote = a.post_form(&format!("/polls/{poll}/votes"), &[("option", &form_option)]).await;
     tokio::time::sleep(Duration::from_secs(1)).await;
     pg.restart();
     let restarted = Instant::now();
