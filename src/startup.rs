@@ -33,6 +33,9 @@ use crate::{routes, seed, store};
 /// Entries the in-process cache keeps at most.
 const LOCAL_CACHE_ENTRIES: u64 = 10_000;
 
+/// The largest read buffer of a connection (hyper's minimum).
+const READ_BUFFER: usize = 8192;
+
 /// How long shutdown waits for connections to finish what they are doing.
 const DRAIN: Duration = Duration::from_secs(30);
 
@@ -172,7 +175,14 @@ impl Application {
         });
         let mut make_service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         let mut builder = Builder::new(TokioExecutor::new());
-        builder.http1().timer(TokioTimer::new()).header_read_timeout(self.header_read_timeout);
+        // hyper's smallest read buffer: a request head over 8 KiB is refused (431), and each
+        // open live stream keeps one buffer of this size to notice its client leaving (it
+        // grew to 16 KiB per idle viewer with hyper's default).
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(self.header_read_timeout)
+            .max_buf_size(READ_BUFFER);
         let graceful = GracefulShutdown::new();
         loop {
             let (stream, peer) = tokio::select! {
