@@ -110,6 +110,10 @@ async fn insert_poll(
     .bind(manage_hash)
     .fetch_one(&mut **tx)
     .await?;
+    sqlx::query("update themes set poll_count = poll_count + 1 where id = $1")
+        .bind(theme_id)
+        .execute(&mut **tx)
+        .await?;
     for (position, option) in (0_i32..).zip(&poll.options) {
         sqlx::query("insert into options (poll_id, position, text) values ($1, $2, $3)")
             .bind(poll_id)
@@ -177,6 +181,7 @@ struct PollState {
     open: bool,
     max_choices: u8,
     protection: Protection,
+    theme_id: i64,
 }
 
 /// One batch of ballots inside `tx`: every ballot is checked against its poll as locked
@@ -193,18 +198,19 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
     // as of the lock: a close that committed meanwhile is seen, so no vote lands after it.
     let mut query = QueryBuilder::<Db>::new("select id, closed_at is null and (closes_at is null or closes_at > ");
     query.push_bind(unix_now());
-    query.push("), max_choices, protection from polls where id in (");
+    query.push("), max_choices, protection, theme_id from polls where id in (");
     push_ids(&mut query, poll_ids.iter().copied());
     query.push(") order by id");
     query.push(<SqlStore as SqlBackend>::FOR_UPDATE);
-    let rows: Vec<(i64, bool, i32, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let rows: Vec<(i64, bool, i32, String, i64)> = query.build_query_as().fetch_all(&mut **tx).await?;
     let polls: HashMap<i64, PollState> = rows
         .into_iter()
-        .map(|(id, open, max, protection)| {
+        .map(|(id, open, max, protection, theme_id)| {
             let state = PollState {
                 open,
                 max_choices: u8::try_from(max).unwrap_or(1),
                 protection: Protection::parse(&protection).unwrap_or_default(),
+                theme_id,
             };
             (id, state)
         })
@@ -300,14 +306,17 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
 
         let mut per_option: BTreeMap<i64, i64> = BTreeMap::new();
         let mut per_poll: BTreeMap<i64, i64> = BTreeMap::new();
-        for &(_, _, option) in &votes {
+        let mut per_theme: BTreeMap<i64, i64> = BTreeMap::new();
+        for &(_, poll, option) in &votes {
             *per_option.entry(option).or_default() += 1;
+            *per_theme.entry(polls[&poll].theme_id).or_default() += 1;
         }
         for &(i, _) in &accepted {
             *per_poll.entry(ballots[i].poll_id).or_default() += 1;
         }
         add_counts(tx, "options", "votes", &per_option).await?;
         add_counts(tx, "polls", "voters", &per_poll).await?;
+        add_counts(tx, "themes", "vote_count", &per_theme).await?;
 
         // Read back inside the transaction, under the polls' locks: a batch that commits
         // after this one waits for them, so its read includes these votes, and the highest
@@ -436,13 +445,10 @@ impl Store for SqlStore {
 
     async fn theme_stats(&self) -> StoreResult<Vec<ThemeStats>> {
         let rows: Vec<(i64, String, String, String, String, String, String, i64, i64)> = sqlx::query_as(
-            "select t.id, t.key, t.slug, t.name, t.icon, t.color, t.description,
-                    (select count(*) from polls p where p.theme_id = t.id),
-                    (select cast(coalesce(sum(o.votes), 0) as bigint)
-                       from polls p join options o on o.poll_id = p.id
-                      where p.theme_id = t.id)
-               from themes t
-              order by t.position, t.id",
+            // Counters kept by every write: no scan of polls or votes.
+            "select id, key, slug, name, icon, color, description,
+                    cast(poll_count as bigint), cast(vote_count as bigint)
+               from themes order by position, id",
         )
         .fetch_all(self.reader())
         .await?;
@@ -595,11 +601,26 @@ impl Store for SqlStore {
     }
 
     async fn delete_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<bool> {
+        let mut tx = self.writer().begin().await?;
+        // The theme's counters first, while the poll's counts are still there.
+        let counted = sqlx::query(
+            "update themes set poll_count = poll_count - 1,
+                    vote_count = vote_count - (select coalesce(sum(votes), 0) from options where poll_id = $1)
+              where id = (select theme_id from polls where id = $1 and manage_hash = $2)",
+        )
+        .bind(poll_id)
+        .bind(manage_digest)
+        .execute(&mut *tx)
+        .await?;
+        if counted.rows_affected() == 0 {
+            return Ok(false);
+        }
         let done = sqlx::query("delete from polls where id = $1 and manage_hash = $2")
             .bind(poll_id)
             .bind(manage_digest)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 

@@ -247,6 +247,18 @@ async fn the_owner_deletes_a_poll_with_its_votes_after_confirming(#[case] backen
     let right = new_client().delete(app.url(&format!("/api/polls/{}", other.id))).bearer_auth(&other.key).send();
     assert_eq!(right.await.unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(app.scalar("select count(*) from votes").await, 0);
+
+    // The home page's counters follow creations, votes and deletions.
+    let themes = app.api("/api/themes").await;
+    let sports = themes.as_array().unwrap().iter().find(|t| t["key"] == "Sports").unwrap().clone();
+    let polls = app.scalar("select count(*) from polls p join themes t on t.id = p.theme_id where t.key = 'Sports'").await;
+    let votes = app
+        .scalar(
+            "select cast(coalesce(sum(o.votes), 0) as bigint) from options o join polls p on p.id = o.poll_id
+              join themes t on t.id = p.theme_id where t.key = 'Sports'",
+        )
+        .await;
+    assert_eq!((sports["poll_count"].as_i64(), sports["vote_count"].as_i64()), (Some(polls), Some(votes)));
 }
 
 #[apply(on_each_backend)]
