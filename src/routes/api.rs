@@ -26,7 +26,7 @@ use crate::present::{self, Tally};
 use crate::service;
 use crate::service::Shape;
 use crate::state::AppState;
-use crate::store::DynStore;
+use crate::store::{DynStore, PollFilter};
 
 type ApiResult<T = Response> = Result<T, ApiError>;
 
@@ -113,12 +113,18 @@ fn page(query: PageQuery) -> Result<Page, AppError> {
     Page::parse(query.after, query.limit).map_err(AppError::Invalid)
 }
 
-/// A page of polls as JSON: the array, and a `Link: <…>; rel="next"` header while more follow.
-fn polls_page(path: impl std::fmt::Display, page: Page, polls: &[Poll], json: impl Fn(&Poll) -> Value) -> Response {
+/// A page of polls as JSON: the array, and a `Link: <…>; rel="next"` header while more
+/// follow, keeping the list's `filters` (`&theme=…&active=…`, or nothing).
+fn polls_page(
+    (path, filters): (impl std::fmt::Display, &str),
+    page: Page,
+    polls: &[Poll],
+    json: impl Fn(&Poll) -> Value,
+) -> Response {
     let body = Json(polls.iter().map(json).collect::<Value>());
     match page.next_after(polls.iter().map(|p| p.id)) {
         Some(after) => {
-            let next = format!("<{path}?after={after}&limit={}>; rel=\"next\"", page.size);
+            let next = format!("<{path}?after={after}&limit={}{filters}>; rel=\"next\"", page.size);
             ([(header::LINK, next)], body).into_response()
         }
         None => body.into_response(),
@@ -134,14 +140,50 @@ async fn theme_polls(
     let theme = store.theme(&key).await?.ok_or_else(|| AppError::theme_not_found(&key))?;
     let polls = store.polls_of_theme(theme.id, page).await?;
     // Lists show results only where everyone may see them.
-    Ok(polls_page(path::ThemePolls { key }, page, &polls, |p| poll_json(p, Some(&theme), p.shows_results(false))))
+    Ok(polls_page((path::ThemePolls { key }, ""), page, &polls, |p| poll_json(p, Some(&theme), p.shows_results(false))))
 }
 
-async fn polls(State(store): State<DynStore>, Query(query): Query<PageQuery>) -> ApiResult {
-    let page = page(query)?;
+/// `GET /api/polls`: a page, optionally of one theme (`theme`: key or slug) and only open
+/// or closed polls (`active=true|false`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PollsQuery {
+    after: Option<i64>,
+    limit: Option<u32>,
+    theme: Option<String>,
+    active: Option<String>,
+}
+
+async fn polls(State(store): State<DynStore>, Query(query): Query<PollsQuery>) -> ApiResult {
+    let page = page(PageQuery { after: query.after, limit: query.limit })?;
     let themes = store.themes().await?;
-    let polls = store.polls(page).await?;
-    Ok(polls_page(path::Polls, page, &polls, |p| {
+    let theme = match &query.theme {
+        None => None,
+        Some(wanted) => Some(
+            themes
+                .iter()
+                .find(|t| t.key == *wanted || t.slug == *wanted)
+                .ok_or_else(|| AppError::theme_not_found(wanted))?,
+        ),
+    };
+    let open = match query.active.as_deref() {
+        None => None,
+        Some("true") => Some(true),
+        Some("false") => Some(false),
+        Some(other) => {
+            return Err(AppError::Invalid(format!("active must be true or false, not “{other}”.")).into());
+        }
+    };
+    let polls = store.polls(page, PollFilter { theme_id: theme.map(|t| t.id), open }).await?;
+    // The next page's link keeps the filters.
+    let mut filters = String::new();
+    if let Some(theme) = theme {
+        filters.push_str(&format!("&theme={}", theme.key));
+    }
+    if let Some(active) = &query.active {
+        filters.push_str(&format!("&active={active}"));
+    }
+    Ok(polls_page((path::Polls, &filters), page, &polls, |p| {
         poll_json(p, themes.iter().find(|t| t.id == p.theme_id), p.shows_results(false))
     }))
 }

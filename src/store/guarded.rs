@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use super::{DynStore, SeedReport, Store, StoreError, StoreResult};
+use super::{DynStore, PollFilter, SeedReport, Store, StoreError, StoreResult};
 use crate::domain::{
     Ballot, NewPoll, OwnerChange, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
 };
@@ -28,8 +28,8 @@ enum Read {
     PollsOfTheme(i64, u32),
     PollsOfThemeUpTo(i64, i64),
     PollIdsOfTheme(i64),
-    /// The first page of all polls, of this size.
-    Polls(u32),
+    /// The first page of the polls a filter lets through, of this size.
+    Polls(u32, PollFilter),
     Poll(i64),
 }
 
@@ -154,11 +154,11 @@ impl Store for GuardedStore {
         self.read(Read::PollIdsOfTheme(theme_id), self.inner.poll_ids_of_theme(theme_id)).await
     }
 
-    async fn polls(&self, page: Page) -> StoreResult<Vec<Poll>> {
+    async fn polls(&self, page: Page, filter: PollFilter) -> StoreResult<Vec<Poll>> {
         if page.after.is_some() {
-            return self.guard(self.inner.polls(page)).await;
+            return self.guard(self.inner.polls(page, filter)).await;
         }
-        self.read(Read::Polls(page.size), self.inner.polls(page)).await
+        self.read(Read::Polls(page.size, filter), self.inner.polls(page, filter)).await
     }
 
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>> {

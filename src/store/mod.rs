@@ -85,6 +85,15 @@ pub struct SeedReport {
     pub polls_added: usize,
 }
 
+/// Which polls a list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PollFilter {
+    /// Only this theme's.
+    pub theme_id: Option<i64>,
+    /// Only open ones (`Some(true)`) or only closed ones (`Some(false)`).
+    pub open: Option<bool>,
+}
+
 /// Database connections now, for `/metrics`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolStats {
@@ -117,8 +126,8 @@ pub trait Store: Send + Sync + 'static {
     async fn polls_of_theme_up_to(&self, theme_id: i64, poll_id: i64) -> StoreResult<i64>;
     /// The ids of a theme's polls, oldest first.
     async fn poll_ids_of_theme(&self, theme_id: i64) -> StoreResult<Vec<i64>>;
-    /// One page of all polls, oldest first.
-    async fn polls(&self, page: Page) -> StoreResult<Vec<Poll>>;
+    /// One page of the polls `filter` lets through, oldest first.
+    async fn polls(&self, page: Page, filter: PollFilter) -> StoreResult<Vec<Poll>>;
     /// One poll.
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>>;
     /// The options this browser chose in this poll (empty if it has not voted).

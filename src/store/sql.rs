@@ -16,7 +16,7 @@ use crate::domain::{
     Ballot, NewPoll, OwnerChange, Page, Poll, PollContent, PollOption, Protection, Refusal, ResultsShown, Settings,
     Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
 };
-use crate::store::{PoolStats, SeedReport, SqlBackend, Store, StoreResult};
+use crate::store::{PollFilter, PoolStats, SeedReport, SqlBackend, Store, StoreResult};
 
 type Db = <SqlStore as SqlBackend>::Db;
 
@@ -512,13 +512,24 @@ impl Store for SqlStore {
         Ok(rows.into_iter().map(|(id,)| id).collect())
     }
 
-    async fn polls(&self, page: Page) -> StoreResult<Vec<Poll>> {
+    async fn polls(&self, page: Page, filter: PollFilter) -> StoreResult<Vec<Poll>> {
+        let [after, size] = page_binds(page);
+        // 0 stands for "any": ids are positive; 1 open, 2 closed.
+        let open = match filter.open {
+            None => 0,
+            Some(true) => 1,
+            Some(false) => 2,
+        };
         load_polls(
             self,
             poll_select!(
-                "where p.id in (select id from polls where id > $1 order by id limit $2) order by p.id, o.position"
+                "where p.id in (select id from polls
+                                 where id > $1 and ($3 = 0 or theme_id = $3)
+                                   and ($4 = 0 or ($4 = 1 and closed_at is null) or ($4 = 2 and closed_at is not null))
+                                 order by id limit $2)
+                 order by p.id, o.position"
             ),
-            &page_binds(page),
+            &[after, size, filter.theme_id.unwrap_or(0), open],
         )
         .await
     }

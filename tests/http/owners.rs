@@ -251,7 +251,8 @@ async fn the_owner_deletes_a_poll_with_its_votes_after_confirming(#[case] backen
     // The home page's counters follow creations, votes and deletions.
     let themes = app.api("/api/themes").await;
     let sports = themes.as_array().unwrap().iter().find(|t| t["key"] == "Sports").unwrap().clone();
-    let polls = app.scalar("select count(*) from polls p join themes t on t.id = p.theme_id where t.key = 'Sports'").await;
+    let polls =
+        app.scalar("select count(*) from polls p join themes t on t.id = p.theme_id where t.key = 'Sports'").await;
     let votes = app
         .scalar(
             "select cast(coalesce(sum(o.votes), 0) as bigint) from options o join polls p on p.id = o.poll_id

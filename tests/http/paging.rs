@@ -98,3 +98,44 @@ async fn a_theme_page_shows_one_page_numbered_on_with_its_own_live_stream(#[case
         event["polls"].as_array().unwrap().iter().map(|p| format!("/polls/{}", p["id"].as_i64().unwrap())).collect();
     assert_eq!(followed, second_ids, "the stream follows this page's polls, not the whole theme");
 }
+
+#[apply(on_each_backend)]
+#[tokio::test]
+async fn the_poll_list_filters_by_theme_and_by_open_or_closed_across_pages(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let closed = app.create_poll(serde_json::json!({ "theme": "OnTrend", "question": "Closed one?" })).await;
+    app.patch_poll(closed.id, &closed.key, &serde_json::json!({ "closed": true })).await;
+    let ids = |list: &serde_json::Value| -> Vec<i64> {
+        list.as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect()
+    };
+
+    let on_trend = app.api("/api/polls?theme=on-trend").await;
+    let by_key = app.api("/api/polls?theme=OnTrend").await;
+    let open_on_trend = app.api("/api/polls?theme=OnTrend&active=true").await;
+    let closed_only = app.api("/api/polls?active=false").await;
+
+    assert_eq!(ids(&on_trend), ids(&by_key));
+    assert!(on_trend.as_array().unwrap().iter().all(|p| p["theme"] == "OnTrend"));
+    assert!(ids(&on_trend).contains(&closed.id));
+    assert!(
+        !ids(&open_on_trend).contains(&closed.id)
+            && open_on_trend.as_array().unwrap().iter().all(|p| p["closed"] == false)
+    );
+    assert_eq!(ids(&closed_only), [closed.id]);
+
+    // Page by page, the filters stay on the next link.
+    let first = app.get("/api/polls?theme=OnTrend&active=true&limit=2").await;
+    let link = first.header("link");
+    assert!(link.contains("&theme=OnTrend&active=true>; rel=\"next\""), "{link}");
+    let next = link.trim_start_matches('<').split('>').next().unwrap();
+    let rest = app.api(next).await;
+    let mut all = ids(&first.json());
+    all.extend(ids(&rest));
+    assert_eq!(all, ids(&open_on_trend));
+
+    for (query, says) in [("active=maybe", "active must be true or false"), ("theme=nowhere", "There is no theme")] {
+        let refused = app.get(&format!("/api/polls?{query}")).await;
+        assert!(refused.status.is_client_error(), "{query}");
+        assert!(refused.json()["error"].as_str().unwrap().contains(says), "{query}: {}", refused.body);
+    }
+}
