@@ -23,6 +23,9 @@ use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Votes cast one by one in the fan-out runs.
+const VOTES: u64 = 50;
+
 /// One HTTP request shape, sent over and over on a kept-alive connection.
 #[derive(Clone)]
 struct Shape {
@@ -298,7 +301,12 @@ fn pgbench(bench: &Bench, script: &str, clients: usize) -> Result<f64> {
 
 /// Live fan-out: `viewers` JSON streams spread over the replicas; then votes one at a
 /// time; for each, the time from its response to the last viewer holding its tally.
-async fn fan_out(bench: &Bench, viewers: usize, votes: u64) -> Result<(f64, f64, f64, usize, String)> {
+async fn fan_out(
+    bench: &Bench,
+    idle_kib: u64,
+    viewers: usize,
+    votes: u64,
+) -> Result<(f64, f64, f64, usize, String, f64)> {
     let poll = bench.poll().await?;
     let arrived: Arc<Vec<AtomicU64>> = Arc::new((0..=votes).map(|_| AtomicU64::new(0)).collect());
     let last_arrival: Arc<Vec<AtomicU64>> = Arc::new((0..=votes).map(|_| AtomicU64::new(0)).collect());
@@ -345,13 +353,15 @@ async fn fan_out(bench: &Bench, viewers: usize, votes: u64) -> Result<(f64, f64,
     // Every viewer connected and subscribed before the first vote.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss = bench.rss();
+    let with: u64 = bench.replica_pids().into_iter().map(rss_kib).sum();
+    let per_viewer = with.saturating_sub(idle_kib) as f64 / viewers as f64;
     let mut responded = Vec::new();
     for k in 1..=votes {
         let body = r#"{"choice": 0}"#;
         http(bench.base, "POST", &format!("/api/polls/{poll}/vote"), Some(body)).await?;
         responded.push(u64::try_from(epoch.elapsed().as_micros()).unwrap_or(0));
         let _ = k;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     while (1..=votes).any(|k| arrived[k as usize].load(Ordering::SeqCst) < viewers as u64) && Instant::now() < deadline
@@ -369,7 +379,7 @@ async fn fan_out(bench: &Bench, viewers: usize, votes: u64) -> Result<(f64, f64,
         task.abort();
     }
     let pick = |p: f64| delays[((delays.len() as f64 - 1.0) * p).round() as usize];
-    Ok((pick(0.5), pick(0.99), pick(1.0), complete, rss))
+    Ok((pick(0.5), pick(0.99), pick(1.0), complete, rss, per_viewer))
 }
 
 async fn votes(bench: &mut Bench, port: u16, through: &str, connections: usize) -> Result<f64> {
@@ -493,16 +503,17 @@ async fn measure(bench: &mut Bench) -> Result<()> {
     );
 
     println!("live fan-out");
+    let idle_kib: u64 = bench.replica_pids().into_iter().map(rss_kib).sum();
     for viewers in [1_000, 10_000] {
-        let (p50, p99, max, complete, rss) = fan_out(bench, viewers, 20).await?;
+        let (p50, p99, max, complete, rss, per_viewer) = fan_out(bench, idle_kib, viewers, VOTES).await?;
         bench.row(
             &format!("vote → last of {viewers} viewers"),
             format!("p50 {p50:.0} ms, p99 {p99:.0} ms, max {max:.0} ms"),
             "target p99 ≤ 250 ms at 10,000".into(),
-            format!("{complete}/20 votes reached every viewer; replica RSS with them {rss}"),
+            format!("{complete}/{VOTES} votes reached every viewer; replicas {rss}; {per_viewer:.1} KiB RSS per viewer (target ≤ 12)"),
         );
     }
-    bench.row("replica RSS idle / under vote load", format!("{idle} / {loaded_rss}"), String::new(), String::new());
+    bench.row("replica RSS at start / under vote load", format!("{idle} / {loaded_rss}"), String::new(), String::new());
     Ok(())
 }
 
