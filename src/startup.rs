@@ -24,7 +24,7 @@ use crate::live::stream::StreamConfig;
 use crate::live::{Hub, Live, LocalBus, redis};
 use crate::metrics::Metrics;
 use crate::routes::share::PublicUrl;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::store::DynStore;
 use crate::store::guarded::GuardedStore;
 use crate::writer::{Outlets, VoteWriter};
@@ -120,7 +120,7 @@ impl Application {
             settings.vote_batch,
             Outlets { cache: cache.clone(), live: live.clone(), metrics: metrics.clone() },
         );
-        let state = AppState {
+        let state = AppState::new(Shared {
             store,
             cache,
             live,
@@ -136,7 +136,7 @@ impl Application {
             breakers,
             metrics,
             public_url: PublicUrl(settings.public_url.clone()),
-        };
+        });
         tokio::spawn(crate::service::close_at_deadlines(state.clone()));
         let listener =
             TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
