@@ -118,11 +118,16 @@ async fn nginx_passes_the_request_id_compresses_pages_not_streams_and_keeps_fing
     assert_eq!(home.headers()["content-encoding"], "gzip");
     let request_id = home.headers()["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(request_id.len(), 32, "nginx's $request_id, passed to the app and back: {request_id}");
-    let log = std::fs::read_to_string(cluster.logs_dir().join("nginx-access.log")).unwrap();
-    assert!(log.contains(&format!("rid={request_id}")), "nginx logs it");
-    let replica_logs =
-        (1..=2).map(|n| std::fs::read_to_string(cluster.logs_dir().join(format!("replica-{n}.log"))).unwrap());
-    assert!(replica_logs.into_iter().any(|l| l.contains(&request_id)), "and so does the replica that answered");
+    // Both write their line once the response has gone out: wait for it.
+    let read = |name: &str| std::fs::read_to_string(cluster.logs_dir().join(name)).unwrap_or_default();
+    support::eventually("nginx logs the request id", WAIT, async || {
+        read("nginx-access.log").contains(&format!("rid={request_id}"))
+    })
+    .await;
+    support::eventually("the replica that answered logs it too", WAIT, async || {
+        (1..=2).any(|n| read(&format!("replica-{n}.log")).contains(&request_id))
+    })
+    .await;
 
     let (poll, _) = new_poll(&cluster).await;
     let stream = client
@@ -143,8 +148,11 @@ async fn nginx_passes_the_request_id_compresses_pages_not_streams_and_keeps_fing
 
     let manage = client.get(format!("{}/polls/{poll}/manage/{}", cluster.url, "a".repeat(64))).send().await.unwrap();
     assert_eq!(manage.status(), StatusCode::FORBIDDEN);
-    let log = std::fs::read_to_string(cluster.logs_dir().join("nginx-access.log")).unwrap();
-    assert!(!log.contains(&"a".repeat(64)) && log.contains("/manage/REDACTED"), "manage keys stay out of the log");
+    support::eventually("the manage request logged", WAIT, async || {
+        read("nginx-access.log").contains("/manage/REDACTED")
+    })
+    .await;
+    assert!(!read("nginx-access.log").contains(&"a".repeat(64)), "manage keys stay out of the log");
 }
 
 #[tokio::test]
