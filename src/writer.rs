@@ -77,7 +77,7 @@ async fn run(mut queue: mpsc::Receiver<Job>, store: DynStore, settings: BatchSet
 
 /// One transaction for `jobs`; every job is answered; then viewers hear of each poll.
 async fn write(store: &DynStore, outlets: &Outlets, jobs: Vec<Job>) {
-    let ballots: Vec<Ballot> = jobs.iter().map(|job| job.ballot.clone()).collect();
+    let (ballots, replies): (Vec<Ballot>, Vec<_>) = jobs.into_iter().map(|job| (job.ballot, job.reply)).unzip();
     outlets.metrics.batch(ballots.len());
     match store.cast_ballots(&ballots).await {
         Ok(outcomes) => {
@@ -93,16 +93,16 @@ async fn write(store: &DynStore, outlets: &Outlets, jobs: Vec<Job>) {
                 tokio::join!(outlets.cache.forget(&key), outlets.live.publish(PollUpdate::of(poll)));
             });
             futures::future::join_all(updates).await;
-            for (job, outcome) in jobs.into_iter().zip(outcomes) {
+            for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 outlets.metrics.vote(&outcome);
-                let _gone = job.reply.send(Ok(outcome));
+                let _gone = reply.send(Ok(outcome));
             }
         }
         Err(error) => {
             tracing::warn!(%error, ballots = ballots.len(), "a batch of ballots failed; none of it is stored");
             let shared = Arc::new(error);
-            for job in jobs {
-                let _gone = job.reply.send(Err(StoreError::Batch(shared.clone())));
+            for reply in replies {
+                let _gone = reply.send(Err(StoreError::Batch(shared.clone())));
             }
         }
     }

@@ -356,11 +356,10 @@ async fn fan_out(
     let with: u64 = bench.replica_pids().into_iter().map(rss_kib).sum();
     let per_viewer = with.saturating_sub(idle_kib) as f64 / viewers as f64;
     let mut responded = Vec::new();
-    for k in 1..=votes {
+    for _ in 1..=votes {
         let body = r#"{"choice": 0}"#;
         http(bench.base, "POST", &format!("/api/polls/{poll}/vote"), Some(body)).await?;
         responded.push(u64::try_from(epoch.elapsed().as_micros()).unwrap_or(0));
-        let _ = k;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -4,6 +4,8 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+use super::voter::{is_hex, random_hex};
+
 /// When a poll's results are shown to a viewer who is not its owner. Once a poll is
 /// closed its results are shown to everyone.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -130,13 +132,12 @@ pub struct ManageKey(String);
 impl ManageKey {
     /// A new random key.
     pub fn random() -> Self {
-        Self(format!("{:032x}{:032x}", rand::random::<u128>(), rand::random::<u128>()))
+        Self(random_hex(2))
     }
 
     /// Accepts exactly what [`ManageKey::random`] makes.
     pub fn parse(value: &str) -> Option<Self> {
-        let ok = value.len() == 64 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        ok.then(|| Self(value.to_owned()))
+        is_hex(value, 64).then(|| Self(value.to_owned()))
     }
 
     /// The key itself, for the link shown once.

@@ -9,19 +9,28 @@ pub struct VoterId(String);
 impl VoterId {
     /// A new random id.
     pub fn random() -> Self {
-        Self(format!("{:032x}", rand::random::<u128>()))
+        Self(random_hex(1))
     }
 
     /// Accepts exactly what [`VoterId::random`] makes, so a cookie cannot smuggle anything else.
     pub fn parse(value: &str) -> Option<Self> {
-        let ok = value.len() == 32 && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-        ok.then(|| Self(value.to_owned()))
+        is_hex(value, 32).then(|| Self(value.to_owned()))
     }
 
     /// The id as stored.
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `blocks` × 128 random bits as lowercase hex (32 digits per block).
+pub fn random_hex(blocks: usize) -> String {
+    (0..blocks).map(|_| format!("{:032x}", rand::random::<u128>())).collect()
+}
+
+/// Whether `value` is exactly `digits` lowercase hex digits, as [`random_hex`] makes them.
+pub fn is_hex(value: &str, digits: usize) -> bool {
+    value.len() == digits && value.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl fmt::Display for VoterId {

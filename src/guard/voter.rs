@@ -156,26 +156,13 @@ pub async fn assign(State(cookies): State<VoterCookies>, mut request: Request, n
         Some(voter) => (voter, false),
         None => (VoterId::random(), true),
     };
-    request.extensions_mut().insert(voter.clone());
+    // `client::identify` runs before this on every route; without it there is no address.
     if let Some(&ClientIp(ip)) = request.extensions().get::<ClientIp>() {
         let address = cookies.address(ip);
         request.extensions_mut().insert(Voter { id: voter.clone(), address, fresh });
     }
     let response = next.run(request).await;
     if fresh { (jar.add(cookies.cookie(&voter, https, embedded)), response).into_response() } else { response }
-}
-
-/// Handlers take the voter as an argument.
-impl<S: Send + Sync> FromRequestParts<S> for VoterId {
-    type Rejection = AppError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<VoterId>()
-            .cloned()
-            .ok_or_else(|| AppError::Internal(anyhow::anyhow!("voter middleware missing on this route")))
-    }
 }
 
 /// Voting handlers take the voter with its address.
@@ -188,6 +175,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Voter {
             .get::<Voter>()
             .cloned()
             .ok_or_else(|| AppError::Internal(anyhow::anyhow!("client or voter middleware missing on this route")))
+    }
+}
+
+/// Other handlers take only the voter's id.
+impl<S: Send + Sync> FromRequestParts<S> for VoterId {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Voter::from_request_parts(parts, state).await?.id)
     }
 }
 

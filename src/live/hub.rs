@@ -46,7 +46,10 @@ impl Snapshot {
             (html, json.to_string())
         };
         let (results_html, json) = render(true);
-        let withheld = (!results_visible(update.shown, update.closed, false)).then(|| render(false));
+        // A second rendering only where voters and the others see different things.
+        let differs =
+            results_visible(update.shown, update.closed, true) != results_visible(update.shown, update.closed, false);
+        let withheld = differs.then(|| render(false));
         Self { results_html, json, withheld, total_html: poll::total(update.total()).into_string(), update }
     }
 
@@ -71,7 +74,7 @@ impl Snapshot {
         }
     }
 
-    /// Whether the results are withheld from anyone who has not voted.
+    /// Whether having voted changes what a viewer sees (so it must be looked up).
     pub fn withholds(&self) -> bool {
         self.withheld.is_some()
     }
@@ -277,7 +280,14 @@ mod tests {
         hidden.shown = ResultsShown::AfterClose;
         let snapshot = Snapshot::render(hidden.clone());
 
-        assert!(snapshot.withholds());
+        assert!(!snapshot.withholds(), "until the close, voters and the others see the same");
+        let mut after_vote = update(3, false);
+        after_vote.shown = ResultsShown::AfterVote;
+        let split = Snapshot::render(after_vote);
+        assert!(split.withholds(), "after voting: whether one voted decides");
+        assert!(
+            split.results_html(false).contains("3 have voted") && split.results_html(true).contains("votes in total")
+        );
         assert!(snapshot.results_html(false).contains("3 have voted"), "{}", snapshot.results_html(false));
         assert!(!snapshot.results_html(false).contains("votes in total"));
         assert!(!snapshot.json(false).contains("\"votes\""), "{}", snapshot.json(false));
