@@ -191,7 +191,7 @@ pub fn embed_snippet(origin: &str, poll_id: i64, question: &str) -> String {
 }
 
 /// The poll form: `draft` as typed, with each problem next to its field.
-pub fn poll_form(themes: &[Theme], draft: PollDraft, problems: &[Problem]) -> NewPollForm {
+pub fn poll_form(themes: &[Theme], draft: PollDraft, problems: &[Problem], focus_option: Option<usize>) -> NewPollForm {
     NewPollForm {
         themes: themes
             .iter()
@@ -203,6 +203,7 @@ pub fn poll_form(themes: &[Theme], draft: PollDraft, problems: &[Problem]) -> Ne
         options: draft.options,
         max_choices: draft.max_choices,
         limits: FORM_LIMITS,
+        focus_option,
     }
 }
 
@@ -316,7 +317,7 @@ mod tests {
         };
         let problems = draft.validate(None).expect_err("invalid");
 
-        let form = poll_form(&[theme()], draft, &problems);
+        let form = poll_form(&[theme()], draft, &problems, None);
 
         assert_eq!(form.errors.question.as_deref(), Some("Enter a question."));
         assert!(form.errors.theme.as_deref().is_some_and(|m| m.contains("There is no theme “x”")));

@@ -2,9 +2,9 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum_htmx::{HxHistoryRestoreRequest, HxRequest};
+use axum_htmx::{HX_HISTORY_RESTORE_REQUEST, HX_REQUEST, HxRequest};
 use maud::Markup;
 use votestream_views::components::paused_banner;
 use votestream_views::layout;
@@ -41,13 +41,21 @@ impl HxMode {
     }
 }
 
+/// Whether the request's `name` header says `true`, as htmx sends it.
+fn says_true(parts: &Parts, name: HeaderName) -> bool {
+    parts.headers.get(name).is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"true"))
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for HxMode {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let HxRequest(htmx) = HxRequest::from_request_parts(parts, state).await?;
+        // Extracted for its side effect: the response then varies by `HX-Request`. The
+        // extractor answers for any value; htmx sends exactly `true`, so only that counts.
+        let HxRequest(_) = HxRequest::from_request_parts(parts, state).await?;
+        let htmx = says_true(parts, HX_REQUEST);
         // A history restore (the page was not in htmx's cache) needs the whole document.
-        let HxHistoryRestoreRequest(restore) = HxHistoryRestoreRequest::from_request_parts(parts, state).await?;
+        let restore = says_true(parts, HX_HISTORY_RESTORE_REQUEST);
         Ok(Self { fragment: htmx && !restore })
     }
 }
@@ -90,6 +98,10 @@ mod tests {
             ("an htmx request", vec![("hx-request", "true")], true),
             ("an htmx history restore", vec![("hx-request", "true"), ("hx-history-restore-request", "true")], false),
             ("a restore header alone", vec![("hx-history-restore-request", "true")], false),
+            ("HX-Request: false", vec![("hx-request", "false")], false),
+            ("HX-Request with no value", vec![("hx-request", "")], false),
+            ("HX-Request: 1", vec![("hx-request", "1")], false),
+            ("a restore that says false", vec![("hx-request", "true"), ("hx-history-restore-request", "false")], true),
         ];
         for (description, headers, fragment) in cases {
             assert_eq!(mode(&headers).await.fragment, fragment, "{description}");

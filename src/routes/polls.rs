@@ -2,10 +2,11 @@
 
 use axum::Router;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum_extra::routing::TypedPath;
+use axum_htmx::HX_PUSH_URL;
 use serde::Deserialize;
 use votestream_views::paths::{self, NewPollQuery};
 use votestream_views::{layout, new_poll, poll};
@@ -60,7 +61,7 @@ async fn new(State(store): State<DynStore>, Query(query): Query<NewPollQuery>, m
         options: vec![String::new(); MIN_OPTIONS],
         max_choices: String::new(),
     };
-    let form = present::poll_form(&themes, draft, &[]);
+    let form = present::poll_form(&themes, draft, &[], None);
     Ok(mode.render(StatusCode::OK, new_poll::TITLE, new_poll::fragment(&form)))
 }
 
@@ -108,8 +109,8 @@ async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<Po
     let themes = state.store.themes().await?;
     let mut draft =
         PollDraft { question: form.question, theme: form.theme, options: form.option, max_choices: form.max_choices };
-    let render = |status, draft, problems: &[_]| {
-        let view = present::poll_form(&themes, draft, problems);
+    let render = |status, draft, problems: &[_], focus_option| {
+        let view = present::poll_form(&themes, draft, problems, focus_option);
         mode.render(status, new_poll::TITLE, new_poll::fragment(&view))
     };
     match intent {
@@ -117,13 +118,15 @@ async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<Po
             if draft.options.len() < MAX_OPTIONS {
                 draft.options.push(String::new());
             }
-            Ok(render(StatusCode::OK, draft, &[]))
+            let last = draft.options.len().checked_sub(1);
+            Ok(render(StatusCode::OK, draft, &[], last))
         }
         Intent::RemoveOption(index) => {
             if draft.options.len() > MIN_OPTIONS && index < draft.options.len() {
                 draft.options.remove(index);
             }
-            Ok(render(StatusCode::OK, draft, &[]))
+            let in_its_place = index.min(draft.options.len().saturating_sub(1));
+            Ok(render(StatusCode::OK, draft, &[], Some(in_its_place)))
         }
         Intent::Create => {
             let theme_id = themes.iter().find(|t| t.slug == draft.theme.trim()).map(|t| t.id);
@@ -133,7 +136,7 @@ async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<Po
                     let (id, key) = service::create(&state, &new_poll).await?;
                     Ok(Redirect::to(&paths::manage_new(id, key.expose())).into_response())
                 }
-                Err(problems) => Ok(render(StatusCode::UNPROCESSABLE_ENTITY, draft, &problems)),
+                Err(problems) => Ok(render(StatusCode::UNPROCESSABLE_ENTITY, draft, &problems, None)),
             }
         }
     }
@@ -257,6 +260,9 @@ async fn cast(
         Some(refusal @ Refusal::TooManyChoices { .. }) => AppError::from(refusal),
         Some(refusal) => return Err(refusal.into()),
         None => match service::vote(state, &ballot).await? {
+            VoteOutcome::Accepted { .. } if voter.fresh && frame == Frame::Embedded => {
+                return accepted_without_cookie(state, id, voter, (mode, frame)).await;
+            }
             VoteOutcome::Accepted { .. } => return Ok(Redirect::to(&frame.poll_path(id)).into_response()),
             VoteOutcome::Refused(
                 refusal @ (Refusal::AlreadyVoted { .. }
@@ -271,6 +277,27 @@ async fn cast(
     let found = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     render_vote_page(state.store.as_ref(), found, voter, (mode, frame), refusal.status(), Some(refusal.to_string()))
         .await
+}
+
+/// A vote accepted from a frame that sent no voter cookie: inside another site over plain
+/// HTTP, or where the browser refuses even partitioned cookies, it will keep none, so a
+/// redirect would show it a fresh ballot. It gets the poll as its voter now sees it, at
+/// the poll's own address for htmx's history.
+async fn accepted_without_cookie(
+    state: &AppState,
+    id: i64,
+    voter: &Voter,
+    (mode, frame): (HxMode, Frame),
+) -> Result<Response> {
+    let found = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let path = frame.poll_path(id);
+    let voted = Voter { fresh: false, ..voter.clone() };
+    let mut response =
+        render_vote_page(state.store.as_ref(), found, &voted, (mode, frame), StatusCode::OK, None).await?;
+    if let Ok(path) = HeaderValue::from_str(&path) {
+        response.headers_mut().insert(HX_PUSH_URL, path);
+    }
+    Ok(response)
 }
 
 /// The result bars as this viewer may see them.

@@ -206,8 +206,8 @@ async fn a_question_with_a_script_tag_renders_as_text(#[case] backend: Backend) 
     assert_eq!(page.text("h1.question"), question, "shown as typed");
     assert_eq!(
         page.script_paths(),
-        ["/assets/vendor/htmx.min.js", "/assets/vendor/htmx-ext-sse.min.js", "/assets/share.js"],
-        "only our own script tags (htmx and the share box's copy buttons): {}",
+        ["/assets/vendor/htmx.min.js", "/assets/vendor/htmx-ext-sse.min.js", "/assets/app.js", "/assets/share.js"],
+        "only our own script tags (htmx, the focus after swaps and the share box's copy buttons): {}",
         page.body
     );
     assert!(page.body.contains("&lt;script&gt;alert('pwned')&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;?"));

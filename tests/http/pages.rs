@@ -224,7 +224,10 @@ async fn health_checks_answer(#[case] backend: Backend) {
 async fn the_app_serves_its_own_htmx_stylesheet_and_theme_colours(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
     let home = app.get("/").await;
-    assert_eq!(home.script_paths(), ["/assets/vendor/htmx.min.js", "/assets/vendor/htmx-ext-sse.min.js"]);
+    assert_eq!(
+        home.script_paths(),
+        ["/assets/vendor/htmx.min.js", "/assets/vendor/htmx-ext-sse.min.js", "/assets/app.js"]
+    );
     let fingerprinted = app.get(&home.attrs("link[rel=stylesheet]", "href")[0]).await;
     assert_eq!(
         fingerprinted.header("cache-control"),

@@ -20,6 +20,7 @@ fn shared_head(title: &str) -> Markup {
         link rel="stylesheet" href=(paths::ThemesCss);
         script src=(paths::HTMX_JS) defer {}
         script src=(paths::HTMX_SSE_JS) defer {}
+        script src=(paths::APP_JS) defer {}
     }
 }
 

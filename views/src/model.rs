@@ -227,6 +227,9 @@ pub struct NewPollForm {
     pub errors: FormErrors,
     /// What the fields accept.
     pub limits: FormLimits,
+    /// The option row that takes the focus: the one just added, or the one in the place of
+    /// a removed row, so a keyboard user goes on typing there.
+    pub focus_option: Option<usize>,
 }
 
 /// What the poll form's fields accept, from the same constants the server checks against.

@@ -32,6 +32,7 @@ fn options(form: &NewPollForm) -> Markup {
                     label for=(id) { "Option " (i + 1) }
                     div.option-input {
                         input #(id) type="text" name="option" value=(text) maxlength=(limits.option_chars)
+                            autofocus[form.focus_option == Some(i)]
                             aria-invalid=[error.map(|_| "true")]
                             aria-describedby=[error.map(|_| error_id.as_str())];
                         @if can_remove {

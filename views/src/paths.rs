@@ -265,9 +265,11 @@ pub const EMBED_JS: Asset = Asset::new("embed.js", JS, include_bytes!("../../ass
 pub const EMBED_HOST_JS: Asset = Asset::new("embed-host.js", JS, include_bytes!("../../assets/embed-host.js"));
 /// Copy buttons of the share box.
 pub const SHARE_JS: Asset = Asset::new("share.js", JS, include_bytes!("../../assets/share.js"));
+/// Focus after htmx swaps, on every page.
+pub const APP_JS: Asset = Asset::new("app.js", JS, include_bytes!("../../assets/app.js"));
 
 /// Every asset, for the route that serves them.
-pub const ASSETS: [Asset; 7] = [APP_CSS, FAVICON, HTMX_JS, HTMX_SSE_JS, EMBED_JS, EMBED_HOST_JS, SHARE_JS];
+pub const ASSETS: [Asset; 8] = [APP_CSS, FAVICON, HTMX_JS, HTMX_SSE_JS, EMBED_JS, EMBED_HOST_JS, SHARE_JS, APP_JS];
 
 /// The JSON API, under `/api`.
 pub mod api {

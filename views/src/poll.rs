@@ -100,11 +100,16 @@ fn notice(model: &VotePage) -> Option<String> {
 /// The ballot: one button per option, or (when a voter may pick several) a checkbox per
 /// option and one button. The whole ballot is replaced by the final results if the poll
 /// closes while it is shown.
+///
+/// htmx attributes are inherited: an `hx-target` on the ballot would also catch the vote
+/// form inside it and swap the answer (a whole poll) into the ballot. So the ballot sets
+/// none; the close arrives in an empty listener beside the form, which aims at the ballot.
 fn choices(model: &VotePage) -> Markup {
     let poll_id = model.results.poll_id;
     let several = model.max_choices > 1;
     html! {
-        div.ballot hx-ext="sse" sse-connect=(paths::PollEvents { id: poll_id }) sse-swap="closed" hx-target="this" hx-swap="innerHTML" {
+        div.ballot hx-ext="sse" sse-connect=(paths::PollEvents { id: poll_id }) {
+            div.on-close hidden sse-swap="closed" hx-target="closest .ballot" hx-swap="innerHTML" {}
             form.vote-form method="post" action=(votes_path(model)) {
                 p.so-far sse-swap="total" hx-target="this" hx-swap="innerHTML" aria-live="polite" {
                     (total(model.results.total()))

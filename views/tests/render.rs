@@ -113,7 +113,7 @@ fn user_text_is_escaped() {
     let html = layout::page(&poll::title(&page), poll::fragment(&page)).into_string();
 
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert_eq!(html.matches("<script").count(), 2, "only htmx and its SSE extension");
+    assert_eq!(html.matches("<script").count(), 3, "only htmx, its SSE extension and app.js");
 }
 
 #[test]
@@ -144,6 +144,7 @@ fn form_errors_sit_next_to_their_fields() {
             ..FormErrors::default()
         },
         limits: FormLimits { min_options: 2, max_options: 10, question_chars: 300, option_chars: 120 },
+        focus_option: None,
     };
 
     let html = votestream_views::new_poll::fragment(&form).into_string();
@@ -162,4 +163,30 @@ fn the_error_page_names_the_status() {
     let html = layout::page(&view.title, error::fragment(&view)).into_string();
 
     assert!(html.contains("<p class=\"status\">404</p>") && html.contains("No such poll."));
+}
+
+/// The start tag of the first element whose tag opens with `opening` (e.g. `<div class="ballot"`).
+fn start_tag<'a>(html: &'a str, opening: &str) -> &'a str {
+    let at = html.find(opening).unwrap_or_else(|| panic!("no {opening} in {html}"));
+    let end = html[at..].find('>').expect("a closed start tag");
+    &html[at..=at + end]
+}
+
+/// htmx attributes are inherited: an `hx-target` or `hx-swap` on an element that holds a
+/// form or link would send that form's answer (a whole page) into the element.
+#[test]
+fn no_live_region_that_holds_a_form_or_link_sets_a_target_its_children_inherit() {
+    let open = poll::fragment(&vote_page(Ballot::Open)).into_string();
+    let ballot = start_tag(&open, r#"<div class="ballot""#);
+    assert!(!ballot.contains("hx-target") && !ballot.contains("hx-swap"), "the ballot holds the vote form: {ballot}");
+    let listener = start_tag(&open, r#"<div class="on-close""#);
+    assert!(listener.contains(r#"hx-target="closest .ballot""#), "the close still replaces the ballot: {listener}");
+
+    let voted = poll::fragment(&vote_page(Ballot::Voted { option_ids: vec![1] })).into_string();
+    let live_at = voted.find(r#"<div class="live""#).expect("the live results");
+    let live = &voted[live_at..live_at + voted[live_at..].find("</section></div>").expect("its end")];
+    assert!(
+        !live.contains("<a ") && !live.contains("<form"),
+        "the live region (hx-target=this) holds no link or form: {live}"
+    );
 }
