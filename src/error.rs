@@ -172,6 +172,8 @@ impl AppError {
             StatusCode::UNPROCESSABLE_ENTITY => "Cannot do that",
             StatusCode::METHOD_NOT_ALLOWED => "Not here",
             StatusCode::PAYLOAD_TOO_LARGE => "Too large",
+            StatusCode::URI_TOO_LONG => "Address too long",
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => "Headers too large",
             StatusCode::REQUEST_TIMEOUT => "Too slow",
             StatusCode::TOO_MANY_REQUESTS => "Slow down",
             StatusCode::SERVICE_UNAVAILABLE => "Paused for a moment",

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
@@ -18,6 +18,7 @@ use tower::Service;
 use crate::cache::{DynCache, LocalCache, RedisCache};
 use crate::config::{Backend, Settings};
 use crate::guard::breaker::{Breaker, Breakers, SystemClock};
+use crate::guard::head;
 use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
 use crate::live::stream::StreamConfig;
@@ -32,9 +33,6 @@ use crate::{routes, seed, store};
 
 /// Entries the in-process cache keeps at most.
 const LOCAL_CACHE_ENTRIES: u64 = 10_000;
-
-/// The largest read buffer of a connection (hyper's minimum).
-const READ_BUFFER: usize = 8192;
 
 /// How long shutdown waits for connections to finish what they are doing.
 const DRAIN: Duration = Duration::from_secs(30);
@@ -174,15 +172,14 @@ impl Application {
             trigger.cancel();
         });
         let mut make_service = self.router.into_make_service_with_connect_info::<SocketAddr>();
-        let mut builder = Builder::new(TokioExecutor::new());
-        // hyper's smallest read buffer: a request head over 8 KiB is refused (431), and each
-        // open live stream keeps one buffer of this size to notice its client leaving (it
-        // grew to 16 KiB per idle viewer with hyper's default).
-        builder
-            .http1()
-            .timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout)
-            .max_buf_size(READ_BUFFER);
+        // HTTP/1.1 only (nginx and browsers speak it to us; TLS and HTTP/2 end at the proxy),
+        // served by hyper's own HTTP/1 builder: the auto-detecting one reads the first 24
+        // bytes ahead to look for HTTP/2, and the read after that doubled every connection's
+        // buffer to 16 KiB (each open live stream keeps one to notice its client leaving).
+        // The buffer may grow to a generous size, so that our own check (guard::head) sees
+        // an over-long head and answers it with a body; only heads past it get hyper's bare 431.
+        let mut builder = http1::Builder::new();
+        builder.timer(TokioTimer::new()).header_read_timeout(self.header_read_timeout).max_buf_size(head::READ_BUFFER);
         let graceful = GracefulShutdown::new();
         loop {
             let (stream, peer) = tokio::select! {
@@ -198,9 +195,7 @@ impl Application {
                 },
             };
             let Ok(service) = make_service.call(peer).await;
-            let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
-                .into_owned();
+            let connection = builder.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
             let connection = graceful.watch(connection);
             tokio::spawn(async move {
                 if let Err(error) = connection.await {

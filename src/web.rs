@@ -2,7 +2,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum_htmx::{HX_HISTORY_RESTORE_REQUEST, HX_REQUEST, HxRequest};
 use maud::Markup;
@@ -41,9 +41,17 @@ impl HxMode {
     }
 }
 
-/// Whether the request's `name` header says `true`, as htmx sends it.
-fn says_true(parts: &Parts, name: HeaderName) -> bool {
-    parts.headers.get(name).is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"true"))
+/// Whether the `name` header says `true`, as htmx sends it.
+fn says_true(headers: &HeaderMap, name: HeaderName) -> bool {
+    headers.get(name).is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"true"))
+}
+
+impl HxMode {
+    /// From the request's headers: an htmx request (`HX-Request: true`, and nothing else)
+    /// that is not a history restore (the page was not in htmx's cache: it needs all of it).
+    pub fn of(headers: &HeaderMap) -> Self {
+        Self { fragment: says_true(headers, HX_REQUEST) && !says_true(headers, HX_HISTORY_RESTORE_REQUEST) }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for HxMode {
@@ -53,10 +61,7 @@ impl<S: Send + Sync> FromRequestParts<S> for HxMode {
         // Extracted for its side effect: the response then varies by `HX-Request`. The
         // extractor answers for any value; htmx sends exactly `true`, so only that counts.
         let HxRequest(_) = HxRequest::from_request_parts(parts, state).await?;
-        let htmx = says_true(parts, HX_REQUEST);
-        // A history restore (the page was not in htmx's cache) needs the whole document.
-        let restore = says_true(parts, HX_HISTORY_RESTORE_REQUEST);
-        Ok(Self { fragment: htmx && !restore })
+        Ok(Self::of(&parts.headers))
     }
 }
 

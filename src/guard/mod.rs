@@ -3,6 +3,7 @@
 pub mod breaker;
 pub mod client;
 pub mod csrf;
+pub mod head;
 pub mod headers;
 pub mod limits;
 pub mod voter;

@@ -17,7 +17,7 @@ use crate::config::Settings;
 use crate::guard::client::{self, TrustedProxies};
 use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
-use crate::guard::{csrf, headers, voter};
+use crate::guard::{csrf, head, headers, voter};
 use crate::state::AppState;
 use crate::web;
 
@@ -69,7 +69,11 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
         .merge(pages)
         .layer(from_fn_with_state(state.metrics.clone(), crate::metrics::record))
         .layer(crate::telemetry::http_trace());
-    let app = traced.merge(system::probes()).with_state(state);
+    let app = traced
+        .merge(system::probes())
+        .with_state(state)
+        .layer(from_fn_with_state(wording, refusals::bodiless))
+        .layer(from_fn(head::refuse_large));
     let replica = HeaderValue::from_str(&settings.replica_name).unwrap_or(HeaderValue::from_static("unnamed"));
     let proxies = TrustedProxies::new(settings.trusted_proxies.clone());
     app.layer(from_fn_with_state(headers::Policies::new(settings), headers::apply))

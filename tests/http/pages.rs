@@ -173,6 +173,16 @@ async fn a_history_restore_gets_the_whole_page(#[case] backend: Backend) {
     assert!(response.text().await.unwrap().starts_with("<!DOCTYPE html>"));
 }
 
+#[tokio::test]
+async fn only_hx_request_true_asks_for_a_fragment() {
+    let app = spawn_app(Backend::Sqlite).await;
+    for (value, fragment) in [("true", true), ("false", false), ("", false), ("1", false), ("yes", false)] {
+        let response = app.client.get(app.url("/themes/sports")).header("HX-Request", value).send().await.unwrap();
+        let body = response.text().await.unwrap();
+        assert_eq!(!body.starts_with("<!DOCTYPE html>"), fragment, "HX-Request: {value:?}");
+    }
+}
+
 #[apply(on_each_backend)]
 #[tokio::test]
 async fn the_results_fragment_shows_bars_for_every_option(#[case] backend: Backend) {

@@ -12,6 +12,7 @@ struct Attempt {
     method: Method,
     path: String,
     content_type: Option<&'static str>,
+    headers: Vec<(&'static str, String)>,
     body: Vec<u8>,
     status: StatusCode,
     says: &'static str,
@@ -24,7 +25,7 @@ fn attempt(
     status: StatusCode,
     says: &'static str,
 ) -> Attempt {
-    Attempt { what, method, path: path.into(), content_type: None, body: Vec::new(), status, says }
+    Attempt { what, method, path: path.into(), content_type: None, headers: Vec::new(), body: Vec::new(), status, says }
 }
 
 impl Attempt {
@@ -33,6 +34,16 @@ impl Attempt {
         self.body = body.into();
         self
     }
+
+    fn header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
+        self
+    }
+}
+
+/// Past the request line's and the headers' limit (8 KiB each), below hyper's own.
+fn too_long() -> String {
+    "a".repeat(9 * 1024)
 }
 
 async fn send(app: &TestApp, attempt: &Attempt) -> (StatusCode, String, String) {
@@ -43,6 +54,9 @@ async fn send(app: &TestApp, attempt: &Attempt) -> (StatusCode, String, String) 
         .body(attempt.body.clone());
     if let Some(content_type) = attempt.content_type {
         request = request.header("content-type", content_type);
+    }
+    for (name, value) in &attempt.headers {
+        request = request.header(*name, value);
     }
     let response = request.send().await.unwrap();
     let status = response.status();
@@ -106,8 +120,14 @@ async fn every_api_refusal_is_json_that_says_what_is_wrong(#[case] backend: Back
         .body(FORM, "question=x"),
         attempt("broken JSON", Method::POST, "/api/polls", StatusCode::BAD_REQUEST, "parse")
             .body(JSON, "{\"question\":"),
-        attempt("invalid UTF-8 in JSON", Method::POST, format!("/api/polls/{poll}/vote"), StatusCode::BAD_REQUEST, "")
-            .body(JSON, &b"{\"choice\": \"\xff\"}"[..]),
+        attempt(
+            "invalid UTF-8 in JSON",
+            Method::POST,
+            format!("/api/polls/{poll}/vote"),
+            StatusCode::BAD_REQUEST,
+            "invalid unicode code point",
+        )
+        .body(JSON, &b"{\"choice\": \"\xff\"}"[..]),
         attempt(
             "an absurd number",
             Method::POST,
@@ -147,6 +167,28 @@ async fn every_api_refusal_is_json_that_says_what_is_wrong(#[case] backend: Back
             ),
         attempt("lookalike options", Method::POST, "/api/polls", StatusCode::UNPROCESSABLE_ENTITY, "repeats option 1")
             .body(JSON, r#"{"question": "Tea?", "theme": "Sports", "options": [{"text": "Yes"}, {"text": "Ｙｅｓ"}]}"#),
+        attempt(
+            "a request line over the limit",
+            Method::GET,
+            format!("/api/polls/{}", too_long()),
+            StatusCode::URI_TOO_LONG,
+            "The address is too long: at most 8192 bytes",
+        ),
+        attempt(
+            "headers over the limit",
+            Method::GET,
+            "/api/polls",
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers are too large: at most 8192 bytes",
+        )
+        .header("x-padding", too_long()),
+        attempt(
+            "a wrong method on the docs",
+            Method::DELETE,
+            "/api/themes",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "does not take DELETE",
+        ),
     ];
     let polls_before = app.scalar("select count(*) from polls").await;
     for attempt in &attempts {
@@ -191,8 +233,57 @@ async fn every_html_refusal_is_the_error_page(#[case] backend: Backend) {
             "not valid UTF-8",
         )
         .body(FORM, "option=%FF"),
-        attempt("a NUL in a question", Method::POST, "/polls", StatusCode::UNPROCESSABLE_ENTITY, "")
-            .body(FORM, form("Tea%00")),
+        attempt(
+            "a NUL in a question",
+            Method::POST,
+            "/polls",
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "control character (U+0000)",
+        )
+        .body(FORM, form("Tea%00")),
+        attempt(
+            "a request line over the limit",
+            Method::GET,
+            format!("/polls/{}", too_long()),
+            StatusCode::URI_TOO_LONG,
+            "The address is too long",
+        ),
+        attempt(
+            "headers over the limit",
+            Method::GET,
+            format!("/polls/{poll}"),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers are too large",
+        )
+        .header("cookie", format!("crumbs={}", too_long())),
+        attempt(
+            "a wrong method on the health check",
+            Method::POST,
+            "/healthz",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "does not take POST",
+        ),
+        attempt(
+            "a wrong method on readiness",
+            Method::PUT,
+            "/readyz",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "does not take PUT",
+        ),
+        attempt(
+            "a wrong method on the metrics",
+            Method::POST,
+            "/metrics",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "does not take POST",
+        ),
+        attempt(
+            "a wrong method on an asset",
+            Method::DELETE,
+            "/assets/app.css",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "does not take DELETE",
+        ),
     ];
     for attempt in &attempts {
         let (status, content_type, body) = send(&app, attempt).await;
@@ -202,7 +293,38 @@ async fn every_html_refusal_is_the_error_page(#[case] backend: Backend) {
         assert!(body.contains(attempt.says), "{}: should say {:?}: {body}", attempt.what, attempt.says);
     }
     let nul = send(&app, &attempts[6]).await.2;
-    assert!(nul.contains("control character (U+0000)"), "next to the question: {nul}");
+    assert!(nul.contains("field-error"), "the message sits next to the question: {nul}");
     assert_eq!(app.scalar("select count(*) from polls where question like 'Caf%'").await, 0, "nothing stored");
     assert_eq!(app.scalar("select count(*) from votes").await, 0, "nothing stored");
+}
+
+#[tokio::test]
+async fn an_htmx_request_refused_for_its_size_gets_the_error_fragment() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let long = attempt(
+        "a request line over the limit",
+        Method::GET,
+        format!("/themes/{}", too_long()),
+        StatusCode::URI_TOO_LONG,
+        "too long",
+    )
+    .header("hx-request", "true");
+
+    let (status, content_type, body) = send(&app, &long).await;
+
+    assert_eq!(status, StatusCode::URI_TOO_LONG, "{body}");
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(!body.contains("<!DOCTYPE html>") && body.contains("<h1>Address too long</h1>"), "a fragment: {body}");
+}
+
+#[tokio::test]
+async fn a_head_past_even_the_generous_buffer_is_still_refused() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let huge = "a".repeat(80 * 1024);
+
+    let response = app.client.get(app.url("/")).header("x-padding", huge).send().await.unwrap();
+
+    assert_eq!(response.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, "hyper's own answer, past 64 KiB");
+    let after = app.get("/healthz").await;
+    assert_eq!(after.status, StatusCode::OK, "the server goes on serving");
 }
