@@ -54,7 +54,8 @@ mod tests {
 
     #[test]
     fn lengths_count_what_was_sent() {
-        let request = Request::get("/polls/1?x=1").header("host", "a").body(axum::body::Body::empty()).unwrap();
+        let request =
+            Request::get("/polls/1?x=1").header("host", "a").body(axum::body::Body::empty()).expect("a request");
         assert_eq!(request_line_len(&request), "GET /polls/1?x=1 HTTP/1.1\r\n".len());
         assert_eq!(headers_len(&request), "host: a\r\n".len());
     }
