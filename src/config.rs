@@ -112,6 +112,12 @@ pub struct Settings {
     /// `PUBLIC_URL`: the address people reach this site at (`https://votes.example`), for
     /// share links, QR codes, oEmbed and link previews. Unset: taken from each request.
     pub public_url: Option<String>,
+    /// `ALLOWED_HOSTS`: while `PUBLIC_URL` is unset, the `Host` names (comma-separated,
+    /// without port) requests may carry, since links are then built from it. Unset: the
+    /// loopback names and the bind address's own; `None` once `PUBLIC_URL` is set.
+    pub allowed_hosts: Option<Vec<String>>,
+    /// Whether `ALLOWED_HOSTS` was given (else the default above applies).
+    pub allowed_hosts_set: bool,
     /// `EMBED_ALLOWED_ORIGINS`: the sites that may frame `/embed/…` pages, as origins
     /// (`https://blog.example`) separated by commas or spaces; `*` lets any site.
     pub embed_allowed_origins: Vec<String>,
@@ -187,7 +193,7 @@ impl Settings {
         };
         let (name, database_url) = get("DATABASE_URL", "sqlite://data/votestream.db");
         backend_of(&database_url).map_err(|reason| ConfigError { name, value: redact(&database_url), reason })?;
-        Ok(Self {
+        let mut settings = Self {
             database_url,
             bind_addr: parse(get("BIND_ADDR", "127.0.0.1:3000"), "expected host:port, such as 127.0.0.1:3000")?,
             seed_demo: parse_bool(get("SEED_DEMO", "true"))?,
@@ -306,11 +312,22 @@ impl Settings {
                 },
                 None => None,
             },
+            allowed_hosts: None,
+            allowed_hosts_set: false,
             redis_breaker: breaker(
                 &get,
                 [("REDIS_TIMEOUT_MS", "300"), ("REDIS_BREAKER_FAILURES", "3"), ("REDIS_BREAKER_COOLDOWN_MS", "5000")],
             )?,
-        })
+        };
+        let given = lookup("ALLOWED_HOSTS").filter(|v| !v.trim().is_empty());
+        settings.allowed_hosts_set = given.is_some();
+        if settings.public_url.is_none() {
+            settings.allowed_hosts = Some(match given {
+                Some(value) => host_names(("ALLOWED_HOSTS", value))?,
+                None => default_hosts(settings.bind_addr),
+            });
+        }
+        Ok(settings)
     }
 
     /// The storage backend `database_url` names.
@@ -379,6 +396,39 @@ fn origins((name, value): (&'static str, String)) -> Result<Vec<String>, ConfigE
                 value: value.clone(),
                 reason: format!("“{item}” is not an origin such as https://blog.example (or use * alone)"),
             })
+        })
+        .collect()
+}
+
+/// The `Host` names a server answers without `PUBLIC_URL` or `ALLOWED_HOSTS`: loopback's,
+/// and the address it listens on.
+fn default_hosts(bind: SocketAddr) -> Vec<String> {
+    let mut hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(str::to_owned).into();
+    let own = bind.ip().to_string();
+    if !bind.ip().is_unspecified() && !hosts.contains(&own) {
+        hosts.push(own);
+    }
+    hosts
+}
+
+/// Comma-separated host names or addresses, without scheme or port: `votes.example, 10.0.0.7`.
+fn host_names((name, value): (&'static str, String)) -> Result<Vec<String>, ConfigError> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            let host = item.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+            let valid = url::Host::parse(&host).is_ok() || host.parse::<IpAddr>().is_ok();
+            if valid && !host.contains(['/', ':']) || host.parse::<IpAddr>().is_ok() {
+                Ok(host)
+            } else {
+                Err(ConfigError {
+                    name,
+                    value: value.clone(),
+                    reason: format!("“{item}” is not a host name such as votes.example (no scheme, no port)"),
+                })
+            }
         })
         .collect()
 }
@@ -482,6 +532,20 @@ mod tests {
     }
 
     #[test]
+    fn allowed_hosts_default_to_loopback_and_the_bind_address_and_give_way_to_public_url() {
+        assert_eq!(settings(&[]).expect("default").allowed_hosts.expect("a list"), ["localhost", "127.0.0.1", "::1"]);
+        let lan = settings(&[("BIND_ADDR", "192.0.2.7:3000")]).expect("valid");
+        assert_eq!(lan.allowed_hosts.expect("a list"), ["localhost", "127.0.0.1", "::1", "192.0.2.7"]);
+        let any = settings(&[("BIND_ADDR", "0.0.0.0:3000")]).expect("valid");
+        assert_eq!(any.allowed_hosts.expect("a list"), ["localhost", "127.0.0.1", "::1"], "0.0.0.0 names no host");
+        let listed = settings(&[("ALLOWED_HOSTS", "Votes.example, [2001:db8::1], 192.0.2.7")]).expect("valid");
+        assert_eq!(listed.allowed_hosts.expect("a list"), ["votes.example", "2001:db8::1", "192.0.2.7"]);
+        assert!(listed.allowed_hosts_set);
+        let public = settings(&[("PUBLIC_URL", "https://votes.example"), ("ALLOWED_HOSTS", "x.example")]).expect("valid");
+        assert_eq!(public.allowed_hosts, None, "links come from PUBLIC_URL: any Host is harmless");
+    }
+
+    #[test]
     fn embed_origins_are_a_star_or_a_list_of_origins() {
         assert_eq!(settings(&[]).expect("default").embed_allowed_origins, ["*"]);
         let s = settings(&[("EMBED_ALLOWED_ORIGINS", "https://blog.example, http://127.0.0.1:8081")]).expect("valid");
@@ -523,6 +587,9 @@ mod tests {
             ("EMBED_ALLOWED_ORIGINS", "https://a.example *", "is not an origin"),
             ("PUBLIC_URL", "https://a.example https://b.example", "expected one address"),
             ("PUBLIC_URL", "votes.example", "is not an origin"),
+            ("ALLOWED_HOSTS", "https://votes.example", "is not a host name"),
+            ("ALLOWED_HOSTS", "votes.example:8080", "is not a host name"),
+            ("ALLOWED_HOSTS", "votes.example, a b", "is not a host name"),
         ];
         for (name, value, expected) in cases {
             let error = settings(&[(name, value)]).expect_err(name).to_string();

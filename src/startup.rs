@@ -139,6 +139,14 @@ impl Application {
         let listener =
             TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
         let router = routes::router(state.clone(), &settings, VoterCookies::from_settings(&settings)?);
+        let bound = listener.local_addr()?;
+        if settings.public_url.is_none() && !settings.allowed_hosts_set && !bound.ip().is_loopback() {
+            tracing::warn!(
+                address = %bound,
+                "listening beyond loopback with neither PUBLIC_URL nor ALLOWED_HOSTS: only requests naming a \
+                 loopback host or this address are answered; set PUBLIC_URL to the address people use"
+            );
+        }
         tracing::info!(
             database = %settings.database_url_redacted(),
             address = %listener.local_addr()?,

@@ -5,5 +5,6 @@ pub mod client;
 pub mod csrf;
 pub mod head;
 pub mod headers;
+pub mod hosts;
 pub mod limits;
 pub mod voter;

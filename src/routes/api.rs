@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use axum_extra::routing::TypedPath;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 use votestream_views::paths::{PageQuery, api as path};
 
@@ -47,15 +48,40 @@ async fn no_such_endpoint() -> ApiError {
     ApiError(AppError::endpoint_not_found())
 }
 
-/// `Json` whose rejections are JSON errors that say what is wrong with the body.
+/// A JSON object, and only an object, read as `T`. serde's derived structs also accept an
+/// array of their fields in order (`["a"]` for `{"text": "a"}`): the documented shape is
+/// the object, so anything else is refused, naming where it was.
+#[derive(Debug)]
+pub struct Object<T>(pub T);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Only<T>(std::marker::PhantomData<T>);
+        impl<'de, T: DeserializeOwned> Visitor<'de> for Only<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let object = serde_json::Map::deserialize(MapAccessDeserializer::new(map))?;
+                // Keep the path inside (`options[0]`): the caller's tracker sees only this object.
+                serde_path_to_error::deserialize(Value::Object(object)).map(Object).map_err(A::Error::custom)
+            }
+        }
+        deserializer.deserialize_map(Only(std::marker::PhantomData))
+    }
+}
+
+/// `Json` whose rejections are JSON errors that say what is wrong with the body, which
+/// must be an object.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(request, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
+        match Json::<Object<T>>::from_request(request, state).await {
+            Ok(Json(Object(value))) => Ok(Self(value)),
             Err(rejection) => Err(ApiError(match rejection {
                 JsonRejection::JsonDataError(e) => {
                     AppError::Invalid(format!("The JSON body does not fit: {}", e.body_text()))
@@ -207,7 +233,7 @@ async fn results(State(state): State<AppState>, PollId(id): PollId, voter: Voter
 struct NewPollBody {
     question: String,
     theme: String,
-    options: Vec<NewOptionBody>,
+    options: Vec<Object<NewOptionBody>>,
     /// How many options one voter may pick (default 1).
     max_choices: Option<u32>,
     results: Option<ResultsShown>,
@@ -233,7 +259,7 @@ async fn create_poll(
     let draft = PollDraft {
         question: body.question,
         theme: body.theme,
-        options: body.options.into_iter().map(|o| o.text).collect(),
+        options: body.options.into_iter().map(|Object(o)| o.text).collect(),
         max_choices: body.max_choices.map(|n| n.to_string()).unwrap_or_default(),
     };
     let closes_at = body.closes_at.as_deref().map(parse_closing_time).transpose().map_err(AppError::Invalid)?;

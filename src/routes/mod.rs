@@ -17,7 +17,7 @@ use crate::config::Settings;
 use crate::guard::client::{self, TrustedProxies};
 use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
-use crate::guard::{csrf, head, headers, voter};
+use crate::guard::{csrf, head, headers, hosts, voter};
 use crate::state::AppState;
 use crate::web;
 
@@ -67,6 +67,7 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
         .merge(api)
         .merge(assets::router())
         .merge(pages)
+        .layer(from_fn_with_state(hosts::AllowedHosts::new(settings), hosts::check))
         .layer(from_fn_with_state(state.metrics.clone(), crate::metrics::record))
         .layer(crate::telemetry::http_trace());
     let app = traced

@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use votestream_views::{ErrorView, error};
 
+use axum_extra::routing::TypedPath;
 use votestream_views::paths;
 
 use crate::error::{AppError, json_error, json_response};
@@ -113,9 +114,10 @@ pub async fn api(State(wording): State<Wording>, method: Method, request: Reques
     Response::from_parts(parts, body)
 }
 
-/// Whether `path` is the JSON API's.
+/// Whether `path` answers in JSON: the API's, and oEmbed.
 fn is_api(path: &str) -> bool {
-    path.strip_prefix(paths::api::ROOT).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    path == paths::OEmbed::PATH
+        || path.strip_prefix(paths::api::ROOT).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
 /// A refusal made before any router saw the request (an over-long head): `{"error": …}`
@@ -184,8 +186,15 @@ mod tests {
 
     #[test]
     fn the_api_is_its_prefix_and_below() {
-        for (path, api) in [("/api", true), ("/api/polls", true), ("/apis", false), ("/", false), ("/polls/api", false)]
-        {
+        let cases = [
+            ("/api", true),
+            ("/api/polls", true),
+            ("/oembed", true),
+            ("/apis", false),
+            ("/", false),
+            ("/polls/api", false),
+        ];
+        for (path, api) in cases {
             assert_eq!(is_api(path), api, "{path}");
         }
     }

@@ -11,6 +11,7 @@ mod create;
 mod embedded;
 mod embedding;
 mod export;
+mod hostile;
 mod limits;
 mod metrics;
 mod owners;
