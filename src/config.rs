@@ -541,7 +541,8 @@ mod tests {
         let listed = settings(&[("ALLOWED_HOSTS", "Votes.example, [2001:db8::1], 192.0.2.7")]).expect("valid");
         assert_eq!(listed.allowed_hosts.expect("a list"), ["votes.example", "2001:db8::1", "192.0.2.7"]);
         assert!(listed.allowed_hosts_set);
-        let public = settings(&[("PUBLIC_URL", "https://votes.example"), ("ALLOWED_HOSTS", "x.example")]).expect("valid");
+        let public =
+            settings(&[("PUBLIC_URL", "https://votes.example"), ("ALLOWED_HOSTS", "x.example")]).expect("valid");
         assert_eq!(public.allowed_hosts, None, "links come from PUBLIC_URL: any Host is harmless");
     }
 

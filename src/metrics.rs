@@ -73,6 +73,7 @@ pub struct Metrics {
     breakers: Family<DependencyLabels, Gauge>,
     pool: Family<PoolLabels, Gauge>,
     batches: Histogram,
+    waiting: Gauge,
 }
 
 /// Shared handle.
@@ -115,6 +116,8 @@ impl Metrics {
         registry.register("db_pool_connections", "Database connections, in use and idle", pool.clone());
         let batches = Histogram::new(exponential_buckets(1.0, 2.0, 11));
         registry.register("vote_batch_size", "Ballots per transaction of the vote writer", batches.clone());
+        let waiting = Gauge::default();
+        registry.register("votes_waiting", "Ballots the vote writer holds for its next transaction", waiting.clone());
         Arc::new(Self {
             registry,
             requests,
@@ -127,6 +130,7 @@ impl Metrics {
             breakers,
             pool,
             batches,
+            waiting,
         })
     }
 
@@ -142,6 +146,11 @@ impl Metrics {
     }
 
     /// A batch of ballots about to be written.
+    /// Ballots gathered for the writer's next transaction (0 once it is written).
+    pub fn waiting(&self, ballots: usize) {
+        self.waiting.set(i64::try_from(ballots).unwrap_or(i64::MAX));
+    }
+
     pub fn batch(&self, ballots: usize) {
         #[allow(clippy::cast_precision_loss)]
         self.batches.observe(ballots as f64);

@@ -63,15 +63,20 @@ async fn run(mut queue: mpsc::Receiver<Job>, store: DynStore, settings: BatchSet
     let mut batch: Vec<Job> = Vec::with_capacity(settings.max);
     while let Some(first) = queue.recv().await {
         batch.push(first);
+        outlets.metrics.waiting(batch.len());
         let deadline = Instant::now() + settings.wait;
         while batch.len() < settings.max {
             match tokio::time::timeout_at(deadline, queue.recv()).await {
-                Ok(Some(job)) => batch.push(job),
+                Ok(Some(job)) => {
+                    batch.push(job);
+                    outlets.metrics.waiting(batch.len());
+                }
                 // The window closed, or every handle is gone: write what there is.
                 Ok(None) | Err(_) => break,
             }
         }
         write(&store, &outlets, std::mem::take(&mut batch)).await;
+        outlets.metrics.waiting(0);
     }
 }
 

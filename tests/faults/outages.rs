@@ -1,7 +1,8 @@
 //! PostgreSQL and Redis going away and coming back under a running vote load.
 
+use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 use crate::support::postgres::OwnPg;
 use crate::support::redis::OwnRedis;
 use crate::support::sse::SseClient;
-use crate::support::{TestApp, eventually, spawn_replica};
+use crate::support::{TestApp, ballots_by_voter, counters_out_of_step, eventually, spawn_replica, voter_of};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// The load stops by itself after this many votes or this long, whichever comes first.
@@ -26,21 +27,51 @@ const BREAKERS: &[(&str, &str)] = &[
     ("REDIS_BREAKER_COOLDOWN_MS", "500"),
 ];
 
-/// What the load saw.
+/// What the load saw, voter by voter (each vote is a new voter: its id comes back in the
+/// voter cookie of the answer).
 #[derive(Debug, Default)]
 struct Outcome {
     sent: usize,
-    acknowledged: usize,
-    refused_503: usize,
-    /// Of those, answered after a call timed out: "may or may not have been saved".
-    uncertain: usize,
+    acknowledged: HashSet<String>,
+    /// Refused with 503 "nothing was saved".
+    refused: HashSet<String>,
+    /// Refused with 503 after a call timed out: "may or may not have been saved".
+    uncertain: HashSet<String>,
     /// Anything else: a wrong status, a 503 without its JSON and Retry-After, a lost connection.
     unexpected: Vec<String>,
 }
 
+/// Counts the running load's answers as they come, for a test to wait on.
+#[derive(Debug, Default)]
+struct Progress {
+    acknowledged: AtomicUsize,
+    refused: AtomicUsize,
+}
+
+impl Progress {
+    /// Waits until `more` further answers of the kind `count` reads have arrived.
+    async fn moves_on(&self, what: &str, more: usize, count: impl Fn(&Self) -> usize) {
+        let from = count(self);
+        eventually(what, WAIT, async || {
+            let now = count(self);
+            if now >= from + more { Ok(()) } else { Err(now - from) }
+        })
+        .await;
+    }
+
+    async fn acknowledges(&self, more: usize) {
+        self.moves_on(&format!("{more} more votes acknowledged"), more, |p| p.acknowledged.load(Ordering::SeqCst))
+            .await;
+    }
+
+    async fn refuses(&self, more: usize) {
+        self.moves_on(&format!("{more} more votes refused"), more, |p| p.refused.load(Ordering::SeqCst)).await;
+    }
+}
+
 /// Votes without cookies (each one a new voter), alternating between the replicas, four at
 /// a time, until `stop` is set (or the bounds are reached).
-async fn vote_load(urls: Vec<String>, stop: Arc<AtomicBool>) -> Outcome {
+async fn vote_load(urls: Vec<String>, stop: Arc<AtomicBool>, progress: Arc<Progress>) -> Outcome {
     let started = Instant::now();
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
     let mut outcome = Outcome::default();
@@ -56,30 +87,62 @@ async fn vote_load(urls: Vec<String>, stop: Arc<AtomicBool>) -> Outcome {
         n += 4;
         for result in futures::future::join_all(batch).await {
             outcome.sent += 1;
-            match result {
-                Ok(response) if response.status() == StatusCode::OK => outcome.acknowledged += 1,
-                Ok(response) if response.status() == StatusCode::SERVICE_UNAVAILABLE => {
+            let response = match result {
+                Ok(response) => response,
+                Err(error) => {
+                    outcome.unexpected.push(format!("transport: {error}"));
+                    continue;
+                }
+            };
+            let Some(voter) = voter_of(response.headers()) else {
+                outcome.unexpected.push(format!("{}: no voter cookie", response.status()));
+                continue;
+            };
+            match response.status() {
+                StatusCode::OK => {
+                    outcome.acknowledged.insert(voter);
+                    progress.acknowledged.fetch_add(1, Ordering::SeqCst);
+                }
+                StatusCode::SERVICE_UNAVAILABLE => {
                     let retry = response.headers().contains_key("retry-after");
                     let body: Value = response.json().await.unwrap_or_default();
                     // "nothing was saved", or after a timed-out call "may or may not have been
                     // saved": either way a 503 is no acknowledgement.
                     let said = body["error"].as_str().unwrap_or_default();
                     if retry && said.contains("nothing was saved") {
-                        outcome.refused_503 += 1;
+                        outcome.refused.insert(voter);
                     } else if retry && said.contains("may or may not") {
-                        outcome.refused_503 += 1;
-                        outcome.uncertain += 1;
+                        outcome.uncertain.insert(voter);
                     } else {
                         outcome.unexpected.push(format!("503 without its words or Retry-After: {body}"));
                     }
+                    progress.refused.fetch_add(1, Ordering::SeqCst);
                 }
-                Ok(response) => outcome.unexpected.push(format!("{}: {:?}", response.status(), response.text().await)),
-                Err(error) => outcome.unexpected.push(format!("transport: {error}")),
+                status => outcome.unexpected.push(format!("{status}: {:?}", response.text().await)),
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     outcome
+}
+
+/// Who is stored for `poll`, checked against who was told what: every acknowledged voter
+/// exactly once, no voter told "nothing was saved", nobody else but the uncertain; and
+/// every counter equal to its vote rows.
+async fn assert_stored_as_told(database_url: &str, poll: i64, told: &Outcome) -> usize {
+    let stored = ballots_by_voter(database_url, poll).await;
+    for voter in &told.acknowledged {
+        assert_eq!(stored.get(voter), Some(&1), "acknowledged voter {voter} stored exactly once");
+    }
+    for (voter, _) in &stored {
+        assert!(!told.refused.contains(voter), "voter {voter} was told nothing was saved, yet is stored");
+        assert!(
+            told.acknowledged.contains(voter) || told.uncertain.contains(voter),
+            "voter {voter} is stored but was never answered yes or maybe"
+        );
+    }
+    assert_eq!(counters_out_of_step(database_url, poll).await, 0, "every counter equals its vote rows");
+    stored.len()
 }
 
 async fn readyz(app: &TestApp) -> (StatusCode, Value) {
@@ -133,8 +196,9 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
     a.get(&format!("/polls/{poll}")).await; // a page read, so its last good copy exists
     let form_option = a.poll_options(poll).await[1].to_string();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(vote_load(urls, stop.clone()));
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let progress = Arc::new(Progress::default());
+    let load = tokio::spawn(vote_load(urls, stop.clone(), progress.clone()));
+    progress.acknowledges(20).await;
 
     pg.stop();
     let down = eventually("the database breaker open", WAIT, async || {
@@ -149,7 +213,7 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
     let page = a.get(&format!("/polls/{poll}")).await;
     let vote = a.post_json(&format!("/api/polls/{poll}/vote"), &json!({ "choice": 0 })).await;
     let form_vote = a.post_form(&format!("/polls/{poll}/votes"), &[("option", &form_option)]).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    progress.refuses(8).await;
     pg.restart();
     let restarted = Instant::now();
     eventually("the replicas ready again", WAIT, async || {
@@ -158,17 +222,17 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
     .await;
     let recovered = restarted.elapsed();
     let (_, after) = readyz(&b).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    progress.acknowledges(20).await;
     stop.store(true, Ordering::SeqCst);
     let outcome = load.await.unwrap();
-    let stored = a.scalar("select count(*) from votes").await;
+    let stored = assert_stored_as_told(&database_url, poll, &outcome).await;
     println!(
-        "postgres outage: votes sent {}, acknowledged {}, refused 503 {} ({} after a timeout), stored {stored}; \
+        "postgres outage: votes sent {}, acknowledged {}, refused 503 {} and {} more after a timeout, stored {stored}; \
          ready {:.1} s after restart",
         outcome.sent,
-        outcome.acknowledged,
-        outcome.refused_503,
-        outcome.uncertain,
+        outcome.acknowledged.len(),
+        outcome.refused.len(),
+        outcome.uncertain.len(),
         recovered.as_secs_f64()
     );
 
@@ -183,13 +247,9 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
     assert!(form_vote.is_full_document() && form_vote.body.contains("nothing was saved"));
     assert_eq!(after["breakers"]["database"], "closed", "the breaker closed by itself");
     assert!(outcome.unexpected.is_empty(), "every vote acknowledged or a clear 503: {:?}", outcome.unexpected);
-    assert!(outcome.refused_503 > 0, "the outage was felt");
-    assert!(outcome.acknowledged > 0);
-    let extra = (stored as usize).saturating_sub(outcome.acknowledged);
-    assert!(stored as usize >= outcome.acknowledged, "every acknowledged vote stored");
-    assert!(extra <= outcome.uncertain, "no vote refused with 'nothing was saved' was stored");
-    assert_eq!(a.counters_out_of_step().await, 0);
-    viewers_reach(&mut viewers, stored).await;
+    assert!(!outcome.refused.is_empty() || !outcome.uncertain.is_empty(), "the outage was felt");
+    assert!(!outcome.acknowledged.is_empty());
+    viewers_reach(&mut viewers, i64::try_from(stored).unwrap()).await;
     redis.stop().await;
 }
 
@@ -201,8 +261,9 @@ async fn redis_stopped_under_load_keeps_votes_and_live_results_flowing() {
     a.wait_until_subscribed_on(poll, &redis).await;
     b.wait_until_subscribed_on(poll, &redis).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(vote_load(urls.clone(), stop.clone()));
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let progress = Arc::new(Progress::default());
+    let load = tokio::spawn(vote_load(urls.clone(), stop.clone(), progress.clone()));
+    progress.acknowledges(20).await;
 
     redis.stop().await;
     let opened = eventually("the Redis breaker open", WAIT, async || {
@@ -210,16 +271,18 @@ async fn redis_stopped_under_load_keeps_votes_and_live_results_flowing() {
         if body["breakers"]["redis"] != "closed" { Ok((status, body)) } else { Err(body) }
     })
     .await;
-    // While Redis is away: pause the load, and both viewers still reach the true tally.
+    // While Redis is away: votes go on; then pause the load, and both viewers still reach
+    // the true tally.
+    progress.acknowledges(20).await;
     stop.store(true, Ordering::SeqCst);
     let during = load.await.unwrap();
-    let stored_during = a.scalar("select count(*) from votes").await;
-    viewers_reach(&mut viewers, stored_during).await;
+    let stored_during = assert_stored_as_told(&database_url, poll, &during).await;
+    viewers_reach(&mut viewers, i64::try_from(stored_during).unwrap()).await;
     let port = redis.port;
     redis = OwnRedis::start(port).await;
     let restarted = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
-    let load = tokio::spawn(vote_load(urls, stop.clone()));
+    let load = tokio::spawn(vote_load(urls, stop.clone(), progress.clone()));
     eventually("the Redis breakers closed again", WAIT, async || {
         readyz(&a).await.1["breakers"]["redis"] == "closed" && readyz(&b).await.1["breakers"]["redis"] == "closed"
     })
@@ -227,25 +290,26 @@ async fn redis_stopped_under_load_keeps_votes_and_live_results_flowing() {
     let recovered = restarted.elapsed();
     a.wait_until_subscribed_on(poll, &redis).await;
     b.wait_until_subscribed_on(poll, &redis).await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    progress.acknowledges(20).await;
     stop.store(true, Ordering::SeqCst);
-    let after = load.await.unwrap();
-    let stored = a.scalar("select count(*) from votes").await;
+    let mut told = load.await.unwrap();
+    told.sent += during.sent;
+    told.acknowledged.extend(during.acknowledged);
+    told.unexpected.extend(during.unexpected);
+    let stored = assert_stored_as_told(&database_url, poll, &told).await;
     println!(
         "redis outage: votes sent {}, acknowledged {}, stored {stored}; breakers closed {:.1} s after restart",
-        during.sent + after.sent,
-        during.acknowledged + after.acknowledged,
+        told.sent,
+        told.acknowledged.len(),
         recovered.as_secs_f64()
     );
 
     assert_eq!(opened.0, StatusCode::OK, "Redis away does not take a replica out");
+    assert!(told.unexpected.is_empty(), "{:?}", told.unexpected);
     assert!(
-        during.unexpected.is_empty() && after.unexpected.is_empty(),
-        "{:?} {:?}",
-        during.unexpected,
-        after.unexpected
+        told.refused.is_empty() && during.refused.is_empty() && told.uncertain.is_empty(),
+        "votes commit without Redis"
     );
-    assert_eq!(during.refused_503 + after.refused_503, 0, "votes commit without Redis");
-    assert_eq!(stored as usize, during.acknowledged + after.acknowledged);
-    viewers_reach(&mut viewers, stored).await;
+    assert_eq!(stored, told.acknowledged.len(), "exactly the acknowledged voters are stored");
+    viewers_reach(&mut viewers, i64::try_from(stored).unwrap()).await;
 }

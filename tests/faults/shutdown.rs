@@ -1,20 +1,42 @@
-//! A replica stopped with SIGTERM in the middle of a vote burst: the real binary, really
+//! A replica stopped with SIGTERM while votes wait in its writer: the real binary, really
 //! signalled.
 
+use std::collections::HashSet;
 use std::process::Stdio;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use sqlx::Connection;
+use tokio::time::Instant;
 
 use crate::support::sse::SseClient;
-use crate::support::{eventually, postgres};
+use crate::support::{ballots_by_voter, counters_out_of_step, eventually, postgres, voter_of};
 
-const VOTES: usize = 400;
+/// Votes sent before the signal (held by the writer's window), and after it.
+const BEFORE: usize = 48;
+const AFTER: usize = 16;
+
+/// One vote by a new voter: when its answer came, and the voter if it was accepted.
+async fn vote(client: reqwest::Client, url: String) -> (Instant, Result<String, String>) {
+    let answer = client.post(url).json(&json!({ "choice": 0 })).send().await;
+    let result = match answer {
+        Ok(response) if response.status() == StatusCode::OK => {
+            voter_of(response.headers()).ok_or_else(|| "an acknowledgement without a voter".to_owned())
+        }
+        Ok(response) => Err(response.status().to_string()),
+        Err(error) => Err(format!("transport: {error}")),
+    };
+    (Instant::now(), result)
+}
+
+/// `votestream_votes_waiting` from `/metrics`.
+async fn waiting(client: &reqwest::Client, base: &str) -> Option<f64> {
+    let text = client.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+    text.lines().find_map(|l| l.strip_prefix("votestream_votes_waiting ")).and_then(|v| v.trim().parse().ok())
+}
 
 #[tokio::test]
-async fn sigterm_during_a_vote_burst_loses_no_acknowledged_vote_and_ends_streams() {
+async fn sigterm_with_votes_in_flight_answers_them_loses_none_and_ends_streams() {
     let database_url = postgres::server().fresh_database().await;
     let port = postgres::free_port();
     let base = format!("http://127.0.0.1:{port}");
@@ -22,6 +44,8 @@ async fn sigterm_during_a_vote_burst_loses_no_acknowledged_vote_and_ends_streams
         .env("DATABASE_URL", &database_url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
         .env("RATE_LIMIT", "off")
+        // A long batch window, so the signal surely lands while ballots wait in it.
+        .env("VOTE_BATCH_WAIT_MS", "400")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -38,44 +62,49 @@ async fn sigterm_during_a_vote_burst_loses_no_acknowledged_vote_and_ends_streams
     let poll = polls[0]["id"].as_i64().unwrap();
     let mut viewer = SseClient::connect(&format!("{base}/polls/{poll}/events?format=json"), None).await;
     viewer.next_event(Duration::from_secs(10)).await.unwrap();
-
     let vote_url = format!("{base}/api/polls/{poll}/vote");
-    let mut acknowledged = 0;
-    let mut refused = 0;
-    let pid = server.id().unwrap().to_string();
-    for round in 0..VOTES / 16 {
-        let burst =
-            futures::future::join_all((0..16).map(|i| client.post(&vote_url).json(&json!({ "choice": i % 2 })).send()));
-        // The signal lands while the sixth burst is in flight.
-        let signal = async {
-            if round == 5 {
-                tokio::time::sleep(Duration::from_millis(2)).await;
-                let signalled = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-                assert!(signalled.success());
-            }
-        };
-        let (results, ()) = tokio::join!(burst, signal);
-        for result in results {
-            match result {
-                Ok(response) if response.status() == StatusCode::OK => acknowledged += 1,
-                // After the signal: refused connections, or an answer that was not "accepted".
-                _ => refused += 1,
-            }
+
+    let before: Vec<_> = (0..BEFORE).map(|_| tokio::spawn(vote(client.clone(), vote_url.clone()))).collect();
+    let held = eventually("ballots waiting in the writer", Duration::from_secs(10), async || {
+        match waiting(&client, &base).await {
+            Some(n) if n >= 1.0 => Ok(n),
+            other => Err(other),
         }
+    })
+    .await;
+    let signalled_at = Instant::now();
+    let signalled = std::process::Command::new("kill").args(["-TERM", &server.id().unwrap().to_string()]).status();
+    assert!(signalled.unwrap().success());
+    let after: Vec<_> = (0..AFTER).map(|_| tokio::spawn(vote(client.clone(), vote_url.clone()))).collect();
+
+    let mut answers = Vec::new();
+    for task in before.into_iter().chain(after) {
+        answers.push(task.await.unwrap());
     }
     let exit = tokio::time::timeout(Duration::from_secs(30), server.wait()).await.expect("the server exits").unwrap();
     while viewer.next_event(Duration::from_secs(10)).await.is_some() {}
-    let mut connection = sqlx::PgConnection::connect(&database_url).await.unwrap();
-    let (stored,): (i64,) = sqlx::query_as("select count(*) from votes").fetch_one(&mut connection).await.unwrap();
+    let acknowledged: HashSet<String> = answers.iter().filter_map(|(_, r)| r.as_ref().ok().cloned()).collect();
+    let drained = answers.iter().filter(|(at, r)| r.is_ok() && *at > signalled_at).count();
+    let unanswered = answers.iter().filter(|(_, r)| r.as_ref().is_err_and(|e| e.starts_with("transport"))).count();
+    let stored = ballots_by_voter(&database_url, poll).await;
     println!(
-        "SIGTERM mid-burst: votes sent {VOTES}, acknowledged {acknowledged}, not acknowledged {refused}, stored {stored}"
+        "SIGTERM with {held} ballots waiting: sent {}, acknowledged {} ({drained} after the signal), not \
+         acknowledged {}, stored {}",
+        BEFORE + AFTER,
+        acknowledged.len(),
+        answers.len() - acknowledged.len(),
+        stored.len()
     );
 
     assert!(exit.success(), "a clean exit: {exit}");
-    assert!(acknowledged >= 5 * 16 - 16, "the votes before the signal were taken");
-    assert!(refused > 0, "the server stopped taking votes");
-    assert!(stored as usize >= acknowledged, "no acknowledged vote lost");
-    assert!(stored as usize <= acknowledged + 16, "at most the burst in flight at the signal was stored unanswered");
+    assert!(drained >= 1, "ballots in flight at the signal were written and answered during the drain");
+    assert!(acknowledged.len() < BEFORE + AFTER, "the server stopped taking votes");
+    for voter in &acknowledged {
+        assert_eq!(stored.get(voter), Some(&1), "acknowledged voter {voter} stored exactly once");
+    }
+    let strangers = stored.keys().filter(|v| !acknowledged.contains(*v)).count();
+    assert!(strangers <= unanswered, "{strangers} stored voters never acknowledged, beyond {unanswered} unanswered");
+    assert_eq!(counters_out_of_step(&database_url, poll).await, 0, "every counter equals its vote rows");
     assert!(viewer.retry.is_some(), "the stream told the browser when to reconnect");
     assert!(viewer.has_ended(), "the server closed the stream rather than leaving it hanging");
 }

@@ -11,13 +11,15 @@ use serde_json::json;
 use crate::support::{Backend, Page, TestApp, new_client, on_each_backend, spawn_app_with};
 
 /// (batches written, ballots in them) from `/metrics`.
-async fn batches(app: &TestApp) -> (u64, u64) {
+/// One series of `/metrics`, by the start of its line.
+async fn metric(app: &TestApp, name: &str) -> u64 {
     let text = app.get("/metrics").await.body;
-    let read = |name: &str| -> u64 {
-        let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in\n{text}"));
-        line.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64
-    };
-    (read("votestream_vote_batch_size_count "), read("votestream_vote_batch_size_sum "))
+    let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name} in\n{text}"));
+    line.rsplit(' ').next().unwrap().parse::<f64>().unwrap() as u64
+}
+
+async fn batches(app: &TestApp) -> (u64, u64) {
+    (metric(app, "votestream_vote_batch_size_count ").await, metric(app, "votestream_vote_batch_size_sum ").await)
 }
 
 /// Each of `options` voted by a new voter, all at once.
@@ -145,7 +147,11 @@ async fn shutdown_writes_the_ballots_that_were_waiting(#[case] backend: Backend)
         })
         .collect();
     // The ballots wait in the writer's 1.5 s window when the server is told to stop.
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    crate::support::eventually("five ballots waiting in the writer", std::time::Duration::from_secs(10), async || {
+        let waiting = metric(&app, "votestream_votes_waiting ").await;
+        if waiting == 5 { Ok(()) } else { Err(waiting) }
+    })
+    .await;
 
     app.state.shutdown.cancel();
 

@@ -204,8 +204,14 @@ async fn a_viewer_that_stops_reading_does_not_hold_back_voters_or_other_viewers(
     let poll = app.first_poll("OnTrend").await;
     let options = app.poll_options(poll).await;
     let url = app.url(&format!("/polls/{poll}/events"));
-    // Connected, then never read again.
-    let _stalled = reqwest::get(&url).await.unwrap();
+    // Connected with a small receive buffer, asked for the HTML stream, then never read again.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(app.addr).await.unwrap();
+    let request =
+        format!("GET /polls/{poll}/events HTTP/1.1\r\nHost: {}\r\nAccept: text/event-stream\r\n\r\n", app.addr);
+    tokio::io::AsyncWriteExt::write_all(&mut stalled, request.as_bytes()).await.unwrap();
+    let stalled_port = stalled.local_addr().unwrap().port();
     let mut reader = SseClient::connect(&format!("{url}?format=json"), None).await;
     reader.next_event(WAIT).await.unwrap();
 
@@ -225,6 +231,33 @@ async fn a_viewer_that_stops_reading_does_not_hold_back_voters_or_other_viewers(
     assert!(statuses.iter().all(|s| *s == StatusCode::SEE_OTHER));
     let last = reader.until(WAIT, "the final tally", |e| e.json()["total"] == 300).await;
     assert_eq!(last.id.as_deref(), Some("300"));
+    // The stalled viewer really stopped reading: its receive queue holds unread bytes and
+    // the server holds frames it could not send to it.
+    let (unread, unsent) = tcp_queues(stalled_port, app.addr.port());
+    assert!(unread > 0, "the stalled socket has bytes it never read");
+    assert!(unsent > 0, "the server's side of it holds frames the viewer would not take");
+    drop(stalled);
+}
+
+/// From `/proc/net/tcp`: bytes waiting unread at the client's end (local `client` port) and
+/// unsent at the server's end of the same connection.
+fn tcp_queues(client: u16, server: u16) -> (u64, u64) {
+    let table = std::fs::read_to_string("/proc/net/tcp").unwrap();
+    let port = |address: &str| u16::from_str_radix(address.rsplit(':').next().unwrap(), 16).unwrap();
+    let (mut unread, mut unsent) = (0, 0);
+    for line in table.lines().skip(1) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (local, remote) = (port(fields[1]), port(fields[2]));
+        let (tx, rx) = fields[4].split_once(':').unwrap();
+        let (tx, rx) = (u64::from_str_radix(tx, 16).unwrap(), u64::from_str_radix(rx, 16).unwrap());
+        if local == client && remote == server {
+            unread = rx;
+        }
+        if local == server && remote == client {
+            unsent = tx;
+        }
+    }
+    (unread, unsent)
 }
 
 #[apply(on_each_backend)]

@@ -159,6 +159,43 @@ impl Page {
     }
 }
 
+/// The voter id a response gave its new voter: the signed `vs_voter` cookie's value ends
+/// with it. `None` when the response set no voter cookie.
+pub fn voter_of(headers: &HeaderMap) -> Option<String> {
+    headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|cookie| {
+        let value = cookie.split(';').next()?.strip_prefix("vs_voter=")?;
+        (value.len() >= 32).then(|| value[value.len() - 32..].to_owned())
+    })
+}
+
+/// The voters with a ballot in `poll`, each with how many ballots (one, if all is well).
+pub async fn ballots_by_voter(database_url: &str, poll: i64) -> HashMap<String, i64> {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(database_url).await.unwrap();
+    let rows: Vec<(String, i64)> =
+        sqlx::query_as("select voter_key, count(*) from ballots where poll_id = $1 group by voter_key")
+            .bind(poll)
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    rows.into_iter().collect()
+}
+
+/// Options of `poll` whose counter differs from their vote rows (should be none).
+pub async fn counters_out_of_step(database_url: &str, poll: i64) -> i64 {
+    use sqlx::Connection;
+    let mut connection = sqlx::PgConnection::connect(database_url).await.unwrap();
+    let (n,): (i64,) = sqlx::query_as(
+        "select count(*) from options o where o.poll_id = $1 \
+         and o.votes <> (select count(*) from votes v where v.option_id = o.id)",
+    )
+    .bind(poll)
+    .fetch_one(&mut connection)
+    .await
+    .unwrap();
+    n
+}
+
 pub fn new_client() -> Client {
     Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().unwrap()
 }
