@@ -178,12 +178,17 @@ pub fn share(origin: &str, poll: &Poll) -> Share {
     }
 }
 
+/// The embed frame's size as oEmbed suggests it; the snippet starts at this height, which
+/// `embed-host.js` then fits to the poll (without scripts, the frame keeps it).
+pub const EMBED_WIDTH: u32 = 560;
+pub const EMBED_HEIGHT: u32 = 420;
+
 /// The iframe snippet that embeds a poll in another site's page, as the README documents
 /// it. It is text to copy (and oEmbed's `html`), so the question is escaped here.
 pub fn embed_snippet(origin: &str, poll_id: i64, question: &str) -> String {
     let title = question.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;");
     format!(
-        "<iframe src=\"{origin}{}\" title=\"{title}\" style=\"width:100%;border:0\" loading=\"lazy\"></iframe>\n\
+        "<iframe src=\"{origin}{}\" title=\"{title}\" style=\"width:100%;height:{EMBED_HEIGHT}px;border:0\" loading=\"lazy\"></iframe>\n\
          <script src=\"{origin}{}\" async></script>",
         paths::EmbedPoll { id: poll_id },
         paths::EMBED_HOST_JS.unversioned(),

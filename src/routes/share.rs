@@ -16,12 +16,9 @@ use votestream_views::paths;
 use super::PollId;
 use crate::error::{ApiError, AppError};
 use crate::guard::client::OverHttps;
+use crate::present::{EMBED_HEIGHT, EMBED_WIDTH};
 use crate::state::AppState;
 use crate::{present, service};
-
-/// Width and height of the embed frame oEmbed suggests.
-const EMBED_WIDTH: u32 = 560;
-const EMBED_HEIGHT: u32 = 420;
 
 /// The QR code, among the pages.
 pub fn pages() -> Router<AppState> {
