@@ -1,5 +1,7 @@
 //! VoteStream: themed polls, votes and result bars, server-rendered with maud and htmx.
 
+pub mod announce;
+pub mod app;
 pub mod cache;
 pub mod cli;
 pub mod config;
@@ -11,7 +13,6 @@ pub mod metrics;
 pub mod present;
 pub mod routes;
 pub mod seed;
-pub mod service;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -17,8 +17,8 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::domain::VoteOutcome;
-use crate::guard::breaker::{Breaker, State as BreakerState};
-use crate::state::AppState;
+use crate::guard::breaker::{Breaker, Breakers, State as BreakerState};
+use crate::store::DynStore;
 
 /// The content type of the OpenMetrics text format, which Prometheus reads.
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -201,12 +201,12 @@ impl Metrics {
     }
 
     /// The text exposition, with the gauges read now.
-    fn render(&self, state: &AppState) -> String {
-        self.breaker("database", &state.breakers.database);
-        if let Some(redis) = &state.breakers.redis {
+    fn render(&self, breakers: &Breakers, store: &DynStore) -> String {
+        self.breaker("database", &breakers.database);
+        if let Some(redis) = &breakers.redis {
             self.breaker("redis", redis);
         }
-        if let Some(pool) = state.store.pool() {
+        if let Some(pool) = store.pool() {
             self.pool.get_or_create(&PoolLabels { state: "in_use" }).set(i64::from(pool.in_use));
             self.pool.get_or_create(&PoolLabels { state: "idle" }).set(i64::from(pool.idle));
         }
@@ -244,7 +244,11 @@ pub async fn record(State(metrics): State<SharedMetrics>, request: Request, next
 }
 
 /// `GET /metrics`, outside the rate limits.
-pub async fn expose(State(state): State<AppState>) -> Response {
-    let text = state.metrics.render(&state);
+pub async fn expose(
+    State(metrics): State<SharedMetrics>,
+    State(breakers): State<Breakers>,
+    State(store): State<DynStore>,
+) -> Response {
+    let text = metrics.render(&breakers, &store);
     ([(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))], text).into_response()
 }

@@ -15,6 +15,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::Service;
 
+use crate::announce::Announcer;
+use crate::app::Polls;
 use crate::cache::{DynCache, LocalCache, RedisCache};
 use crate::config::{Backend, Settings};
 use crate::guard::breaker::{Breaker, Breakers, SystemClock};
@@ -24,7 +26,7 @@ use crate::guard::voter::VoterCookies;
 use crate::live::stream::StreamConfig;
 use crate::live::{Hub, Live, LocalBus, redis};
 use crate::metrics::Metrics;
-use crate::routes::share::PublicUrl;
+use crate::web::PublicUrl;
 use crate::state::{AppState, Shared};
 use crate::store::DynStore;
 use crate::store::guarded::GuardedStore;
@@ -113,17 +115,16 @@ impl Application {
             tracing::warn!("RATE_LIMIT=off: no quotas and no caps on live streams (for load tests only)");
         }
         let live = Arc::new(live);
+        let announcer = Announcer::new(cache.clone(), live.clone());
         let votes = VoteWriter::start(
             store.clone(),
             settings.vote_batch,
-            Outlets { cache: cache.clone(), live: live.clone(), metrics: metrics.clone() },
+            Outlets { announcer: announcer.clone(), metrics: metrics.clone() },
         );
+        let polls = Polls::new(store, cache, live, votes, announcer);
+        tokio::spawn(polls.clone().close_at_deadlines(shutdown.clone()));
         let state = AppState::new(Shared {
-            store,
-            cache,
-            live,
-            votes,
-            shapes: crate::service::Shapes::new(crate::service::SHAPES_KEPT),
+            polls,
             streams: StreamConfig {
                 throttle: settings.sse_throttle,
                 retry: settings.sse_retry,
@@ -135,7 +136,6 @@ impl Application {
             metrics,
             public_url: PublicUrl(settings.public_url.clone()),
         });
-        tokio::spawn(crate::service::close_at_deadlines(state.clone()));
         let listener =
             TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
         let router = routes::router(state.clone(), &settings, VoterCookies::from_settings(&settings)?);

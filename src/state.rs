@@ -5,15 +5,13 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use tokio_util::sync::CancellationToken;
 
-use crate::cache::DynCache;
+use crate::app::Polls;
 use crate::guard::breaker::Breakers;
 use crate::guard::limits::Limits;
-use crate::live::Live;
 use crate::live::stream::StreamConfig;
 use crate::metrics::SharedMetrics;
-use crate::routes::share::PublicUrl;
 use crate::store::DynStore;
-use crate::writer::VoteWriter;
+use crate::web::PublicUrl;
 
 /// The application state; handlers extract only the parts they use. One `Arc`, so the
 /// clone axum makes for every request and layer is one atomic increment (cloning the
@@ -37,9 +35,15 @@ impl std::ops::Deref for AppState {
     }
 }
 
+impl FromRef<AppState> for Polls {
+    fn from_ref(state: &AppState) -> Self {
+        state.polls.clone()
+    }
+}
+
 impl FromRef<AppState> for DynStore {
     fn from_ref(state: &AppState) -> Self {
-        state.store.clone()
+        state.polls.store().clone()
     }
 }
 
@@ -55,14 +59,16 @@ impl FromRef<AppState> for PublicUrl {
     }
 }
 
-/// What the state holds.
+impl FromRef<AppState> for SharedMetrics {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
+
+/// What the state holds: the core, and what the HTTP layers need around it.
 pub struct Shared {
-    /// Storage.
-    pub store: DynStore,
-    /// Cache-aside for reads.
-    pub cache: DynCache,
-    /// Live updates.
-    pub live: Arc<Live>,
+    /// Every poll operation.
+    pub polls: Polls,
     /// SSE timing.
     pub streams: StreamConfig,
     /// Cancelled on shutdown: live streams end so the server can drain.
@@ -71,10 +77,6 @@ pub struct Shared {
     pub limits: Limits,
     /// The dependencies' circuit breakers.
     pub breakers: Breakers,
-    /// What never changes about each poll, for checking ballots without the database.
-    pub shapes: crate::service::Shapes,
-    /// Where ballots go: the replica's vote writer.
-    pub votes: VoteWriter,
     /// What `/metrics` shows.
     pub metrics: SharedMetrics,
     /// `PUBLIC_URL`, for absolute links.

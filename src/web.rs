@@ -12,6 +12,10 @@ use votestream_views::layout;
 use crate::error::AppError;
 use crate::guard::breaker::Breaker;
 
+/// `PUBLIC_URL`, when set: the address people reach the site at.
+#[derive(Debug, Clone, Default)]
+pub struct PublicUrl(pub Option<String>);
+
 /// Whether the request wants the fragment alone (an htmx swap) or a whole document.
 /// Extracting it marks the response as varying by `HX-Request` (axum-htmx's auto-vary).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -10,10 +10,10 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use crate::cache::DynCache;
+use crate::announce::Announcer;
 use crate::config::BatchSettings;
 use crate::domain::{Ballot, VoteOutcome};
-use crate::live::{Live, PollUpdate};
+use crate::live::PollUpdate;
 use crate::metrics::SharedMetrics;
 use crate::store::{DynStore, StoreError, StoreResult};
 
@@ -28,10 +28,8 @@ struct Job {
 
 /// What the writer needs besides the store: where committed tallies go.
 pub struct Outlets {
-    /// Stale cached polls are dropped here.
-    pub cache: DynCache,
-    /// Viewers hear of each touched poll here.
-    pub live: Arc<Live>,
+    /// Each touched poll is announced here (its cached copy dropped, its viewers told).
+    pub announcer: Announcer,
     /// Outcomes and batch sizes are counted here.
     pub metrics: SharedMetrics,
 }
@@ -93,10 +91,7 @@ async fn write(store: &DynStore, outlets: &Outlets, jobs: Vec<Job>) {
                     touched.entry(poll.id).or_insert(poll);
                 }
             }
-            let updates = touched.into_iter().map(|(id, poll)| async move {
-                let key = crate::service::cache_key(id);
-                tokio::join!(outlets.cache.forget(&key), outlets.live.publish(PollUpdate::of(poll)));
-            });
+            let updates = touched.into_values().map(|poll| outlets.announcer.announce(PollUpdate::of(poll)));
             futures::future::join_all(updates).await;
             for (reply, outcome) in replies.into_iter().zip(outcomes) {
                 outlets.metrics.vote(&outcome);

@@ -24,8 +24,7 @@ use crate::error::{ApiError, AppError, json_response};
 use crate::guard::limits::Limits;
 use crate::guard::voter::Voter;
 use crate::present::{self, Tally};
-use crate::service;
-use crate::service::Shape;
+use crate::app::Shape;
 use crate::state::AppState;
 use crate::store::{DynStore, PollFilter};
 
@@ -215,16 +214,16 @@ async fn polls(State(store): State<DynStore>, Query(query): Query<PollsQuery>) -
 }
 
 async fn poll(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> ApiResult<Json<Value>> {
-    let poll = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    let theme = state.store.theme_by_id(poll.theme_id).await?;
-    let sees = service::sees_results(&state, &crate::live::PollUpdate::of(&poll), &voter).await;
+    let poll = state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let theme = state.polls.store().theme_by_id(poll.theme_id).await?;
+    let sees = state.polls.sees_results(&crate::live::PollUpdate::of(&poll), &voter).await;
     Ok(Json(poll_json(&poll, theme.as_ref(), sees)))
 }
 
 /// The results as this caller may see them (withheld: the number who voted).
 async fn results(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> ApiResult<Json<Value>> {
-    let update = service::current(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    let sees = service::sees_results(&state, &update, &voter).await;
+    let update = state.polls.current(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let sees = state.polls.sees_results(&update, &voter).await;
     Ok(Json(present::results_json(&update.tally(), sees)))
 }
 
@@ -255,7 +254,7 @@ async fn create_poll(
     origin: SiteOrigin,
     ApiJson(body): ApiJson<NewPollBody>,
 ) -> ApiResult {
-    let theme = state.store.theme(body.theme.trim()).await?;
+    let theme = state.polls.store().theme(body.theme.trim()).await?;
     let draft = PollDraft {
         question: body.question,
         theme: body.theme,
@@ -270,8 +269,8 @@ async fn create_poll(
                 protection: body.protection.unwrap_or_default(),
                 closes_at,
             };
-            let (id, key) = service::create(&state, &new_poll).await?;
-            let poll = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+            let (id, key) = state.polls.create(&new_poll).await?;
+            let poll = state.polls.store().poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
             let mut json = poll_json(&poll, theme.as_ref(), true);
             json["manage_url"] = json!(manage_url(&origin, id, &key));
             json["manage_key"] = json!(key.expose());
@@ -340,12 +339,12 @@ async fn vote(
     ApiJson(body): ApiJson<VoteBody>,
 ) -> ApiResult {
     // Checked against what never changes about the poll before the writer sees it.
-    let shape = service::shape(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let shape = state.polls.shape(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let ballot = voter.ballot(id, body.option_ids(&shape)?);
     if let Some(refusal) = shape.refusal(id, &ballot.options) {
         return Err(AppError::from(refusal).into());
     }
-    match service::vote(&state, &ballot).await? {
+    match state.polls.cast(&ballot).await? {
         VoteOutcome::Accepted { poll } => {
             let mut answer = json!({
                 "status": "accepted",

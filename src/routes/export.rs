@@ -8,7 +8,6 @@ use votestream_views::components::percent;
 use super::PollId;
 use crate::domain::{PollOption, VoterId};
 use crate::error::{ApiError, AppError};
-use crate::service;
 use crate::state::AppState;
 
 /// A cell a spreadsheet would run as a formula (`=…`, `+…`, `-…`, `@…`) gets a leading
@@ -37,8 +36,8 @@ pub fn results_csv(options: &[PollOption]) -> Result<String, csv::Error> {
 
 /// `GET /api/polls/{id}/results.csv`: a download named after the poll.
 pub async fn csv(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> Result<Response, ApiError> {
-    let update = service::current(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    if !service::sees_results(&state, &update, &voter).await {
+    let update = state.polls.current(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    if !state.polls.sees_results(&update, &voter).await {
         return Err(AppError::Forbidden(
             "The results of this poll are not shown yet, so they cannot be downloaded.".into(),
         )

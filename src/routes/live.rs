@@ -15,7 +15,6 @@ use crate::error::{ApiError, AppError, Result};
 use crate::guard::client::ClientIp;
 use crate::guard::limits::StreamsFull;
 use crate::live::stream::{self, Format, Lifetime};
-use crate::service;
 use crate::state::AppState;
 
 /// Routes that share the HTML guards.
@@ -77,7 +76,7 @@ async fn poll_stream(
         Ok(lifetime) => lifetime,
         Err(full) => return Ok(full.into_response()),
     };
-    let mut watcher = state.live.hub().watch(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let mut watcher = state.polls.live().hub().watch(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let last_seen = last_event_id(headers);
     let current = watcher.latest();
     // A closed poll the client already has in full: 204 tells EventSource to stop retrying.
@@ -85,7 +84,7 @@ async fn poll_stream(
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     // Looked up once per stream, only while the owner's rule makes it matter.
-    let voted = current.withholds() && service::voted(state, id, &voter).await.unwrap_or(false);
+    let voted = current.withholds() && state.polls.voted(id, &voter).await.unwrap_or(false);
     let events = stream::poll_events(watcher, format, (last_seen, voted), lifetime);
     Ok(streaming(events))
 }
@@ -125,10 +124,10 @@ async fn theme_events(
         Ok(lifetime) => lifetime,
         Err(full) => return Ok(full.into_response()),
     };
-    let theme = state.store.theme(&slug).await?.ok_or_else(|| AppError::theme_not_found(&slug))?;
+    let theme = state.polls.store().theme(&slug).await?.ok_or_else(|| AppError::theme_not_found(&slug))?;
     let page = Page::parse(query.after, query.limit).map_err(AppError::Invalid)?;
-    let polls = state.store.polls_of_theme(theme.id, page).await?;
-    let watchers = polls.iter().map(|poll| state.live.hub().watch_loaded(poll)).collect();
+    let polls = state.polls.store().polls_of_theme(theme.id, page).await?;
+    let watchers = polls.iter().map(|poll| state.polls.live().hub().watch_loaded(poll)).collect();
     let events = stream::theme_events(theme.slug, watchers, format, last_event_id(&headers), lifetime);
     Ok(streaming(events))
 }

@@ -24,7 +24,6 @@ use crate::domain::{
 };
 use crate::error::{ApiError, AppError, Result};
 use crate::present::{self, Tally};
-use crate::service;
 use crate::state::AppState;
 use crate::web::HxMode;
 
@@ -46,7 +45,7 @@ fn key_of(raw: &str) -> Result<ManageKey> {
 }
 
 async fn owned(state: &AppState, id: i64, key: &ManageKey) -> Result<Poll> {
-    service::owned(state, id, key).await?.ok_or_else(AppError::not_the_owner)
+    state.polls.owned(id, key).await?.ok_or_else(AppError::not_the_owner)
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,7 +150,7 @@ async fn act(
         Some("reopen") => OwnerChange::Reopen,
         Some("settings") => OwnerChange::Configure(form_settings(&poll, &form)?),
         Some("delete") if form.confirm.as_deref() == Some("yes") => {
-            if !service::delete(&state, link.id, &key).await? {
+            if !state.polls.delete(link.id, &key).await? {
                 return Err(AppError::not_the_owner());
             }
             return Ok(mode.render(StatusCode::OK, "Poll deleted", manage::deleted(&poll.question, poll.total())));
@@ -164,7 +163,7 @@ async fn act(
         Some(other) => return Err(AppError::BadRequest(format!("The form asked for “{other}”, which it cannot do."))),
         None => return Err(AppError::BadRequest("The form did not say what to do.".into())),
     };
-    service::change(&state, link.id, &key, change).await?.ok_or_else(AppError::not_the_owner)?;
+    state.polls.change(link.id, &key, change).await?.ok_or_else(AppError::not_the_owner)?;
     // Post/redirect/get: a reload does not repeat the change.
     Ok(Redirect::to(&link.to_string()).into_response())
 }
@@ -221,7 +220,7 @@ pub async fn patch(
             protection: body.protection.unwrap_or(poll.settings.protection),
             closes_at,
         };
-        poll = service::change(&state, id, &key, OwnerChange::Configure(settings))
+        poll = state.polls.change(id, &key, OwnerChange::Configure(settings))
             .await?
             .ok_or_else(AppError::not_the_owner)?;
     }
@@ -229,9 +228,9 @@ pub async fn patch(
         && closed != poll.closed
     {
         let change = if closed { OwnerChange::Close } else { OwnerChange::Reopen };
-        poll = service::change(&state, id, &key, change).await?.ok_or_else(AppError::not_the_owner)?;
+        poll = state.polls.change(id, &key, change).await?.ok_or_else(AppError::not_the_owner)?;
     }
-    let theme = state.store.theme_by_id(poll.theme_id).await?;
+    let theme = state.polls.store().theme_by_id(poll.theme_id).await?;
     Ok(Json(poll_json(&poll, theme.as_ref(), true)))
 }
 
@@ -241,7 +240,7 @@ pub async fn delete(
     PollId(id): PollId,
     OwnerKey(key): OwnerKey,
 ) -> Result<StatusCode, ApiError> {
-    if service::delete(&state, id, &key).await? {
+    if state.polls.delete(id, &key).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(AppError::not_the_owner().into())

@@ -22,7 +22,7 @@ use crate::present::Tally;
 use crate::state::AppState;
 use crate::store::{DynStore, Store};
 use crate::web::HxMode;
-use crate::{present, service};
+use crate::present;
 
 pub fn router(limits: &Limits) -> Router<AppState> {
     Router::new()
@@ -106,7 +106,7 @@ impl Intent {
 #[tracing::instrument(skip_all)]
 async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<PollForm>) -> Result<Response> {
     let intent = Intent::parse(form.intent.as_deref())?;
-    let themes = state.store.themes().await?;
+    let themes = state.polls.store().themes().await?;
     let mut draft =
         PollDraft { question: form.question, theme: form.theme, options: form.option, max_choices: form.max_choices };
     let render = |status, draft, problems: &[_], focus_option| {
@@ -133,7 +133,7 @@ async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<Po
             match draft.validate(theme_id) {
                 Ok(new_poll) => {
                     // To the manage page, which shows the manage link this once.
-                    let (id, key) = service::create(&state, &new_poll).await?;
+                    let (id, key) = state.polls.create(&new_poll).await?;
                     Ok(Redirect::to(&paths::manage_new(id, key.expose())).into_response())
                 }
                 Err(problems) => Ok(render(StatusCode::UNPROCESSABLE_ENTITY, draft, &problems, None)),
@@ -188,8 +188,8 @@ async fn show(
     mode: HxMode,
     origin: SiteOrigin,
 ) -> Result<Response> {
-    let found = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(state.store.as_ref(), found, &voter, (mode, Frame::Site(origin)), StatusCode::OK, None).await
+    let found = state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    render_vote_page(state.polls.store().as_ref(), found, &voter, (mode, Frame::Site(origin)), StatusCode::OK, None).await
 }
 
 /// `/embed/polls/{id}`: the poll alone, for an iframe (the framing rule is in `guard::headers`).
@@ -200,8 +200,8 @@ async fn show_embedded(
     voter: Voter,
     mode: HxMode,
 ) -> Result<Response> {
-    let found = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(state.store.as_ref(), found, &voter, (mode, Frame::Embedded), StatusCode::OK, None).await
+    let found = state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    render_vote_page(state.polls.store().as_ref(), found, &voter, (mode, Frame::Embedded), StatusCode::OK, None).await
 }
 
 /// The ballot as posted: one `option` (a button), or several (checkboxes).
@@ -253,13 +253,13 @@ async fn cast(
     if options.is_empty() {
         return Err(AppError::Invalid("Choose one of the options before voting.".into()));
     }
-    let shape = service::shape(state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let shape = state.polls.shape(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let ballot = voter.ballot(id, options);
     // Checked against what never changes about the poll before the writer sees it.
     let refusal = match shape.refusal(id, &ballot.options) {
         Some(refusal @ Refusal::TooManyChoices { .. }) => AppError::from(refusal),
         Some(refusal) => return Err(refusal.into()),
-        None => match service::vote(state, &ballot).await? {
+        None => match state.polls.cast(&ballot).await? {
             VoteOutcome::Accepted { .. } if voter.fresh && frame == Frame::Embedded => {
                 return accepted_without_cookie(state, id, voter, (mode, frame)).await;
             }
@@ -274,8 +274,8 @@ async fn cast(
         },
     };
     // Refused for the voter's own or the poll's state: the poll as it stands, with the reason.
-    let found = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(state.store.as_ref(), found, voter, (mode, frame), refusal.status(), Some(refusal.to_string()))
+    let found = state.polls.store().poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    render_vote_page(state.polls.store().as_ref(), found, voter, (mode, frame), refusal.status(), Some(refusal.to_string()))
         .await
 }
 
@@ -289,11 +289,11 @@ async fn accepted_without_cookie(
     voter: &Voter,
     (mode, frame): (HxMode, Frame),
 ) -> Result<Response> {
-    let found = state.store.poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let found = state.polls.store().poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let path = frame.poll_path(id);
     let voted = Voter { fresh: false, ..voter.clone() };
     let mut response =
-        render_vote_page(state.store.as_ref(), found, &voted, (mode, frame), StatusCode::OK, None).await?;
+        render_vote_page(state.polls.store().as_ref(), found, &voted, (mode, frame), StatusCode::OK, None).await?;
     if let Ok(path) = HeaderValue::from_str(&path) {
         response.headers_mut().insert(HX_PUSH_URL, path);
     }
@@ -303,15 +303,15 @@ async fn accepted_without_cookie(
 /// The result bars as this viewer may see them.
 async fn results(State(state): State<AppState>, PollId(id): PollId, voter: VoterId, mode: HxMode) -> Result<Response> {
     // The live snapshot's fragment when this replica follows the poll: rendered once per update.
-    if let Some(snapshot) = state.live.hub().current(id) {
-        let voted = snapshot.withholds() && service::voted(&state, id, &voter).await.unwrap_or(false);
+    if let Some(snapshot) = state.polls.live().hub().current(id) {
+        let voted = snapshot.withholds() && state.polls.voted(id, &voter).await.unwrap_or(false);
         // Rendered by our own templates (user text escaped there).
         let html = maud::PreEscaped(snapshot.results_html(voted).to_owned());
         return Ok(mode.render(StatusCode::OK, "Results", html));
     }
     // Not followed here: the poll from the cache or the database (the snapshot was just missed).
-    let found = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    let voted = !found.shows_results(false) && service::voted(&state, id, &voter).await.unwrap_or(false);
+    let found = state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let voted = !found.shows_results(false) && state.polls.voted(id, &voter).await.unwrap_or(false);
     Ok(mode.render(StatusCode::OK, "Results", poll::results(&present::results(&Tally::of(&found), voted))))
 }
 

@@ -18,7 +18,8 @@ use crate::error::{ApiError, AppError};
 use crate::guard::client::OverHttps;
 use crate::present::{EMBED_HEIGHT, EMBED_WIDTH};
 use crate::state::AppState;
-use crate::{present, service};
+use crate::web::PublicUrl;
+use crate::present;
 
 /// The QR code, among the pages.
 pub fn pages() -> Router<AppState> {
@@ -30,9 +31,6 @@ pub fn api() -> Router<AppState> {
     Router::new().route(paths::OEmbed::PATH, axum::routing::get(oembed))
 }
 
-/// `PUBLIC_URL`, when set: the address people reach the site at.
-#[derive(Debug, Clone, Default)]
-pub struct PublicUrl(pub Option<String>);
 
 /// This site's origin as people reach it (`https://votes.example`): `PUBLIC_URL`, else the
 /// request's `Host`, over HTTPS when a trusted proxy says so.
@@ -70,7 +68,7 @@ impl SiteOrigin {
 
 /// `GET /polls/{id}/qr.svg`: the poll's address as a QR code.
 async fn qr(State(state): State<AppState>, PollId(id): PollId, origin: SiteOrigin) -> Result<Response, AppError> {
-    service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let code = QrCode::new(origin.url(paths::Poll { id })).map_err(|error| AppError::Internal(error.into()))?;
     let image = code.render::<svg::Color<'_>>().min_dimensions(200, 200).quiet_zone(true).build();
     Ok((
@@ -106,7 +104,7 @@ async fn oembed(
         .and_then(|rest| rest.split(['?', '#']).next())
         .and_then(|id| id.parse::<i64>().ok())
         .ok_or_else(|| AppError::NotFound(format!("“{url}” is not the address of a poll on this site.")))?;
-    let poll = service::load(&state, id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let poll = state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let width = query.maxwidth.map_or(EMBED_WIDTH, |w| w.min(EMBED_WIDTH));
     let height = query.maxheight.map_or(EMBED_HEIGHT, |h| h.min(EMBED_HEIGHT));
     Ok(Json(json!({

@@ -139,7 +139,7 @@ async fn the_bars_move_live_in_the_frame_and_it_keeps_fitting() {
     click(&client, ".choice:nth-child(1)").await;
     wait_for_text(&client, ".total", "1 vote in total").await;
     support::eventually("the frame's stream open", Duration::from_secs(10), async || {
-        app.state.live.hub().watched().contains(&poll.id)
+        app.state.polls.live().hub().watched().contains(&poll.id)
     })
     .await;
 

@@ -22,7 +22,7 @@ async fn a_viewer_sees_the_bars_move_when_others_vote_on_the_same_replica() {
     viewer.goto(&app.url(&format!("/polls/{}", poll.id))).await.unwrap();
     mark_document(&viewer).await;
     support::eventually("the viewer's stream open", Duration::from_secs(10), async || {
-        app.state.live.hub().watched().contains(&poll.id)
+        app.state.polls.live().hub().watched().contains(&poll.id)
     })
     .await;
     // Before voting, the ballot counts the votes so far.

@@ -113,7 +113,7 @@ async fn an_owner_creates_a_poll_and_closes_it_while_a_viewer_looks(#[case] java
     wait_for_text(&viewer, ".so-far", "0 votes so far").await;
     mark_document(&viewer).await;
     support::eventually("the viewer's stream open", Duration::from_secs(10), async || {
-        app.state.live.hub().watched().contains(&poll)
+        app.state.polls.live().hub().watched().contains(&poll)
     })
     .await;
 
@@ -153,7 +153,7 @@ async fn results_kept_until_the_close_appear_to_a_voter_when_it_closes() {
         .lacks(&[".result"])
         .says("Results are shown when the poll closes.");
     support::eventually("the viewer's stream open", Duration::from_secs(10), async || {
-        app.state.live.hub().watched().contains(&poll.id)
+        app.state.polls.live().hub().watched().contains(&poll.id)
     })
     .await;
 
@@ -179,7 +179,7 @@ async fn an_owner_deletes_a_poll_while_a_voter_watches_its_bars() {
     click(&viewer, ".choice:nth-child(2)").await;
     wait_for_text(&viewer, ".total", "1 vote in total").await;
     support::eventually("the viewer's stream open", Duration::from_secs(10), async || {
-        app.state.live.hub().watched().contains(&poll.id)
+        app.state.polls.live().hub().watched().contains(&poll.id)
     })
     .await;
 

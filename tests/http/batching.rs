@@ -183,7 +183,7 @@ async fn inside_one_batch_each_ballot_is_checked_alone_against_the_locked_polls(
         ballot(open.id, vec![open.options[2]], &bob),
     ];
 
-    let outcomes = app.state.store.cast_ballots(&batch).await.unwrap();
+    let outcomes = app.state.polls.store().cast_ballots(&batch).await.unwrap();
 
     assert!(matches!(&outcomes[0], VoteOutcome::Accepted { poll: Some(p) } if p.voters == 2 && p.total() == 3));
     assert_eq!(

@@ -265,7 +265,7 @@ fn tcp_queues(client: u16, server: u16) -> (u64, u64) {
 async fn channels_are_freed_when_the_last_viewer_leaves(#[case] backend: Backend) {
     let app = spawn_app_with(backend, &[("SSE_KEEPALIVE_SECS", "1")]).await;
     let poll = app.first_poll("OnTrend").await;
-    let hub = app.state.live.hub().clone();
+    let hub = app.state.polls.live().hub().clone();
     let mut stream = SseClient::connect(&app.url(&format!("/polls/{poll}/events")), None).await;
     stream.next_event(WAIT).await.unwrap();
     assert_eq!(hub.watched(), [poll]);

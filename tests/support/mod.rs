@@ -274,7 +274,7 @@ pub async fn spawn_replica(database_url: &str, extra: &[(&str, &str)]) -> TestAp
     let app = Application::build(settings).await.expect("the server starts");
     let addr = app.local_addr().unwrap();
     let state = app.state();
-    let store = state.store.clone();
+    let store = state.polls.store().clone();
     let server = tokio::spawn(app.run_until(std::future::pending()));
     TestApp {
         addr,
@@ -435,7 +435,7 @@ impl TestApp {
     pub async fn wait_until_subscribed_on(&self, poll: i64, redis: &redis::OwnRedis) {
         let channel = format!("{}:poll:{poll}", self.redis_prefix);
         eventually(&format!("a subscriber on {channel}"), Duration::from_secs(20), async || {
-            self.state.live.hub().watched().contains(&poll) && redis.subscribers(&channel).await > 0
+            self.state.polls.live().hub().watched().contains(&poll) && redis.subscribers(&channel).await > 0
         })
         .await;
     }
@@ -445,7 +445,7 @@ impl TestApp {
     pub async fn wait_until_subscribed(&self, poll: i64) {
         let channel = format!("{}:poll:{poll}", self.redis_prefix);
         eventually(&format!("a subscriber on {channel}"), Duration::from_secs(10), async || {
-            self.state.live.hub().watched().contains(&poll)
+            self.state.polls.live().hub().watched().contains(&poll)
                 && redis::subscribers(&redis::server().url(), &channel).await > 0
         })
         .await;
