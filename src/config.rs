@@ -418,9 +418,16 @@ fn host_names((name, value): (&'static str, String)) -> Result<Vec<String>, Conf
         .map(str::trim)
         .filter(|item| !item.is_empty())
         .map(|item| {
-            let host = item.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
-            let valid = url::Host::parse(&host).is_ok() || host.parse::<IpAddr>().is_ok();
-            if valid && !host.contains(['/', ':']) || host.parse::<IpAddr>().is_ok() {
+            let bare = item.trim_start_matches('[').trim_end_matches(']');
+            // As browsers send it: an address as written, a name lowercase and in punycode.
+            let host = match bare.parse::<IpAddr>() {
+                Ok(address) => Some(address.to_string()),
+                Err(_) if !bare.contains(['/', ':', '[', ']']) => {
+                    url::Host::parse(bare).ok().map(|h| h.to_string().to_ascii_lowercase())
+                }
+                Err(_) => None,
+            };
+            if let Some(host) = host {
                 Ok(host)
             } else {
                 Err(ConfigError {
@@ -538,8 +545,12 @@ mod tests {
         assert_eq!(lan.allowed_hosts.expect("a list"), ["localhost", "127.0.0.1", "::1", "192.0.2.7"]);
         let any = settings(&[("BIND_ADDR", "0.0.0.0:3000")]).expect("valid");
         assert_eq!(any.allowed_hosts.expect("a list"), ["localhost", "127.0.0.1", "::1"], "0.0.0.0 names no host");
-        let listed = settings(&[("ALLOWED_HOSTS", "Votes.example, [2001:db8::1], 192.0.2.7")]).expect("valid");
-        assert_eq!(listed.allowed_hosts.expect("a list"), ["votes.example", "2001:db8::1", "192.0.2.7"]);
+        let listed =
+            settings(&[("ALLOWED_HOSTS", "Votes.example, [2001:db8::1], 192.0.2.7, bücher.example")]).expect("valid");
+        assert_eq!(
+            listed.allowed_hosts.clone().expect("a list"),
+            ["votes.example", "2001:db8::1", "192.0.2.7", "xn--bcher-kva.example"]
+        );
         assert!(listed.allowed_hosts_set);
         let public =
             settings(&[("PUBLIC_URL", "https://votes.example"), ("ALLOWED_HOSTS", "x.example")]).expect("valid");

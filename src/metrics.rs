@@ -145,12 +145,12 @@ impl Metrics {
         self.votes.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
-    /// A batch of ballots about to be written.
     /// Ballots gathered for the writer's next transaction (0 once it is written).
     pub fn waiting(&self, ballots: usize) {
         self.waiting.set(i64::try_from(ballots).unwrap_or(i64::MAX));
     }
 
+    /// A batch of ballots about to be written.
     pub fn batch(&self, ballots: usize) {
         #[allow(clippy::cast_precision_loss)]
         self.batches.observe(ballots as f64);

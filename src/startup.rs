@@ -26,10 +26,10 @@ use crate::guard::voter::VoterCookies;
 use crate::live::stream::StreamConfig;
 use crate::live::{Hub, Live, LocalBus, redis};
 use crate::metrics::Metrics;
-use crate::web::PublicUrl;
 use crate::state::{AppState, Shared};
 use crate::store::DynStore;
 use crate::store::guarded::GuardedStore;
+use crate::web::PublicUrl;
 use crate::writer::{Outlets, VoteWriter};
 use crate::{routes, seed, store};
 
@@ -184,8 +184,8 @@ impl Application {
         // served by hyper's own HTTP/1 builder: the auto-detecting one reads the first 24
         // bytes ahead to look for HTTP/2, and the read after that doubled every connection's
         // buffer to 16 KiB (each open live stream keeps one to notice its client leaving).
-        // The buffer may grow to a generous size, so that our own check (guard::head) sees
-        // an over-long head and answers it with a body; only heads past it get hyper's bare 431.
+        // The buffer may grow past our own limits, so that our check (guard::head) sees an
+        // over-long head and answers it with a body; only heads past it get hyper's bare 431.
         let mut builder = http1::Builder::new();
         builder.timer(TokioTimer::new()).header_read_timeout(self.header_read_timeout).max_buf_size(head::READ_BUFFER);
         let graceful = GracefulShutdown::new();

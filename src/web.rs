@@ -25,6 +25,12 @@ pub struct HxMode {
 }
 
 impl HxMode {
+    /// From the request's headers: an htmx request (`HX-Request: true`, and nothing else)
+    /// that is not a history restore (the page was not in htmx's cache: it needs all of it).
+    pub fn of(headers: &HeaderMap) -> Self {
+        Self { fragment: says_true(headers, HX_REQUEST) && !says_true(headers, HX_HISTORY_RESTORE_REQUEST) }
+    }
+
     /// Renders `content` as a page or fragment with `status`.
     pub fn render(self, status: StatusCode, title: &str, content: Markup) -> Response {
         self.render_in(layout::page, status, title, content)
@@ -48,14 +54,6 @@ impl HxMode {
 /// Whether the `name` header says `true`, as htmx sends it.
 fn says_true(headers: &HeaderMap, name: HeaderName) -> bool {
     headers.get(name).is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"true"))
-}
-
-impl HxMode {
-    /// From the request's headers: an htmx request (`HX-Request: true`, and nothing else)
-    /// that is not a history restore (the page was not in htmx's cache: it needs all of it).
-    pub fn of(headers: &HeaderMap) -> Self {
-        Self { fragment: says_true(headers, HX_REQUEST) && !says_true(headers, HX_HISTORY_RESTORE_REQUEST) }
-    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for HxMode {

@@ -1,10 +1,10 @@
 //! Request heads over our limits: a request line over [`MAX_REQUEST_LINE`] gets `414`,
 //! headers over [`MAX_HEADERS`] get `431`, each with a body in the caller's format.
 //!
-//! hyper answers a head larger than its read buffer itself, with a bare `431`. Its
-//! buffer ([`READ_BUFFER`]) is therefore generous, well past our limits, so that this
-//! check sees the request first. A connection's buffer only grows that large while such a
-//! head arrives: idle live viewers keep 8 KiB each.
+//! hyper answers a head larger than its buffer itself, with a bare `431`. Its buffer
+//! ([`READ_BUFFER`]) is therefore twice our limits, so that this check sees the request
+//! first. No larger: the same bound caps what hyper queues for a viewer that stopped
+//! reading, and a lagging viewer should get the latest state, not a backlog.
 
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -17,8 +17,9 @@ use crate::routes::refusals;
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
 /// The most header bytes (names, values and their separators) we read: 8 KiB.
 pub const MAX_HEADERS: usize = 8 * 1024;
-/// The largest a connection's read buffer may grow: past it, hyper refuses the head.
-pub const READ_BUFFER: usize = 64 * 1024;
+/// The largest a connection's read (and write) buffer may grow: past it, hyper refuses
+/// the head.
+pub const READ_BUFFER: usize = 16 * 1024;
 
 /// The request line's length as sent: method, target, version, spaces and CRLF.
 fn request_line_len(request: &Request) -> usize {

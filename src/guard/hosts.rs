@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
+use axum::http::uri::Authority;
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -25,18 +26,28 @@ impl AllowedHosts {
     /// Whether a `Host` header value names an allowed host (any port).
     fn allows(&self, host: &str) -> bool {
         let Some(names) = &self.0 else { return true };
-        let name = host_name(host).to_ascii_lowercase();
-        names.contains(&name)
+        host_name(host).is_some_and(|name| names.contains(&name))
     }
 }
 
-/// The name in a `Host` value, without its port: `votes.example:8080` → `votes.example`,
-/// `[::1]:3000` → `::1`.
-fn host_name(host: &str) -> &str {
-    if let Some(rest) = host.strip_prefix('[') {
-        return rest.split(']').next().unwrap_or(rest);
+/// The name in a `Host` value, lowercase, without its port: `votes.example:8080` →
+/// `votes.example`, `[::1]:3000` → `::1`. `None` unless the value is a host and an
+/// optional port, nothing more (no user, no path, nothing after an IPv6 literal).
+fn host_name(host: &str) -> Option<String> {
+    let authority: Authority = host.parse().ok()?;
+    let name = authority.host();
+    let port = host.strip_prefix(name)?;
+    let port_ok = port.is_empty()
+        || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    if !port_ok {
+        return None;
     }
-    host.rsplit_once(':').filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit())).map_or(host, |(name, _)| name)
+    // In brackets only an IPv6 address.
+    let name = match name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        Some(inside) => inside.parse::<std::net::Ipv6Addr>().ok()?.to_string(),
+        None => name.to_ascii_lowercase(),
+    };
+    Some(name)
 }
 
 /// Refuses a request whose `Host` is not allowed, in the caller's format.
@@ -74,6 +85,10 @@ mod tests {
             ("a listed name as a prefix", "votes.example.evil", false),
             ("a name with a bogus port", "votes.example:x", false),
             ("empty", "", false),
+            ("text after an IPv6 literal", "[::1]evil.example", false),
+            ("a name in brackets", "[localhost]", false),
+            ("a user part", "evil.example@votes.example", false),
+            ("a path", "votes.example/x", false),
         ];
         for (description, host, expected) in cases {
             assert_eq!(allowed.allows(host), expected, "{description}");

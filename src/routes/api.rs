@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use axum_extra::routing::TypedPath;
-use serde::de::value::MapAccessDeserializer;
 use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
@@ -16,6 +15,7 @@ use votestream_views::paths::{PageQuery, api as path};
 use super::PollId;
 use super::manage::manage_url;
 use super::share::SiteOrigin;
+use crate::app::Shape;
 use crate::domain::{
     Page, Poll, PollDraft, Protection, ResultsShown, Settings, Theme, ThemeStats, VoteOutcome, VoterId,
     parse_closing_time, rfc3339,
@@ -24,7 +24,6 @@ use crate::error::{ApiError, AppError, json_response};
 use crate::guard::limits::Limits;
 use crate::guard::voter::Voter;
 use crate::present::{self, Tally};
-use crate::app::Shape;
 use crate::state::AppState;
 use crate::store::{DynStore, PollFilter};
 
@@ -61,8 +60,14 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Object<T> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                let object = serde_json::Map::deserialize(MapAccessDeserializer::new(map))?;
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut object = serde_json::Map::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    if object.contains_key(&key) {
+                        return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
+                    }
+                    object.insert(key, value);
+                }
                 // Keep the path inside (`options[0]`): the caller's tracker sees only this object.
                 serde_path_to_error::deserialize(Value::Object(object)).map(Object).map_err(A::Error::custom)
             }

@@ -220,7 +220,9 @@ pub async fn patch(
             protection: body.protection.unwrap_or(poll.settings.protection),
             closes_at,
         };
-        poll = state.polls.change(id, &key, OwnerChange::Configure(settings))
+        poll = state
+            .polls
+            .change(id, &key, OwnerChange::Configure(settings))
             .await?
             .ok_or_else(AppError::not_the_owner)?;
     }
@@ -240,11 +242,7 @@ pub async fn delete(
     PollId(id): PollId,
     OwnerKey(key): OwnerKey,
 ) -> Result<StatusCode, ApiError> {
-    if state.polls.delete(id, &key).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(AppError::not_the_owner().into())
-    }
+    if state.polls.delete(id, &key).await? { Ok(StatusCode::NO_CONTENT) } else { Err(AppError::not_the_owner().into()) }
 }
 
 /// The manage link of a new poll, for the API's answer.

@@ -18,11 +18,11 @@ use crate::domain::{MAX_OPTIONS, MIN_OPTIONS, Poll, PollDraft, Refusal, VoteOutc
 use crate::error::{AppError, Result};
 use crate::guard::limits::Limits;
 use crate::guard::voter::Voter;
+use crate::present;
 use crate::present::Tally;
 use crate::state::AppState;
 use crate::store::{DynStore, Store};
 use crate::web::HxMode;
-use crate::present;
 
 pub fn router(limits: &Limits) -> Router<AppState> {
     Router::new()
@@ -189,7 +189,8 @@ async fn show(
     origin: SiteOrigin,
 ) -> Result<Response> {
     let found = state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(state.polls.store().as_ref(), found, &voter, (mode, Frame::Site(origin)), StatusCode::OK, None).await
+    render_vote_page(state.polls.store().as_ref(), found, &voter, (mode, Frame::Site(origin)), StatusCode::OK, None)
+        .await
 }
 
 /// `/embed/polls/{id}`: the poll alone, for an iframe (the framing rule is in `guard::headers`).
@@ -275,8 +276,15 @@ async fn cast(
     };
     // Refused for the voter's own or the poll's state: the poll as it stands, with the reason.
     let found = state.polls.store().poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(state.polls.store().as_ref(), found, voter, (mode, frame), refusal.status(), Some(refusal.to_string()))
-        .await
+    render_vote_page(
+        state.polls.store().as_ref(),
+        found,
+        voter,
+        (mode, frame),
+        refusal.status(),
+        Some(refusal.to_string()),
+    )
+    .await
 }
 
 /// A vote accepted from a frame that sent no voter cookie: inside another site over plain

@@ -12,6 +12,7 @@ use axum::response::Response;
 use votestream_views::{ErrorView, error};
 
 use axum_extra::routing::TypedPath;
+use axum_htmx::{HX_HISTORY_RESTORE_REQUEST, HX_REQUEST};
 use votestream_views::paths;
 
 use crate::error::{AppError, json_error, json_response};
@@ -137,7 +138,11 @@ pub fn in_callers_format(request: &Request, status: StatusCode, message: String)
 pub async fn bodiless(State(wording): State<Wording>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
-    let headers = request.headers().clone();
+    // Only what choosing the format needs: whether htmx asked.
+    let htmx: Vec<_> = [HX_REQUEST, HX_HISTORY_RESTORE_REQUEST]
+        .into_iter()
+        .filter_map(|name| request.headers().get(&name).map(|value| (name, value.clone())))
+        .collect();
     let response = next.run(request).await;
     let empty = response.headers().get(header::CONTENT_LENGTH).is_some_and(|length| length == "0")
         || axum::body::HttpBody::size_hint(response.body()).exact() == Some(0);
@@ -149,7 +154,7 @@ pub async fn bodiless(State(wording): State<Wording>, request: Request, next: Ne
     let message = explain(status, &method, None, wording, is_api(&path));
     let mut probe = Request::new(Body::empty());
     *probe.uri_mut() = path.parse().unwrap_or_default();
-    *probe.headers_mut() = headers;
+    probe.headers_mut().extend(htmx);
     let worded = in_callers_format(&probe, status, message);
     // Keep the refusing layer's headers (Allow, Retry-After…); the body's own come with it.
     let (worded_parts, body) = worded.into_parts();

@@ -16,10 +16,10 @@ use votestream_views::paths;
 use super::PollId;
 use crate::error::{ApiError, AppError};
 use crate::guard::client::OverHttps;
+use crate::present;
 use crate::present::{EMBED_HEIGHT, EMBED_WIDTH};
 use crate::state::AppState;
 use crate::web::PublicUrl;
-use crate::present;
 
 /// The QR code, among the pages.
 pub fn pages() -> Router<AppState> {
@@ -30,7 +30,6 @@ pub fn pages() -> Router<AppState> {
 pub fn api() -> Router<AppState> {
     Router::new().route(paths::OEmbed::PATH, axum::routing::get(oembed))
 }
-
 
 /// This site's origin as people reach it (`https://votes.example`): `PUBLIC_URL`, else the
 /// request's `Host`, over HTTPS when a trusted proxy says so.

@@ -1,6 +1,7 @@
 //! A keyboard alone: Tab to a control, Enter or Space to use it. The focus is visible
 //! where it is, and after each swap it lands where a person reads next.
 
+use fantoccini::actions::{InputSource, KeyAction, KeyActions};
 use fantoccini::{Client, Locator};
 use serde_json::json;
 
@@ -31,7 +32,7 @@ async fn focused(client: &Client) -> (String, bool) {
 async fn tab_to(client: &Client, css: &str) {
     let mut seen = Vec::new();
     for _ in 0..40 {
-        client.active_element().await.unwrap().send_keys(TAB).await.unwrap();
+        press(client, TAB).await;
         let matches =
             client.execute("return document.activeElement.matches(arguments[0])", vec![json!(css)]).await.unwrap();
         let (element, drawn) = focused(client).await;
@@ -44,16 +45,28 @@ async fn tab_to(client: &Client, css: &str) {
     panic!("Tab never reached {css}; went through {seen:?}");
 }
 
-/// Presses `key` on the focused element.
-async fn press(client: &Client, key: &str) {
-    client.active_element().await.unwrap().send_keys(key).await.unwrap();
+/// Types `keys` on the keyboard, into whatever has the focus (as a person does: no element
+/// is named, so a swap in between cannot make the target stale).
+async fn press(client: &Client, keys: &str) {
+    let mut actions = KeyActions::new("keyboard".to_owned());
+    for key in keys.chars() {
+        actions = actions.then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });
+    }
+    client.perform_actions(actions).await.unwrap();
 }
 
-/// Waits until the focus is on an element matching `css` (after a swap).
+/// Waits until the focus is on an element matching `css` (after a swap), drawn.
 async fn focus_lands_on(client: &Client, css: &str) {
     support::eventually(&format!("the focus on {css}"), std::time::Duration::from_secs(10), async || {
         let on = client.execute("return document.activeElement.matches(arguments[0])", vec![json!(css)]).await.unwrap();
-        if on == json!(true) { Ok(()) } else { Err(focused(client).await.0) }
+        let (element, drawn) = focused(client).await;
+        // htmx done with the swap (no request, swap or settle under way), as a person's
+        // next key press comes after the page has settled.
+        let settled = client
+            .execute("return !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')", vec![])
+            .await
+            .unwrap();
+        if on == json!(true) && drawn && settled == json!(true) { Ok(()) } else { Err((element, drawn)) }
     })
     .await;
 }

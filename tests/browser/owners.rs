@@ -117,6 +117,9 @@ async fn an_owner_creates_a_poll_and_closes_it_while_a_viewer_looks(#[case] java
     })
     .await;
 
+    // The viewer has a choice focused, as a keyboard user about to vote would.
+    viewer.execute("document.querySelector('.choice').focus()", vec![]).await.unwrap();
+
     click(&owner, ".manage-actions button").await;
 
     wait_for_text(&owner, ".manage-actions button", "Reopen voting").await;
@@ -133,6 +136,11 @@ async fn an_owner_creates_a_poll_and_closes_it_while_a_viewer_looks(#[case] java
         .shows(&[".result"])
         .lacks(&[".choice", "form.vote-form"]);
     assert!(document_kept(&viewer).await, "updated in place, not reloaded");
+    support::eventually("the focus kept in the results", Duration::from_secs(10), async || {
+        let focus = viewer.execute("return document.activeElement.matches('.ballot')", vec![]).await.unwrap();
+        focus == serde_json::json!(true)
+    })
+    .await;
     audit(&viewer, "closed-viewer").await;
 }
 
