@@ -1,16 +1,15 @@
 //! HTML plumbing: page or fragment, and the fallback.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum_extra::routing::TypedPath;
 use axum_htmx::{HX_HISTORY_RESTORE_REQUEST, HX_REQUEST, HxRequest};
 use maud::Markup;
-use votestream_views::components::paused_banner;
-use votestream_views::layout;
+use votestream_views::{ErrorView, error, layout, paths};
 
-use crate::error::AppError;
-use crate::guard::breaker::Breaker;
+use crate::error::{AppError, json_error};
 
 /// `PUBLIC_URL`, when set: the address people reach the site at.
 #[derive(Debug, Clone, Default)]
@@ -67,14 +66,22 @@ impl<S: Send + Sync> FromRequestParts<S> for HxMode {
     }
 }
 
-/// `content`, under the "voting is paused" banner while the database is away (the page
-/// then comes from the last good copy of its reads).
-pub fn unless_paused(database: &Breaker, content: Markup) -> Markup {
-    if database.is_closed() {
-        content
-    } else {
-        maud::html! { (paused_banner()) (content) }
+/// Whether `path` answers in JSON: the API's, and oEmbed.
+pub fn is_api(path: &str) -> bool {
+    path == paths::OEmbed::PATH
+        || path.strip_prefix(paths::api::ROOT).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+/// A refusal made before any router saw the request (an over-long head): `{"error": …}`
+/// under `/api`, else the error page, or its fragment for htmx.
+pub fn in_callers_format(request: &Request, status: StatusCode, message: String) -> Response {
+    if is_api(request.uri().path()) {
+        return json_error(status, &message);
     }
+    let view = ErrorView { status: status.as_u16(), title: AppError::title_for(status).to_owned(), message };
+    let mut response = HxMode::of(request.headers()).render(status, &view.title, error::fragment(&view));
+    response.headers_mut().append(header::VARY, HeaderValue::from_static("hx-request"));
+    response
 }
 
 /// The fallback for unknown paths.
@@ -96,6 +103,21 @@ mod tests {
         let (mut parts, ()) = request.body(()).expect("a request").into_parts();
         let Ok(mode) = HxMode::from_request_parts(&mut parts, &()).await;
         mode
+    }
+
+    #[test]
+    fn the_api_is_its_prefix_and_below() {
+        let cases = [
+            ("/api", true),
+            ("/api/polls", true),
+            ("/oembed", true),
+            ("/apis", false),
+            ("/", false),
+            ("/polls/api", false),
+        ];
+        for (path, api) in cases {
+            assert_eq!(is_api(path), api, "{path}");
+        }
     }
 
     #[tokio::test]

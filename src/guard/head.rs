@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::routes::refusals;
+use crate::web;
 
 /// The longest request line (method, target, version) we read: 8 KiB, as most servers.
 pub const MAX_REQUEST_LINE: usize = 8 * 1024;
@@ -38,13 +38,13 @@ pub async fn refuse_large(request: Request, next: Next) -> Response {
         let message = format!(
             "The address is too long: at most {MAX_REQUEST_LINE} bytes are read. Use a shorter link, or send long data in a request body."
         );
-        return refusals::in_callers_format(&request, StatusCode::URI_TOO_LONG, message);
+        return web::in_callers_format(&request, StatusCode::URI_TOO_LONG, message);
     }
     if headers_len(&request) > MAX_HEADERS {
         let message = format!(
             "The request's headers are too large: at most {MAX_HEADERS} bytes are read. Clear this site's cookies, or send fewer or shorter headers."
         );
-        return refusals::in_callers_format(&request, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, message);
+        return web::in_callers_format(&request, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE, message);
     }
     next.run(request).await
 }

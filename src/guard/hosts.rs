@@ -12,7 +12,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::config::Settings;
-use crate::routes::refusals;
+use crate::web;
 
 /// The host names answered, or `None` when `PUBLIC_URL` makes the `Host` irrelevant.
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ pub async fn check(State(allowed): State<AllowedHosts>, request: Request, next: 
                 "This server does not answer for the host “{shown}”. Its operator lists the names it answers in \
                  ALLOWED_HOSTS, or sets PUBLIC_URL."
             );
-            refusals::in_callers_format(&request, StatusCode::BAD_REQUEST, message)
+            web::in_callers_format(&request, StatusCode::BAD_REQUEST, message)
         }
         _ => next.run(request).await,
     }

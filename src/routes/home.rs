@@ -11,9 +11,10 @@ use votestream_views::{home, paths};
 use crate::error::Result;
 use crate::guard::breaker::Breakers;
 use crate::present;
+use crate::routes::unless_paused;
 use crate::state::AppState;
 use crate::store::DynStore;
-use crate::web::{HxMode, unless_paused};
+use crate::web::HxMode;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::Home::PATH, get(index))

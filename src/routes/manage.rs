@@ -1,28 +1,22 @@
-//! The owner's side of a poll: the manage page (`/polls/{id}/manage/{key}`) and the API's
-//! `PATCH`/`DELETE /api/polls/{id}` with `Authorization: Bearer <key>`. A key that is not
-//! the poll's gets the same 403 as a poll that is not there.
+//! The owner's page of a poll (`/polls/{id}/manage/{key}`): close, reopen, settings,
+//! delete, each a plain form. A key that is not the poll's gets the same 403 as a poll
+//! that is not there. The API's side is `routes::api::owners`.
 
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::Router;
+use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Json, Router};
 use axum_extra::routing::TypedPath;
-use serde::{Deserialize, Deserializer};
-use serde_json::Value;
+use serde::Deserialize;
 use tower_http::set_header::SetResponseHeaderLayer;
 use votestream_views::paths;
 use votestream_views::{ManagePage, layout, manage};
 
-use super::PollId;
-use super::api::{ApiJson, poll_json};
 use super::form::Form;
 use super::share::SiteOrigin;
-use crate::domain::{
-    ManageKey, OwnerChange, Poll, Protection, ResultsShown, Settings, describe_time, parse_closing_time, unix_now,
-};
-use crate::error::{ApiError, AppError, Result};
+use crate::domain::{ManageKey, OwnerChange, Poll, Protection, ResultsShown, Settings, describe_time, unix_now};
+use crate::error::{AppError, Result};
 use crate::present::{self, Tally};
 use crate::state::AppState;
 use crate::web::HxMode;
@@ -166,86 +160,4 @@ async fn act(
     state.polls.change(link.id, &key, change).await?.ok_or_else(AppError::not_the_owner)?;
     // Post/redirect/get: a reload does not repeat the change.
     Ok(Redirect::to(&link.to_string()).into_response())
-}
-
-/// The manage key from `Authorization: Bearer <key>`.
-pub struct OwnerKey(ManageKey);
-
-impl<S: Send + Sync> FromRequestParts<S> for OwnerKey {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError(AppError::Unauthorized(
-                "Send the poll's manage key as “Authorization: Bearer <key>”.".into(),
-            )));
-        };
-        let key = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).and_then(|k| ManageKey::parse(k.trim()));
-        key.map(Self).ok_or_else(|| ApiError(AppError::not_the_owner()))
-    }
-}
-
-/// A field that may be absent (unchanged), `null` (cleared) or a value.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<T>, D::Error> {
-    T::deserialize(deserializer).map(Some)
-}
-
-/// `PATCH /api/polls/{id}`: any of these; absent fields stay as they are.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PollPatch {
-    closed: Option<bool>,
-    results: Option<ResultsShown>,
-    protection: Option<Protection>,
-    #[serde(default, deserialize_with = "present")]
-    closes_at: Option<Option<String>>,
-}
-
-/// `PATCH /api/polls/{id}`: the owner's changes; the poll as it then stands.
-pub async fn patch(
-    State(state): State<AppState>,
-    PollId(id): PollId,
-    OwnerKey(key): OwnerKey,
-    ApiJson(body): ApiJson<PollPatch>,
-) -> Result<Json<Value>, ApiError> {
-    let mut poll = owned(&state, id, &key).await?;
-    if body.results.is_some() || body.protection.is_some() || body.closes_at.is_some() {
-        let closes_at = match &body.closes_at {
-            None => poll.settings.closes_at,
-            Some(None) => None,
-            Some(Some(text)) => Some(parse_closing_time(text).map_err(AppError::Invalid)?),
-        };
-        let settings = Settings {
-            results: body.results.unwrap_or(poll.settings.results),
-            protection: body.protection.unwrap_or(poll.settings.protection),
-            closes_at,
-        };
-        poll = state
-            .polls
-            .change(id, &key, OwnerChange::Configure(settings))
-            .await?
-            .ok_or_else(AppError::not_the_owner)?;
-    }
-    if let Some(closed) = body.closed
-        && closed != poll.closed
-    {
-        let change = if closed { OwnerChange::Close } else { OwnerChange::Reopen };
-        poll = state.polls.change(id, &key, change).await?.ok_or_else(AppError::not_the_owner)?;
-    }
-    let theme = state.polls.store().theme_by_id(poll.theme_id).await?;
-    Ok(Json(poll_json(&poll, theme.as_ref(), true)))
-}
-
-/// `DELETE /api/polls/{id}`: 204 once the poll and its votes are gone.
-pub async fn delete(
-    State(state): State<AppState>,
-    PollId(id): PollId,
-    OwnerKey(key): OwnerKey,
-) -> Result<StatusCode, ApiError> {
-    if state.polls.delete(id, &key).await? { Ok(StatusCode::NO_CONTENT) } else { Err(AppError::not_the_owner().into()) }
-}
-
-/// The manage link of a new poll, for the API's answer.
-pub fn manage_url(origin: &SiteOrigin, id: i64, key: &ManageKey) -> String {
-    format!("{}{}", origin.0, paths::ManagePoll { id, key: key.expose().to_owned() })
 }

@@ -13,7 +13,11 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use maud::Markup;
+use votestream_views::components::paused_banner;
+
 use crate::config::Settings;
+use crate::guard::breaker::Breaker;
 use crate::guard::client::{self, TrustedProxies};
 use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
@@ -36,6 +40,16 @@ pub mod system;
 pub mod themes;
 
 pub use params::PollId;
+
+/// `content`, under the "voting is paused" banner while the database is away (the page
+/// then comes from the last good copy of its reads).
+pub(crate) fn unless_paused(database: &Breaker, content: Markup) -> Markup {
+    if database.is_closed() {
+        content
+    } else {
+        maud::html! { (paused_banner()) (content) }
+    }
+}
 
 /// Every route with its guards.
 pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies) -> Router {

@@ -6,16 +6,14 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use votestream_views::{ErrorView, error};
 
-use axum_extra::routing::TypedPath;
 use axum_htmx::{HX_HISTORY_RESTORE_REQUEST, HX_REQUEST};
-use votestream_views::paths;
 
-use crate::error::{AppError, json_error, json_response};
+use crate::error::{AppError, json_response};
 use crate::web::HxMode;
 
 /// Longest refusal body read back to reuse its words.
@@ -115,24 +113,6 @@ pub async fn api(State(wording): State<Wording>, method: Method, request: Reques
     Response::from_parts(parts, body)
 }
 
-/// Whether `path` answers in JSON: the API's, and oEmbed.
-fn is_api(path: &str) -> bool {
-    path == paths::OEmbed::PATH
-        || path.strip_prefix(paths::api::ROOT).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-}
-
-/// A refusal made before any router saw the request (an over-long head): `{"error": …}`
-/// under `/api`, else the error page, or its fragment for htmx.
-pub fn in_callers_format(request: &Request, status: StatusCode, message: String) -> Response {
-    if is_api(request.uri().path()) {
-        return json_error(status, &message);
-    }
-    let view = ErrorView { status: status.as_u16(), title: AppError::title_for(status).to_owned(), message };
-    let mut response = HxMode::of(request.headers()).render(status, &view.title, error::fragment(&view));
-    response.headers_mut().append(header::VARY, HeaderValue::from_static("hx-request"));
-    response
-}
-
 /// The last word, outside every router: a refusal that still has no body (the router's
 /// `405` for the probes and assets, say) gets one in the caller's format.
 pub async fn bodiless(State(wording): State<Wording>, request: Request, next: Next) -> Response {
@@ -151,11 +131,11 @@ pub async fn bodiless(State(wording): State<Wording>, request: Request, next: Ne
     }
     let status = response.status();
     let (parts, _) = response.into_parts();
-    let message = explain(status, &method, None, wording, is_api(&path));
+    let message = explain(status, &method, None, wording, crate::web::is_api(&path));
     let mut probe = Request::new(Body::empty());
     *probe.uri_mut() = path.parse().unwrap_or_default();
     probe.headers_mut().extend(htmx);
-    let worded = in_callers_format(&probe, status, message);
+    let worded = crate::web::in_callers_format(&probe, status, message);
     // Keep the refusing layer's headers (Allow, Retry-After…); the body's own come with it.
     let (worded_parts, body) = worded.into_parts();
     let mut parts = parts;
@@ -187,20 +167,5 @@ mod tests {
             assert!(!message.contains("secret.rs"), "{status}: {message}");
         }
         assert_eq!(explain(StatusCode::NOT_FOUND, &get, None, WORDING, true), "No such API endpoint.");
-    }
-
-    #[test]
-    fn the_api_is_its_prefix_and_below() {
-        let cases = [
-            ("/api", true),
-            ("/api/polls", true),
-            ("/oembed", true),
-            ("/apis", false),
-            ("/", false),
-            ("/polls/api", false),
-        ];
-        for (path, api) in cases {
-            assert_eq!(is_api(path), api, "{path}");
-        }
     }
 }

@@ -13,9 +13,10 @@ use crate::domain::Page;
 use crate::error::{AppError, Result};
 use crate::guard::breaker::Breakers;
 use crate::present;
+use crate::routes::unless_paused;
 use crate::state::AppState;
 use crate::store::DynStore;
-use crate::web::{HxMode, unless_paused};
+use crate::web::HxMode;
 
 pub fn router() -> Router<AppState> {
     Router::new().route(paths::Theme::PATH, get(show))

@@ -1,24 +1,25 @@
 //! The JSON API, in the spirit of the original VoteStream's endpoints.
 
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{FromRequest, Query, Request, State};
+use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use axum_extra::routing::TypedPath;
-use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use serde_json::{Value, json};
 use votestream_views::paths::{PageQuery, api as path};
 
+mod json;
+mod owners;
+
+use self::json::{ApiJson, Object, poll_json, theme_json};
+use self::owners::manage_url;
 use super::PollId;
-use super::manage::manage_url;
 use super::share::SiteOrigin;
 use crate::app::Shape;
 use crate::domain::{
-    Page, Poll, PollDraft, Protection, ResultsShown, Settings, Theme, ThemeStats, VoteOutcome, VoterId,
-    parse_closing_time, rfc3339,
+    Page, Poll, PollDraft, Protection, ResultsShown, Settings, ThemeStats, VoteOutcome, VoterId, parse_closing_time,
 };
 use crate::error::{ApiError, AppError, json_response};
 use crate::guard::limits::Limits;
@@ -34,7 +35,7 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .route(path::Themes::PATH, get(themes))
         .route(path::ThemePolls::PATH, get(theme_polls))
         .route(path::Polls::PATH, get(polls).merge(post(create_poll).layer(limits.create())))
-        .route(path::Poll::PATH, get(poll).patch(super::manage::patch).delete(super::manage::delete))
+        .route(path::Poll::PATH, get(poll).patch(owners::patch).delete(owners::delete))
         .route(path::PollVote::PATH, post(vote).layer(limits.vote()))
         .route(path::PollResults::PATH, get(results))
         .route(path::PollResultsCsv::PATH, get(super::export::csv))
@@ -44,83 +45,6 @@ pub fn router(limits: &Limits) -> Router<AppState> {
 
 async fn no_such_endpoint() -> ApiError {
     ApiError(AppError::endpoint_not_found())
-}
-
-/// A JSON object, and only an object, read as `T`. serde's derived structs also accept an
-/// array of their fields in order (`["a"]` for `{"text": "a"}`): the documented shape is
-/// the object, so anything else is refused, naming where it was.
-#[derive(Debug)]
-pub struct Object<T>(pub T);
-
-impl<'de, T: DeserializeOwned> Deserialize<'de> for Object<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Only<T>(std::marker::PhantomData<T>);
-        impl<'de, T: DeserializeOwned> Visitor<'de> for Only<T> {
-            type Value = Object<T>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut object = serde_json::Map::new();
-                while let Some((key, value)) = map.next_entry::<String, Value>()? {
-                    if object.contains_key(&key) {
-                        return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
-                    }
-                    object.insert(key, value);
-                }
-                // Keep the path inside (`options[0]`): the caller's tracker sees only this object.
-                serde_path_to_error::deserialize(Value::Object(object)).map(Object).map_err(A::Error::custom)
-            }
-        }
-        deserializer.deserialize_map(Only(std::marker::PhantomData))
-    }
-}
-
-/// `Json` whose rejections are JSON errors that say what is wrong with the body, which
-/// must be an object.
-pub struct ApiJson<T>(pub T);
-
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<Object<T>>::from_request(request, state).await {
-            Ok(Json(Object(value))) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError(match rejection {
-                JsonRejection::JsonDataError(e) => {
-                    AppError::Invalid(format!("The JSON body does not fit: {}", e.body_text()))
-                }
-                JsonRejection::MissingJsonContentType(e) => AppError::UnsupportedMediaType(e.body_text()),
-                other => AppError::BadRequest(other.body_text()),
-            })),
-        }
-    }
-}
-
-fn theme_json(theme: &Theme) -> Value {
-    json!({
-        "key": theme.key, "slug": theme.slug, "name": theme.name,
-        "icon": theme.icon, "color": theme.color, "description": theme.description,
-    })
-}
-
-/// A poll as JSON, with its results as this caller may see them.
-pub fn poll_json(poll: &Poll, theme: Option<&Theme>, sees_results: bool) -> Value {
-    let results = present::results_json(&Tally::of(poll), sees_results);
-    json!({
-        "id": poll.id,
-        "question": poll.question,
-        "theme": theme.map(|t| t.key.as_str()),
-        "closed": poll.closed,
-        "closes_at": poll.settings.closes_at.map(rfc3339),
-        "max_choices": poll.max_choices,
-        "results_shown": poll.settings.results.as_str(),
-        "protection": poll.settings.protection.as_str(),
-        "options": results["options"],
-        "total": results["total"],
-        "voters": poll.voters,
-        "withheld": results["withheld"],
-    })
 }
 
 async fn themes(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
