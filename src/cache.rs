@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
-use crate::guard::breaker::Breaker;
+use crate::breaker::Breaker;
 
 /// A string cache with a fixed time-to-live.
 #[async_trait]

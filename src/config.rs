@@ -123,6 +123,17 @@ pub struct Settings {
     pub embed_allowed_origins: Vec<String>,
 }
 
+/// Stream timing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StreamConfig {
+    /// At most one frame per viewer per this interval; states in between are skipped.
+    pub throttle: Duration,
+    /// The reconnection delay suggested to clients (`retry:`).
+    pub retry: Duration,
+    /// Comment lines this often keep proxies from closing an idle stream.
+    pub keep_alive: Duration,
+}
+
 /// When the voter cookie is marked `Secure` (sent over HTTPS only).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CookieSecure {
@@ -148,8 +159,8 @@ pub struct BreakerSettings {
 
 impl BreakerSettings {
     /// The breaker's configuration.
-    pub fn config(self) -> crate::guard::breaker::BreakerConfig {
-        crate::guard::breaker::BreakerConfig {
+    pub fn config(self) -> crate::breaker::BreakerConfig {
+        crate::breaker::BreakerConfig {
             failures: self.failures,
             window: Duration::from_secs(10),
             slow: self.timeout / 2,

@@ -202,7 +202,7 @@ impl AppError {
     }
 }
 
-/// HTML errors leave the body to [`crate::routes::refusals::html`], which knows whether
+/// HTML errors leave the body to the refusal layer (`routes::refusals::html`), which knows whether
 /// the request wants a whole page or an HTMX fragment.
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {

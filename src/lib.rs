@@ -2,6 +2,8 @@
 
 pub mod announce;
 pub mod app;
+mod architecture;
+pub mod breaker;
 pub mod cache;
 pub mod cli;
 pub mod config;

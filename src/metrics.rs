@@ -16,8 +16,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use crate::breaker::{Breaker, Breakers, State as BreakerState};
 use crate::domain::VoteOutcome;
-use crate::guard::breaker::{Breaker, Breakers, State as BreakerState};
 use crate::store::DynStore;
 
 /// The content type of the OpenMetrics text format, which Prometheus reads.

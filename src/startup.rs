@@ -17,13 +17,13 @@ use tower::Service;
 
 use crate::announce::Announcer;
 use crate::app::Polls;
+use crate::breaker::{Breaker, Breakers, SystemClock};
 use crate::cache::{DynCache, LocalCache, RedisCache};
+use crate::config::StreamConfig;
 use crate::config::{Backend, Settings};
-use crate::guard::breaker::{Breaker, Breakers, SystemClock};
 use crate::guard::head;
 use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
-use crate::live::stream::StreamConfig;
 use crate::live::{Hub, Live, LocalBus, redis};
 use crate::metrics::Metrics;
 use crate::state::{AppState, Shared};

@@ -6,9 +6,9 @@ use axum::extract::FromRef;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::Polls;
-use crate::guard::breaker::Breakers;
+use crate::breaker::Breakers;
+use crate::config::StreamConfig;
 use crate::guard::limits::Limits;
-use crate::live::stream::StreamConfig;
 use crate::metrics::SharedMetrics;
 use crate::store::DynStore;
 use crate::web::PublicUrl;

@@ -1,6 +1,5 @@
 //! Request guards: CSRF, security headers, the voter cookie.
 
-pub mod breaker;
 pub mod client;
 pub mod csrf;
 pub mod head;

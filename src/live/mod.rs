@@ -3,7 +3,6 @@
 
 mod hub;
 pub mod redis;
-pub mod stream;
 
 use std::sync::Arc;
 

@@ -13,7 +13,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Hub, PollUpdate};
-use crate::guard::breaker::{Breaker, Failure};
+use crate::breaker::{Breaker, Failure};
 use crate::metrics::{Metrics, SharedMetrics};
 
 /// How often the subscriber retries subscriptions that failed (Redis down), and polls the

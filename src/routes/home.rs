@@ -8,8 +8,8 @@ use axum::routing::get;
 use axum_extra::routing::TypedPath;
 use votestream_views::{home, paths};
 
+use crate::breaker::Breakers;
 use crate::error::Result;
-use crate::guard::breaker::Breakers;
 use crate::present;
 use crate::routes::unless_paused;
 use crate::state::AppState;

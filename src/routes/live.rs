@@ -14,7 +14,7 @@ use crate::domain::{Page, VoterId};
 use crate::error::{ApiError, AppError, Result};
 use crate::guard::client::ClientIp;
 use crate::guard::limits::StreamsFull;
-use crate::live::stream::{self, Format, Lifetime};
+use crate::routes::stream::{self, Format, Lifetime};
 use crate::state::AppState;
 
 /// Routes that share the HTML guards.

@@ -16,8 +16,8 @@ use tower_http::timeout::TimeoutLayer;
 use maud::Markup;
 use votestream_views::components::paused_banner;
 
+use crate::breaker::Breaker;
 use crate::config::Settings;
-use crate::guard::breaker::Breaker;
 use crate::guard::client::{self, TrustedProxies};
 use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
@@ -36,6 +36,7 @@ mod params;
 pub mod polls;
 pub mod refusals;
 pub mod share;
+pub mod stream;
 pub mod system;
 pub mod themes;
 

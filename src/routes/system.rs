@@ -11,8 +11,8 @@ use axum_extra::routing::TypedPath;
 use serde_json::json;
 use votestream_views::{Stats, paths, stats};
 
+use crate::breaker::Breakers;
 use crate::error::Result;
-use crate::guard::breaker::Breakers;
 use crate::state::AppState;
 use crate::store::DynStore;
 use crate::web::HxMode;

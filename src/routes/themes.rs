@@ -9,9 +9,9 @@ use axum_extra::routing::TypedPath;
 use votestream_views::paths::PageQuery;
 use votestream_views::{paths, theme};
 
+use crate::breaker::Breakers;
 use crate::domain::Page;
 use crate::error::{AppError, Result};
-use crate::guard::breaker::Breakers;
 use crate::present;
 use crate::routes::unless_paused;
 use crate::state::AppState;

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 
 use super::{DynStore, PollFilter, SeedReport, Store, StoreError, StoreResult};
+use crate::breaker::{Breaker, Failure};
 use crate::domain::{
     Ballot, NewPoll, OwnerChange, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
 };
-use crate::guard::breaker::{Breaker, Failure};
 
 /// Page reads whose last good answer is kept (bounded in number: see `LAST_GOOD_ENTRIES`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

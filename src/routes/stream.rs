@@ -2,7 +2,6 @@
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -10,20 +9,10 @@ use futures::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use votestream_views::{PollTotal, theme};
 
-use super::{Snapshot, Watcher};
+use crate::config::StreamConfig;
 use crate::guard::limits::StreamSlot;
+use crate::live::{Snapshot, Watcher};
 use crate::metrics::OpenStream;
-
-/// Stream timing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StreamConfig {
-    /// At most one frame per viewer per this interval; states in between are skipped.
-    pub throttle: Duration,
-    /// The reconnection delay suggested to clients (`retry:`).
-    pub retry: Duration,
-    /// Comment lines this often keep proxies from closing an idle stream.
-    pub keep_alive: Duration,
-}
 
 /// What the events carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
