@@ -49,7 +49,7 @@ pub struct BatchSettings {
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `DATABASE_URL`: where state lives. Never logged whole (it may hold a password).
-    pub database_url: String,
+    pub database_url: Secret<String>,
     /// `BIND_ADDR`: the listen address.
     pub bind_addr: SocketAddr,
     /// `SEED_DEMO`: load the demo themes and polls on start if missing.
@@ -66,7 +66,7 @@ pub struct Settings {
     /// `BODY_LIMIT_BYTES`: largest request body accepted.
     pub body_limit: usize,
     /// `REDIS_URL`: Redis for the live bus and the cache; `None` keeps both in-process.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<Secret<String>>,
     /// `REDIS_PREFIX`: namespace of our channels and keys, so deployments can share a Redis.
     pub redis_prefix: String,
     /// `SSE_THROTTLE_MS`: at most one live frame per viewer per this interval.
@@ -106,7 +106,7 @@ pub struct Settings {
     /// `COOKIE_KEY`: signs the voter cookie; every replica needs the same one (at least 64
     /// characters). Unset: the embedded default keeps one in `cookie.key` beside its
     /// database; with PostgreSQL each process makes its own and says so. Never logged.
-    pub cookie_key: Option<String>,
+    pub cookie_key: Option<Secret<String>>,
     /// `COOKIE_SECURE`: when the voter cookie is marked `Secure`.
     pub cookie_secure: CookieSecure,
     /// `PUBLIC_URL`: the address people reach this site at (`https://votes.example`), for
@@ -205,7 +205,7 @@ impl Settings {
         let (name, database_url) = get("DATABASE_URL", "sqlite://data/votestream.db");
         backend_of(&database_url).map_err(|reason| ConfigError { name, value: redact(&database_url), reason })?;
         let mut settings = Self {
-            database_url,
+            database_url: Secret(database_url),
             bind_addr: parse(get("BIND_ADDR", "127.0.0.1:3000"), "expected host:port, such as 127.0.0.1:3000")?,
             seed_demo: parse_bool(get("SEED_DEMO", "true"))?,
             log_format: match get("LOG_FORMAT", "text") {
@@ -230,7 +230,7 @@ impl Settings {
                 "BODY_LIMIT_BYTES",
             )?,
             redis_url: match lookup("REDIS_URL").filter(|v| !v.trim().is_empty()) {
-                Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => Some(url),
+                Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => Some(Secret(url)),
                 Some(url) => {
                     return Err(ConfigError {
                         name: "REDIS_URL",
@@ -294,7 +294,7 @@ impl Settings {
                 [("DB_TIMEOUT_MS", "3000"), ("DB_BREAKER_FAILURES", "3"), ("DB_BREAKER_COOLDOWN_MS", "5000")],
             )?,
             cookie_key: match lookup("COOKIE_KEY").filter(|v| !v.trim().is_empty()) {
-                Some(key) if key.len() >= 64 => Some(key),
+                Some(key) if key.len() >= 64 => Some(Secret(key)),
                 Some(_) => {
                     return Err(ConfigError {
                         name: "COOKIE_KEY",
@@ -343,17 +343,40 @@ impl Settings {
 
     /// The storage backend `database_url` names.
     pub fn backend(&self) -> Backend {
-        backend_of(&self.database_url).unwrap_or(Backend::Sqlite)
+        backend_of(self.database_url.expose()).unwrap_or(Backend::Sqlite)
     }
 
     /// `redis_url` without its password, for logs.
     pub fn redis_url_redacted(&self) -> Option<String> {
-        self.redis_url.as_deref().map(redact)
+        self.redis_url.as_ref().map(|url| redact(url.expose()))
     }
 
     /// `database_url` without its password, for logs.
     pub fn database_url_redacted(&self) -> String {
-        redact(&self.database_url)
+        redact(self.database_url.expose())
+    }
+}
+
+/// A value that must never reach a log or an error message: its `Debug` says
+/// `[redacted]`, and reading it takes an explicit [`Secret::expose`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    /// Wraps `value`.
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The value itself, for the one place that needs it.
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
     }
 }
 
@@ -540,7 +563,7 @@ mod tests {
     #[test]
     fn an_empty_environment_gives_the_documented_defaults() {
         let s = settings(&[]).expect("defaults are valid");
-        assert_eq!(s.database_url, "sqlite://data/votestream.db");
+        assert_eq!(s.database_url.expose(), "sqlite://data/votestream.db");
         assert_eq!(s.backend(), Backend::Sqlite);
         assert_eq!(s.bind_addr.to_string(), "127.0.0.1:3000");
         assert!(s.seed_demo);
@@ -566,6 +589,25 @@ mod tests {
         let public =
             settings(&[("PUBLIC_URL", "https://votes.example"), ("ALLOWED_HOSTS", "x.example")]).expect("valid");
         assert_eq!(public.allowed_hosts, None, "links come from PUBLIC_URL: any Host is harmless");
+    }
+
+    #[test]
+    fn printing_the_settings_shows_no_secret() {
+        let key = "k".repeat(64);
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://vs:hunter2@db/vs"),
+            ("REDIS_URL", "redis://:sesame@cache:6379"),
+            ("COOKIE_KEY", &key),
+        ])
+        .expect("valid");
+
+        let printed = format!("{s:?}");
+
+        for secret in ["hunter2", "sesame", key.as_str()] {
+            assert!(!printed.contains(secret), "{secret} shown in {printed}");
+        }
+        assert!(printed.contains("[redacted]"));
+        assert_eq!(s.database_url.expose(), "postgres://vs:hunter2@db/vs", "the value itself is kept");
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl Application {
         let metrics = Metrics::new();
         let (live, cache): (Live, DynCache) = match &settings.redis_url {
             Some(url) => {
-                let client = redis::client(url)?;
+                let client = redis::client(url.expose())?;
                 let commands = redis::command_connection(&client)?;
                 redis::start_subscriber(
                     &client,

@@ -40,10 +40,10 @@ impl VoterCookies {
     /// file (made on first start); else a key of this process's own, with a warning.
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
         let key = match (&settings.cookie_key, settings.backend()) {
-            (Some(key), _) => Key::from(key.as_bytes()),
+            (Some(key), _) => Key::from(key.expose().as_bytes()),
             (None, Backend::Sqlite) => {
                 let options: sqlx::sqlite::SqliteConnectOptions =
-                    settings.database_url.parse().context("DATABASE_URL is not a valid SQLite URL")?;
+                    settings.database_url.expose().parse().context("DATABASE_URL is not a valid SQLite URL")?;
                 let folder = options.get_filename().parent().unwrap_or(Path::new(".")).to_path_buf();
                 Key::from(&kept_key(&folder.join("cookie.key"))?)
             }

@@ -24,7 +24,7 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(settings.db_max_connections)
             .acquire_timeout(settings.db_acquire_timeout)
-            .connect(&settings.database_url)
+            .connect(settings.database_url.expose())
             .await
             .with_context(|| format!("connecting to {}", settings.database_url_redacted()))?;
         Ok(Self { pool })

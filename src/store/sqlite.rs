@@ -24,8 +24,8 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing, with its folder) the file `settings.database_url` names.
     pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
-        let options = SqliteConnectOptions::from_str(&settings.database_url)
-            .with_context(|| format!("DATABASE_URL={} is not a valid SQLite URL", settings.database_url))?
+        let options = SqliteConnectOptions::from_str(settings.database_url.expose())
+            .with_context(|| format!("DATABASE_URL={} is not a valid SQLite URL", settings.database_url_redacted()))?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // With WAL, NORMAL keeps every commit across a crash of the app (not of the OS).
