@@ -3,7 +3,8 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 use votestream_views::ErrorView;
 
 use crate::domain::Refusal;
@@ -218,6 +219,29 @@ impl IntoResponse for AppError {
     }
 }
 
+/// Every refusal: what is wrong, and for some what it is about.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, in words.
+    pub error: String,
+    /// Per field of a poll not created: its problem.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<std::collections::BTreeMap<String, String>>,
+    /// An earlier vote's options (already voted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub option_ids: Option<Vec<i64>>,
+    /// An earlier vote's option, when it was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub option_id: Option<i64>,
+}
+
+impl ErrorBody {
+    /// Just the message.
+    pub fn new(error: impl Into<String>) -> Self {
+        Self { error: error.into(), fields: None, option_ids: None, option_id: None }
+    }
+}
+
 /// The same errors as JSON, for `/api`.
 #[derive(Debug)]
 pub struct ApiError(pub AppError);
@@ -230,14 +254,14 @@ impl<E: Into<AppError>> From<E> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = json!({ "error": self.0.public_message() });
+        let mut body = ErrorBody::new(self.0.public_message());
         if let AppError::AlreadyVoted { choices } = &self.0 {
-            body["option_ids"] = choices.iter().map(|(id, _)| *id).collect();
+            body.option_ids = Some(choices.iter().map(|(id, _)| *id).collect());
             if let [(option_id, _)] = choices.as_slice() {
-                body["option_id"] = json!(option_id);
+                body.option_id = Some(*option_id);
             }
         }
-        let mut response = json_response(self.0.status(), body);
+        let mut response = json_response(self.0.status(), serde_json::to_value(body).unwrap_or_default());
         self.0.add_headers(&mut response);
         response
     }
@@ -245,7 +269,7 @@ impl IntoResponse for ApiError {
 
 /// `{"error": message}` with `status`.
 pub fn json_error(status: StatusCode, message: &str) -> Response {
-    json_response(status, json!({ "error": message }))
+    json_response(status, serde_json::to_value(ErrorBody::new(message)).unwrap_or_default())
 }
 
 /// Every JSON refusal: `body` with `status`, never cached.

@@ -1,6 +1,8 @@
 //! Presentation: from domain values to the view models the templates take. Pure functions,
 //! used by the routes and by the live hub alike.
 
+use serde::Serialize;
+use utoipa::ToSchema;
 use votestream_views::{
     Ballot, FormErrors, FormLimits, NewPollForm, OptionTally, PollCard, Results, Reveal, Share, ThemeCard, ThemeChoice,
     ThemePage, ThemeSummary, VotePage, paths,
@@ -102,31 +104,61 @@ pub fn results(tally: &Tally<'_>, voted: bool) -> Results {
     }
 }
 
-/// The results as JSON (API, live JSON streams), as a viewer who has (or has not) voted
-/// may see them: withheld results keep the options and the number of voters, not the votes.
-pub fn results_json(tally: &Tally<'_>, voted: bool) -> serde_json::Value {
+/// A poll's results as the API and the live JSON streams give them.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ResultsBody {
+    /// The poll.
+    pub poll_id: i64,
+    /// Every option, in order; without its votes while the results are withheld.
+    pub options: Vec<OptionResult>,
+    /// All votes; `null` while the results are withheld.
+    pub total: Option<i64>,
+    /// How many voters have voted.
+    pub voters: i64,
+    /// Whether voting has ended.
+    pub closed: bool,
+    /// The owner's rule: `always`, `after_vote` or `after_close`.
+    pub results_shown: String,
+    /// Whether this caller may not see the votes yet.
+    pub withheld: bool,
+}
+
+/// One option of a poll's results.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OptionResult {
+    /// The option's id (what a vote names).
+    pub id: i64,
+    /// Its text.
+    pub text: String,
+    /// Its votes; absent while the results are withheld.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub votes: Option<i64>,
+}
+
+/// The results as a viewer who has (or has not) voted may see them: withheld results keep
+/// the options and the number of voters, not the votes.
+pub fn results_body(tally: &Tally<'_>, voted: bool) -> ResultsBody {
     let shown = results_visible(tally.shown, tally.closed, voted);
-    let options: Vec<serde_json::Value> = tally
+    let options = tally
         .options
         .iter()
-        .map(|o| {
-            if shown {
-                serde_json::json!({ "id": o.id, "text": o.text, "votes": o.votes })
-            } else {
-                serde_json::json!({ "id": o.id, "text": o.text })
-            }
-        })
+        .map(|o| OptionResult { id: o.id, text: o.text.to_owned(), votes: shown.then_some(o.votes) })
         .collect();
     let total: i64 = tally.options.iter().map(|o| o.votes).sum();
-    serde_json::json!({
-        "poll_id": tally.poll_id,
-        "options": options,
-        "total": shown.then_some(total),
-        "voters": tally.voters,
-        "closed": tally.closed,
-        "results_shown": tally.shown.as_str(),
-        "withheld": !shown,
-    })
+    ResultsBody {
+        poll_id: tally.poll_id,
+        options,
+        total: shown.then_some(total),
+        voters: tally.voters,
+        closed: tally.closed,
+        results_shown: tally.shown.as_str().to_owned(),
+        withheld: !shown,
+    }
+}
+
+/// The same as a JSON value (the live JSON streams add their version to it).
+pub fn results_json(tally: &Tally<'_>, voted: bool) -> serde_json::Value {
+    serde_json::to_value(results_body(tally, voted)).unwrap_or_default()
 }
 
 /// How the voter's ballot stands, given the options they chose (none: not voted).

@@ -35,6 +35,10 @@ pub fn results_csv(options: &[PollOption]) -> Result<String, csv::Error> {
 }
 
 /// `GET /api/polls/{id}/results.csv`: a download named after the poll.
+#[utoipa::path(get, path = "/api/polls/{id}/results.csv", tag = "polls", params(("id" = i64, Path)),
+    responses((status = 200, description = "option, votes, percent: one row per option", content_type = "text/csv"),
+        (status = 403, description = "The results are withheld from this caller", body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)))]
 pub async fn csv(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> Result<Response, ApiError> {
     let update = state.polls.current(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     if !state.polls.sees_results(&update, &voter).await {

@@ -101,7 +101,12 @@ async fn poll_events(
     poll_stream(&state, (client, voter), id, query.format()?, &headers).await
 }
 
-async fn api_stream(
+/// `GET /api/polls/{id}/stream`: Server-Sent Events, each `data:` the results as JSON
+/// (with its `version`), the latest state first; `Last-Event-ID` resumes.
+#[utoipa::path(get, path = "/api/polls/{id}/stream", tag = "polls", params(("id" = i64, Path)),
+    responses((status = 200, description = "An event stream of results", content_type = "text/event-stream"),
+        (status = 404, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+pub async fn api_stream(
     State(state): State<AppState>,
     client: ClientIp,
     voter: VoterId,

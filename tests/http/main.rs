@@ -14,6 +14,7 @@ mod export;
 mod hostile;
 mod limits;
 mod metrics;
+mod openapi;
 mod owners;
 mod pages;
 mod paging;

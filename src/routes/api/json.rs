@@ -1,16 +1,17 @@
-//! What every API handler shares: the JSON body extractor (objects only, refusals that
-//! say what is wrong) and the JSON of a poll.
+//! The API's shapes, as types: the body extractor (objects only, refusals that say what is
+//! wrong) and every answer's body. The OpenAPI document is generated from them.
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use serde::de::{DeserializeOwned, Error as _, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
-use serde_json::{Value, json};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 
 use crate::domain::{Poll, Theme, rfc3339};
 use crate::error::{ApiError, AppError};
-use crate::present::{self, Tally};
+use crate::present::{self, OptionResult, ResultsBody, Tally};
 
 /// A JSON object, and only an object, read as `T`. serde's derived structs also accept an
 /// array of their fields in order (`["a"]` for `{"text": "a"}`): the documented shape is
@@ -63,28 +64,115 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
-pub fn theme_json(theme: &Theme) -> Value {
-    json!({
-        "key": theme.key, "slug": theme.slug, "name": theme.name,
-        "icon": theme.icon, "color": theme.color, "description": theme.description,
-    })
+/// A theme.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThemeBody {
+    /// The key the API names it by (`OnTrend`).
+    pub key: String,
+    /// Its address's slug (`on-trend`).
+    pub slug: String,
+    /// Its name (`#OnTrend`).
+    pub name: String,
+    /// One emoji.
+    pub icon: String,
+    /// `#rrggbb`.
+    pub color: String,
+    /// A sentence or two.
+    pub description: String,
+}
+
+impl From<&Theme> for ThemeBody {
+    fn from(theme: &Theme) -> Self {
+        Self {
+            key: theme.key.clone(),
+            slug: theme.slug.clone(),
+            name: theme.name.clone(),
+            icon: theme.icon.clone(),
+            color: theme.color.clone(),
+            description: theme.description.clone(),
+        }
+    }
+}
+
+/// A theme with its totals, as `GET /api/themes` lists it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThemeSummary {
+    #[serde(flatten)]
+    pub theme: ThemeBody,
+    /// Its number of polls.
+    pub poll_count: i64,
+    /// Votes over all its polls.
+    pub vote_count: i64,
+}
+
+/// A poll, with its results as the caller may see them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PollBody {
+    pub id: i64,
+    pub question: String,
+    /// Its theme's key.
+    pub theme: Option<String>,
+    /// Whether voting has ended.
+    pub closed: bool,
+    /// When voting ends by itself (RFC 3339), if ever.
+    pub closes_at: Option<String>,
+    /// How many options one voter may pick.
+    pub max_choices: u8,
+    /// `always`, `after_vote` or `after_close`.
+    pub results_shown: String,
+    /// One vote per `browser`, per `address`, or `none`.
+    pub protection: String,
+    /// Every option; without its votes while the results are withheld.
+    pub options: Vec<OptionResult>,
+    /// All votes; `null` while the results are withheld.
+    pub total: Option<i64>,
+    /// How many have voted.
+    pub voters: i64,
+    /// Whether the caller may not see the votes yet.
+    pub withheld: bool,
 }
 
 /// A poll as JSON, with its results as this caller may see them.
-pub fn poll_json(poll: &Poll, theme: Option<&Theme>, sees_results: bool) -> Value {
-    let results = present::results_json(&Tally::of(poll), sees_results);
-    json!({
-        "id": poll.id,
-        "question": poll.question,
-        "theme": theme.map(|t| t.key.as_str()),
-        "closed": poll.closed,
-        "closes_at": poll.settings.closes_at.map(rfc3339),
-        "max_choices": poll.max_choices,
-        "results_shown": poll.settings.results.as_str(),
-        "protection": poll.settings.protection.as_str(),
-        "options": results["options"],
-        "total": results["total"],
-        "voters": poll.voters,
-        "withheld": results["withheld"],
-    })
+pub fn poll_body(poll: &Poll, theme: Option<&Theme>, sees_results: bool) -> PollBody {
+    let results = present::results_body(&Tally::of(poll), sees_results);
+    PollBody {
+        id: poll.id,
+        question: poll.question.clone(),
+        theme: theme.map(|t| t.key.clone()),
+        closed: poll.closed,
+        closes_at: poll.settings.closes_at.map(rfc3339),
+        max_choices: poll.max_choices,
+        results_shown: poll.settings.results.as_str().to_owned(),
+        protection: poll.settings.protection.as_str().to_owned(),
+        options: results.options,
+        total: results.total,
+        voters: poll.voters,
+        withheld: results.withheld,
+    }
+}
+
+/// A new poll: the poll, and its manage link and key, which no later answer repeats.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedPoll {
+    #[serde(flatten)]
+    pub poll: PollBody,
+    /// The owner's page (close, settings, delete).
+    pub manage_url: String,
+    /// The bearer key for `PATCH`/`DELETE /api/polls/{id}`.
+    pub manage_key: String,
+}
+
+/// A vote accepted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoteAccepted {
+    /// `accepted`.
+    pub status: String,
+    /// The options voted for.
+    pub option_ids: Vec<i64>,
+    /// The option voted for, when it was one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub option_id: Option<i64>,
+    /// The results after the vote; `null` when they could not be read back (the vote is
+    /// stored all the same: `GET /api/polls/{id}/results` shows it).
+    pub results: Option<ResultsBody>,
 }

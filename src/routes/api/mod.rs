@@ -7,13 +7,13 @@ use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use axum_extra::routing::TypedPath;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 use votestream_views::paths::{PageQuery, api as path};
 
 mod json;
 mod owners;
 
-use self::json::{ApiJson, Object, poll_json, theme_json};
+use self::json::{ApiJson, CreatedPoll, Object, PollBody, ThemeBody, ThemeSummary, VoteAccepted, poll_body};
 use self::owners::manage_url;
 use super::PollId;
 use super::share::SiteOrigin;
@@ -21,9 +21,10 @@ use crate::app::Shape;
 use crate::domain::{
     Page, Poll, PollDraft, Protection, ResultsShown, Settings, ThemeStats, VoteOutcome, VoterId, parse_closing_time,
 };
-use crate::error::{ApiError, AppError, json_response};
+use crate::error::{ApiError, AppError, ErrorBody, json_response};
 use crate::guard::limits::Limits;
 use crate::guard::voter::Voter;
+use crate::present::ResultsBody;
 use crate::present::{self, Tally};
 use crate::state::AppState;
 use crate::store::{DynStore, PollFilter};
@@ -39,6 +40,7 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .route(path::PollVote::PATH, post(vote).layer(limits.vote()))
         .route(path::PollResults::PATH, get(results))
         .route(path::PollResultsCsv::PATH, get(super::export::csv))
+        .route(OPENAPI_PATH, get(openapi))
         .route(path::ROOT, any(no_such_endpoint))
         .route(path::FALLBACK, any(no_such_endpoint))
 }
@@ -47,19 +49,70 @@ async fn no_such_endpoint() -> ApiError {
     ApiError(AppError::endpoint_not_found())
 }
 
-async fn themes(State(store): State<DynStore>) -> ApiResult<Json<Value>> {
+/// Where the API's own description is served.
+pub const OPENAPI_PATH: &str = "/api/openapi.json";
+
+/// The API's description (OpenAPI 3.1), generated from the types below.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "VoteStream API", description = "Themed polls, votes and live results. Refusals are `{\"error\": …}` with a 4xx or 5xx."),
+    paths(
+        themes, theme_polls, polls, poll, create_poll, vote, results, owners::patch, owners::delete,
+        super::export::csv, super::live::api_stream, openapi
+    ),
+    components(schemas(ErrorBody, ThemeBody)),
+    modifiers(&ManageKey)
+)]
+pub struct ApiDoc;
+
+/// The owner's bearer key, as a security scheme of the document.
+struct ManageKey;
+
+impl utoipa::Modify for ManageKey {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .description(Some("The manage key a poll's creation answered with"))
+            .build();
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme("manage_key", SecurityScheme::Http(scheme));
+    }
+}
+
+/// `GET /api/openapi.json`: this API's description.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta", responses((status = 200, description = "The OpenAPI document", content_type = "application/json")))]
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+/// `GET /api/themes`: every theme with its totals.
+#[utoipa::path(get, path = "/api/themes", tag = "themes", responses((status = 200, body = [ThemeSummary])))]
+async fn themes(State(store): State<DynStore>) -> ApiResult<Json<Vec<ThemeSummary>>> {
     let stats = store.theme_stats().await?;
     Ok(Json(
         stats
             .iter()
-            .map(|ThemeStats { theme, poll_count, vote_count }| {
-                let mut value = theme_json(theme);
-                value["poll_count"] = json!(poll_count);
-                value["vote_count"] = json!(vote_count);
-                value
+            .map(|ThemeStats { theme, poll_count, vote_count }| ThemeSummary {
+                theme: ThemeBody::from(theme),
+                poll_count: *poll_count,
+                vote_count: *vote_count,
             })
             .collect(),
     ))
+}
+
+/// Paging of the lists: after the last id of the previous page, so many.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)]
+struct Paging {
+    /// The last id of the previous page.
+    after: Option<i64>,
+    /// Polls per page (1–100, default 20).
+    limit: Option<u32>,
 }
 
 /// The page a list request asks for, or a 422 that says what is wrong with it.
@@ -73,9 +126,9 @@ fn polls_page(
     (path, filters): (impl std::fmt::Display, &str),
     page: Page,
     polls: &[Poll],
-    json: impl Fn(&Poll) -> Value,
+    json: impl Fn(&Poll) -> PollBody,
 ) -> Response {
-    let body = Json(polls.iter().map(json).collect::<Value>());
+    let body = Json(polls.iter().map(json).collect::<Vec<_>>());
     match page.next_after(polls.iter().map(|p| p.id)) {
         Some(after) => {
             let next = format!("<{path}?after={after}&limit={}{filters}>; rel=\"next\"", page.size);
@@ -85,6 +138,11 @@ fn polls_page(
     }
 }
 
+/// `GET /api/themes/{key}/polls`: a page of the theme's polls, results where everyone may
+/// see them; `Link: <…>; rel="next"` while more follow.
+#[utoipa::path(get, path = "/api/themes/{key}/polls", tag = "themes",
+    params(("key" = String, Path, description = "The theme's key (`OnTrend`) or slug"), Paging),
+    responses((status = 200, body = [PollBody]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn theme_polls(
     path::ThemePolls { key }: path::ThemePolls,
     State(store): State<DynStore>,
@@ -94,12 +152,13 @@ async fn theme_polls(
     let theme = store.theme(&key).await?.ok_or_else(|| AppError::theme_not_found(&key))?;
     let polls = store.polls_of_theme(theme.id, page).await?;
     // Lists show results only where everyone may see them.
-    Ok(polls_page((path::ThemePolls { key }, ""), page, &polls, |p| poll_json(p, Some(&theme), p.shows_results(false))))
+    Ok(polls_page((path::ThemePolls { key }, ""), page, &polls, |p| poll_body(p, Some(&theme), p.shows_results(false))))
 }
 
 /// `GET /api/polls`: a page, optionally of one theme (`theme`: key or slug) and only open
 /// or closed polls (`active=true|false`).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct PollsQuery {
     after: Option<i64>,
@@ -108,6 +167,8 @@ struct PollsQuery {
     active: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/polls", tag = "polls", params(PollsQuery),
+    responses((status = 200, body = [PollBody]), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn polls(State(store): State<DynStore>, Query(query): Query<PollsQuery>) -> ApiResult {
     let page = page(PageQuery { after: query.after, limit: query.limit })?;
     let themes = store.themes().await?;
@@ -138,39 +199,54 @@ async fn polls(State(store): State<DynStore>, Query(query): Query<PollsQuery>) -
         filters.push_str(&format!("&active={active}"));
     }
     Ok(polls_page((path::Polls, &filters), page, &polls, |p| {
-        poll_json(p, themes.iter().find(|t| t.id == p.theme_id), p.shows_results(false))
+        poll_body(p, themes.iter().find(|t| t.id == p.theme_id), p.shows_results(false))
     }))
 }
 
-async fn poll(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> ApiResult<Json<Value>> {
+/// `GET /api/polls/{id}`: the poll, its results as this caller may see them.
+#[utoipa::path(get, path = "/api/polls/{id}", tag = "polls", params(("id" = i64, Path)),
+    responses((status = 200, body = PollBody), (status = 404, body = ErrorBody)))]
+async fn poll(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> ApiResult<Json<PollBody>> {
     let poll = state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let theme = state.polls.store().theme_by_id(poll.theme_id).await?;
     let sees = state.polls.sees_results(&crate::live::PollUpdate::of(&poll), &voter).await;
-    Ok(Json(poll_json(&poll, theme.as_ref(), sees)))
+    Ok(Json(poll_body(&poll, theme.as_ref(), sees)))
 }
 
 /// The results as this caller may see them (withheld: the number who voted).
-async fn results(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> ApiResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/polls/{id}/results", tag = "polls", params(("id" = i64, Path)),
+    responses((status = 200, body = ResultsBody), (status = 404, body = ErrorBody)))]
+async fn results(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> ApiResult<Json<ResultsBody>> {
     let update = state.polls.current(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let sees = state.polls.sees_results(&update, &voter).await;
-    Ok(Json(present::results_json(&update.tally(), sees)))
+    Ok(Json(present::results_body(&update.tally(), sees)))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new poll.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewPollBody {
+    /// Up to 300 characters.
     question: String,
+    /// A theme's key or slug.
     theme: String,
+    /// 2 to 10, each up to 200 characters, no two alike.
+    #[schema(value_type = Vec<NewOptionBody>)]
     options: Vec<Object<NewOptionBody>>,
     /// How many options one voter may pick (default 1).
     max_choices: Option<u32>,
+    /// `always` (default), `after_vote` or `after_close`.
+    #[schema(value_type = Option<String>)]
     results: Option<ResultsShown>,
+    /// `browser` (default), `address` or `none`.
+    #[schema(value_type = Option<String>)]
     protection: Option<Protection>,
     /// RFC 3339, in the future.
     closes_at: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One option of a new poll.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewOptionBody {
     text: String,
@@ -178,6 +254,9 @@ struct NewOptionBody {
 
 /// `POST /api/polls`: 201 with the poll, its `Location`, and its manage link and key,
 /// which no later answer repeats.
+#[utoipa::path(post, path = "/api/polls", tag = "polls", request_body = NewPollBody,
+    responses((status = 201, body = CreatedPoll), (status = 400, body = ErrorBody), (status = 415, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 async fn create_poll(
     State(state): State<AppState>,
     origin: SiteOrigin,
@@ -200,28 +279,33 @@ async fn create_poll(
             };
             let (id, key) = state.polls.create(&new_poll).await?;
             let poll = state.polls.store().poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-            let mut json = poll_json(&poll, theme.as_ref(), true);
-            json["manage_url"] = json!(manage_url(&origin, id, &key));
-            json["manage_key"] = json!(key.expose());
+            let body = CreatedPoll {
+                poll: poll_body(&poll, theme.as_ref(), true),
+                manage_url: manage_url(&origin, id, &key),
+                manage_key: key.expose().to_owned(),
+            };
             let location = path::Poll { id }.to_string();
-            let mut response = (StatusCode::CREATED, [(header::LOCATION, location)], Json(json)).into_response();
+            let mut response = (StatusCode::CREATED, [(header::LOCATION, location)], Json(body)).into_response();
             // The answer holds a secret.
             response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
             Ok(response)
         }
         Err(problems) => {
             let summary: Vec<&str> = problems.iter().map(|p| p.message.as_str()).collect();
-            let fields: serde_json::Map<String, Value> =
-                problems.iter().map(|p| (p.field.name(), json!(p.message))).collect();
-            let body = json!({ "error": format!("The poll was not created: {}", summary.join(" ")), "fields": fields });
-            Ok(json_response(StatusCode::UNPROCESSABLE_ENTITY, body))
+            let body = ErrorBody {
+                error: format!("The poll was not created: {}", summary.join(" ")),
+                fields: Some(problems.iter().map(|p| (p.field.name(), p.message.clone())).collect()),
+                option_ids: None,
+                option_id: None,
+            };
+            Ok(json_response(StatusCode::UNPROCESSABLE_ENTITY, serde_json::to_value(body).unwrap_or_default()))
         }
     }
 }
 
 /// One of: `{"choice": index}` (0-based, as the original app took it), `{"option_id": n}`,
 /// or for a poll that takes several, `{"choices": [i, …]}` / `{"option_ids": [n, …]}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct VoteBody {
     choice: Option<i64>,
@@ -261,6 +345,11 @@ impl VoteBody {
     }
 }
 
+/// `POST /api/polls/{id}/vote`: one ballot; 200 once it is stored.
+#[utoipa::path(post, path = "/api/polls/{id}/vote", tag = "polls", params(("id" = i64, Path)), request_body = VoteBody,
+    responses((status = 200, body = VoteAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 415, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 async fn vote(
     State(state): State<AppState>,
     PollId(id): PollId,
@@ -275,16 +364,12 @@ async fn vote(
     }
     match state.polls.cast(&ballot).await? {
         VoteOutcome::Accepted { poll } => {
-            let mut answer = json!({
-                "status": "accepted",
-                "option_ids": ballot.options,
-                // Absent when the tally could not be read back after the commit: the vote
-                // is stored, and `GET /api/polls/{id}/results` shows it.
-                "results": poll.map(|p| present::results_json(&Tally::of(&p), true)),
-            });
-            if let [option_id] = ballot.options.as_slice() {
-                answer["option_id"] = json!(option_id);
-            }
+            let answer = VoteAccepted {
+                status: "accepted".to_owned(),
+                option_id: if let [option_id] = ballot.options.as_slice() { Some(*option_id) } else { None },
+                option_ids: ballot.options,
+                results: poll.map(|p| present::results_body(&Tally::of(&p), true)),
+            };
             Ok(Json(answer).into_response())
         }
         VoteOutcome::Refused(refusal) => Err(AppError::from(refusal).into()),

@@ -7,15 +7,15 @@ use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::{Deserialize, Deserializer};
-use serde_json::Value;
 use votestream_views::paths;
 
-use super::json::{ApiJson, poll_json};
+use super::json::{ApiJson, PollBody, poll_body};
 use crate::domain::{ManageKey, OwnerChange, Protection, ResultsShown, Settings, parse_closing_time};
-use crate::error::{ApiError, AppError};
+use crate::error::{ApiError, AppError, ErrorBody};
 use crate::routes::PollId;
 use crate::routes::share::SiteOrigin;
 use crate::state::AppState;
+use utoipa::ToSchema;
 
 /// The manage key from `Authorization: Bearer <key>`.
 pub struct OwnerKey(ManageKey);
@@ -40,23 +40,33 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> R
 }
 
 /// `PATCH /api/polls/{id}`: any of these; absent fields stay as they are.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PollPatch {
     closed: Option<bool>,
+    /// `always`, `after_vote` or `after_close`.
+    #[schema(value_type = Option<String>)]
     results: Option<ResultsShown>,
+    /// `browser`, `address` or `none`.
+    #[schema(value_type = Option<String>)]
     protection: Option<Protection>,
+    /// RFC 3339, in the future; `null` never closes by itself.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
     closes_at: Option<Option<String>>,
 }
 
 /// `PATCH /api/polls/{id}`: the owner's changes; the poll as it then stands.
+#[utoipa::path(patch, path = "/api/polls/{id}", tag = "owners", params(("id" = i64, Path)), request_body = PollPatch,
+    security(("manage_key" = [])),
+    responses((status = 200, body = PollBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn patch(
     State(state): State<AppState>,
     PollId(id): PollId,
     OwnerKey(key): OwnerKey,
     ApiJson(body): ApiJson<PollPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<PollBody>, ApiError> {
     let mut poll = state.polls.owned(id, &key).await?.ok_or_else(AppError::not_the_owner)?;
     if body.results.is_some() || body.protection.is_some() || body.closes_at.is_some() {
         let closes_at = match &body.closes_at {
@@ -82,10 +92,13 @@ pub async fn patch(
         poll = state.polls.change(id, &key, change).await?.ok_or_else(AppError::not_the_owner)?;
     }
     let theme = state.polls.store().theme_by_id(poll.theme_id).await?;
-    Ok(Json(poll_json(&poll, theme.as_ref(), true)))
+    Ok(Json(poll_body(&poll, theme.as_ref(), true)))
 }
 
 /// `DELETE /api/polls/{id}`: 204 once the poll and its votes are gone.
+#[utoipa::path(delete, path = "/api/polls/{id}", tag = "owners", params(("id" = i64, Path)),
+    security(("manage_key" = [])),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     PollId(id): PollId,
