@@ -591,6 +591,52 @@ mod tests {
         assert_eq!(public.allowed_hosts, None, "links come from PUBLIC_URL: any Host is harmless");
     }
 
+    /// `(NAME, default)` for every variable `from_lookup` reads, from its own source.
+    fn variables_read() -> Vec<(String, Option<String>)> {
+        let source = include_str!("config.rs");
+        let start = source.find("pub fn from_lookup").expect("from_lookup");
+        let body = &source[start..start + source[start..].find("\n    }\n").expect("its end")];
+        let mut found = Vec::new();
+        let mut rest = body;
+        while let Some(at) = rest.find("(\"") {
+            rest = &rest[at + 2..];
+            let name: String = rest.chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').collect();
+            let after = &rest[name.len()..];
+            if name.len() < 3 || !after.starts_with('"') {
+                continue;
+            }
+            let default = after.strip_prefix("\", \"").map(|d| d[..d.find('"').unwrap_or(0)].to_owned());
+            if name != "HOSTNAME" && !found.iter().any(|(n, _): &(String, Option<String>)| *n == name) {
+                found.push((name, default));
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn every_setting_read_is_in_the_readme_table_with_its_default() {
+        let readme = include_str!("../README.md");
+        let section = readme.split("## Configuration").nth(1).expect("the README's configuration section");
+        let rows: Vec<&str> =
+            section.lines().take_while(|l| !l.starts_with("## ")).filter(|l| l.starts_with("| `")).collect();
+        let read = variables_read();
+        assert!(read.len() > 30, "the settings were found in the source: {read:?}");
+        for (name, default) in read {
+            let row = rows
+                .iter()
+                .find(|row| row.split('|').nth(1).is_some_and(|names| names.contains(&format!("`{name}`"))))
+                .unwrap_or_else(|| panic!("{name} is read but not in the README's table"));
+            let documented = row.rsplit('|').nth(1).unwrap_or_default();
+            match default.as_deref() {
+                Some("") => assert!(documented.contains("empty"), "{name}: the README should say empty: {row}"),
+                Some(default) => {
+                    assert!(documented.contains(&format!("`{default}`")), "{name}: default {default} not in: {row}")
+                }
+                None => {}
+            }
+        }
+    }
+
     #[test]
     fn printing_the_settings_shows_no_secret() {
         let key = "k".repeat(64);
