@@ -51,94 +51,9 @@ impl Application {
     /// Connects storage, migrates, seeds (if `SEED_DEMO`), sets up the live bus and cache
     /// (Redis when `REDIS_URL` is set), then binds `BIND_ADDR`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let breakers = Breakers {
-            database: Breaker::new("database", settings.db_breaker.config(), Arc::new(SystemClock)),
-            redis: settings
-                .redis_url
-                .as_ref()
-                .map(|_| Breaker::new("redis", settings.redis_breaker.config(), Arc::new(SystemClock))),
-        };
-        let store: DynStore = Arc::new(GuardedStore::new(
-            store::connect(&settings).await?,
-            breakers.database.clone(),
-            settings.read_fresh,
-        ));
-        store.migrate().await.context("applying migrations")?;
-        if settings.seed_demo {
-            let report = seed::load_demo(store.as_ref()).await?;
-            tracing::info!(themes = report.themes_added, polls = report.polls_added, "demo content checked");
-        }
-        let shutdown = CancellationToken::new();
-        let hub = Hub::new(store.clone());
-        let metrics = Metrics::new();
-        let (live, cache): (Live, DynCache) = match &settings.redis_url {
-            Some(url) => {
-                let client = redis::client(url.expose())?;
-                let commands = redis::command_connection(&client)?;
-                redis::start_subscriber(
-                    &client,
-                    &settings.redis_prefix,
-                    hub.clone(),
-                    metrics.clone(),
-                    shutdown.clone(),
-                )?;
-                tracing::info!(
-                    redis = settings.redis_url_redacted().unwrap_or_default(),
-                    "live bus and cache on Redis"
-                );
-                let breaker = breakers.redis.clone().context("a Redis breaker with REDIS_URL")?;
-                (
-                    Live::new(
-                        hub,
-                        redis::Publisher::new(commands.clone(), &settings.redis_prefix, breaker.clone()),
-                        metrics.clone(),
-                    ),
-                    Arc::new(RedisCache::new(commands, &settings.redis_prefix, settings.cache_ttl, breaker)),
-                )
-            }
-            None => {
-                if settings.backend() == Backend::Postgres {
-                    tracing::warn!(
-                        "no REDIS_URL: live updates and the cache stay inside this replica; run one replica only"
-                    );
-                }
-                (
-                    Live::new(hub, LocalBus, metrics.clone()),
-                    Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.cache_ttl)),
-                )
-            }
-        };
-        let limits = Limits::new(&settings);
-        if settings.rate_limit {
-            limits.forget_idle_clients(shutdown.clone());
-        } else {
-            tracing::warn!("RATE_LIMIT=off: no quotas and no caps on live streams (for load tests only)");
-        }
-        let live = Arc::new(live);
-        let announcer = Announcer::new(cache.clone(), live.clone());
-        let votes = VoteWriter::start(
-            store.clone(),
-            settings.vote_batch,
-            Outlets { announcer: announcer.clone(), metrics: metrics.clone() },
-        );
-        let polls = Polls::new(store, cache, live, votes, announcer);
-        tokio::spawn(polls.clone().close_at_deadlines(shutdown.clone()));
-        let state = AppState::new(Shared {
-            polls,
-            streams: StreamConfig {
-                throttle: settings.sse_throttle,
-                retry: settings.sse_retry,
-                keep_alive: settings.sse_keep_alive,
-            },
-            shutdown,
-            limits,
-            breakers,
-            metrics,
-            public_url: PublicUrl(settings.public_url.clone()),
-        });
+        let (router, state) = assemble(&settings).await?;
         let listener =
             TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
-        let router = routes::router(state.clone(), &settings, VoterCookies::from_settings(&settings)?);
         let bound = listener.local_addr()?;
         if settings.public_url.is_none() && !settings.allowed_hosts_set && !bound.ip().is_loopback() {
             tracing::warn!(
@@ -217,4 +132,85 @@ impl Application {
         }
         Ok(())
     }
+}
+
+/// Everything but the listener: storage (migrated, seeded if asked), the live bus and
+/// cache, the vote writer, the core, and the router with every guard. Tests drive the
+/// router itself (`tower::ServiceExt::oneshot`), without a socket.
+pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppState)> {
+    let breakers = Breakers {
+        database: Breaker::new("database", settings.db_breaker.config(), Arc::new(SystemClock)),
+        redis: settings
+            .redis_url
+            .as_ref()
+            .map(|_| Breaker::new("redis", settings.redis_breaker.config(), Arc::new(SystemClock))),
+    };
+    let store: DynStore =
+        Arc::new(GuardedStore::new(store::connect(settings).await?, breakers.database.clone(), settings.read_fresh));
+    store.migrate().await.context("applying migrations")?;
+    if settings.seed_demo {
+        let report = seed::load_demo(store.as_ref()).await?;
+        tracing::info!(themes = report.themes_added, polls = report.polls_added, "demo content checked");
+    }
+    let shutdown = CancellationToken::new();
+    let hub = Hub::new(store.clone());
+    let metrics = Metrics::new();
+    let (live, cache): (Live, DynCache) = match &settings.redis_url {
+        Some(url) => {
+            let client = redis::client(url.expose())?;
+            let commands = redis::command_connection(&client)?;
+            redis::start_subscriber(&client, &settings.redis_prefix, hub.clone(), metrics.clone(), shutdown.clone())?;
+            tracing::info!(redis = settings.redis_url_redacted().unwrap_or_default(), "live bus and cache on Redis");
+            let breaker = breakers.redis.clone().context("a Redis breaker with REDIS_URL")?;
+            (
+                Live::new(
+                    hub,
+                    redis::Publisher::new(commands.clone(), &settings.redis_prefix, breaker.clone()),
+                    metrics.clone(),
+                ),
+                Arc::new(RedisCache::new(commands, &settings.redis_prefix, settings.cache_ttl, breaker)),
+            )
+        }
+        None => {
+            if settings.backend() == Backend::Postgres {
+                tracing::warn!(
+                    "no REDIS_URL: live updates and the cache stay inside this replica; run one replica only"
+                );
+            }
+            (
+                Live::new(hub, LocalBus, metrics.clone()),
+                Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.cache_ttl)),
+            )
+        }
+    };
+    let limits = Limits::new(settings);
+    if settings.rate_limit {
+        limits.forget_idle_clients(shutdown.clone());
+    } else {
+        tracing::warn!("RATE_LIMIT=off: no quotas and no caps on live streams (for load tests only)");
+    }
+    let live = Arc::new(live);
+    let announcer = Announcer::new(cache.clone(), live.clone());
+    let votes = VoteWriter::start(
+        store.clone(),
+        settings.vote_batch,
+        Outlets { announcer: announcer.clone(), metrics: metrics.clone() },
+    );
+    let polls = Polls::new(store, cache, live, votes, announcer);
+    tokio::spawn(polls.clone().close_at_deadlines(shutdown.clone()));
+    let state = AppState::new(Shared {
+        polls,
+        streams: StreamConfig {
+            throttle: settings.sse_throttle,
+            retry: settings.sse_retry,
+            keep_alive: settings.sse_keep_alive,
+        },
+        shutdown,
+        limits,
+        breakers,
+        metrics,
+        public_url: PublicUrl(settings.public_url.clone()),
+    });
+    let router = routes::router(state.clone(), settings, VoterCookies::from_settings(settings)?);
+    Ok((router, state))
 }

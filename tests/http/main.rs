@@ -19,6 +19,7 @@ mod owners;
 mod pages;
 mod paging;
 mod refusals;
+mod router;
 mod security;
 mod sharing;
 mod voting;
