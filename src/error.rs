@@ -5,7 +5,6 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
-use votestream_views::ErrorView;
 
 use crate::domain::Refusal;
 use crate::store::StoreError;
@@ -203,24 +202,27 @@ impl AppError {
     }
 }
 
-/// HTML errors leave the body to the refusal layer (`routes::refusals::html`), which knows whether
-/// the request wants a whole page or an HTMX fragment.
+/// A refusal on its way out: its status and headers now, its words in an extension. The
+/// route family's refusal layer (`routes::refusals`) renders it, as JSON or as the error
+/// page or htmx fragment, through the one renderer (`web::refusal`).
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let view = ErrorView {
-            status: self.status().as_u16(),
-            title: Self::title_for(self.status()).to_owned(),
-            message: self.public_message(),
-        };
+        let mut body = ErrorBody::new(self.public_message());
+        if let Self::AlreadyVoted { choices } = &self {
+            body.option_ids = Some(choices.iter().map(|(id, _)| *id).collect());
+            if let [(option_id, _)] = choices.as_slice() {
+                body.option_id = Some(*option_id);
+            }
+        }
         let mut response = self.status().into_response();
         self.add_headers(&mut response);
-        response.extensions_mut().insert(view);
+        response.extensions_mut().insert(body);
         response
     }
 }
 
 /// Every refusal: what is wrong, and for some what it is about.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorBody {
     /// What is wrong, in words.
     pub error: String,
@@ -239,31 +241,6 @@ impl ErrorBody {
     /// Just the message.
     pub fn new(error: impl Into<String>) -> Self {
         Self { error: error.into(), fields: None, option_ids: None, option_id: None }
-    }
-}
-
-/// The same errors as JSON, for `/api`.
-#[derive(Debug)]
-pub struct ApiError(pub AppError);
-
-impl<E: Into<AppError>> From<E> for ApiError {
-    fn from(error: E) -> Self {
-        Self(error.into())
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let mut body = ErrorBody::new(self.0.public_message());
-        if let AppError::AlreadyVoted { choices } = &self.0 {
-            body.option_ids = Some(choices.iter().map(|(id, _)| *id).collect());
-            if let [(option_id, _)] = choices.as_slice() {
-                body.option_id = Some(*option_id);
-            }
-        }
-        let mut response = json_response(self.0.status(), serde_json::to_value(body).unwrap_or_default());
-        self.0.add_headers(&mut response);
-        response
     }
 }
 

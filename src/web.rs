@@ -9,7 +9,7 @@ use axum_htmx::{HX_HISTORY_RESTORE_REQUEST, HX_REQUEST, HxRequest};
 use maud::Markup;
 use votestream_views::{ErrorView, error, layout, paths};
 
-use crate::error::{AppError, json_error};
+use crate::error::{AppError, ErrorBody, json_response};
 
 /// `PUBLIC_URL`, when set: the address people reach the site at.
 #[derive(Debug, Clone, Default)]
@@ -72,16 +72,40 @@ pub fn is_api(path: &str) -> bool {
         || path.strip_prefix(paths::api::ROOT).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-/// A refusal made before any router saw the request (an over-long head): `{"error": …}`
-/// under `/api`, else the error page, or its fragment for htmx.
-pub fn in_callers_format(request: &Request, status: StatusCode, message: String) -> Response {
-    if is_api(request.uri().path()) {
-        return json_error(status, &message);
+/// Which kind of answer a refusal takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// `{"error": …}` (the API and oEmbed).
+    Json,
+    /// The error page, or its fragment for htmx.
+    Html(HxMode),
+}
+
+impl Audience {
+    /// The audience of a request, by its path's route family and its htmx headers.
+    pub fn of(request: &Request) -> Self {
+        if is_api(request.uri().path()) { Self::Json } else { Self::Html(HxMode::of(request.headers())) }
     }
-    let view = ErrorView { status: status.as_u16(), title: AppError::title_for(status).to_owned(), message };
-    let mut response = HxMode::of(request.headers()).render(status, &view.title, error::fragment(&view));
-    response.headers_mut().append(header::VARY, HeaderValue::from_static("hx-request"));
-    response
+}
+
+/// The one renderer of refusals, whichever layer refused: `body` with `status` as JSON,
+/// or as the error page or fragment.
+pub fn refusal(audience: Audience, status: StatusCode, body: ErrorBody) -> Response {
+    match audience {
+        Audience::Json => json_response(status, serde_json::to_value(body).unwrap_or_default()),
+        Audience::Html(mode) => {
+            let title = AppError::title_for(status).to_owned();
+            let view = ErrorView { status: status.as_u16(), title, message: body.error };
+            let mut response = mode.render(status, &view.title, error::fragment(&view));
+            response.headers_mut().append(header::VARY, HeaderValue::from_static("hx-request"));
+            response
+        }
+    }
+}
+
+/// A refusal made before any router saw the request (an over-long head, a forged host).
+pub fn in_callers_format(request: &Request, status: StatusCode, message: String) -> Response {
+    refusal(Audience::of(request), status, ErrorBody::new(message))
 }
 
 /// The fallback for unknown paths.

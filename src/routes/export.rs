@@ -7,7 +7,7 @@ use votestream_views::components::percent;
 
 use super::PollId;
 use crate::domain::{PollOption, VoterId};
-use crate::error::{ApiError, AppError};
+use crate::error::AppError;
 use crate::state::AppState;
 
 /// A cell a spreadsheet would run as a formula (`=…`, `+…`, `-…`, `@…`) gets a leading
@@ -39,13 +39,12 @@ pub fn results_csv(options: &[PollOption]) -> Result<String, csv::Error> {
     responses((status = 200, description = "option, votes, percent: one row per option", content_type = "text/csv"),
         (status = 403, description = "The results are withheld from this caller", body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)))]
-pub async fn csv(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> Result<Response, ApiError> {
+pub async fn csv(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> Result<Response, AppError> {
     let update = state.polls.current(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     if !state.polls.sees_results(&update, &voter).await {
         return Err(AppError::Forbidden(
             "The results of this poll are not shown yet, so they cannot be downloaded.".into(),
-        )
-        .into());
+        ));
     }
     let body = results_csv(&update.options).map_err(|error| AppError::Internal(error.into()))?;
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"poll-{id}-results.csv\""))

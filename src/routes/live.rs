@@ -11,7 +11,7 @@ use votestream_views::paths;
 
 use super::PollId;
 use crate::domain::{Page, VoterId};
-use crate::error::{ApiError, AppError, Result};
+use crate::error::{AppError, Result};
 use crate::guard::client::ClientIp;
 use crate::guard::limits::StreamsFull;
 use crate::routes::stream::{self, Format, Lifetime};
@@ -112,8 +112,8 @@ pub async fn api_stream(
     voter: VoterId,
     PollId(id): PollId,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    Ok(poll_stream(&state, (client, voter), id, Format::Json, &headers).await?)
+) -> Result<Response, AppError> {
+    poll_stream(&state, (client, voter), id, Format::Json, &headers).await
 }
 
 #[tracing::instrument(skip_all, fields(slug = %slug))]

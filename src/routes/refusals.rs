@@ -9,12 +9,9 @@ use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
-use votestream_views::{ErrorView, error};
 
-use axum_htmx::{HX_HISTORY_RESTORE_REQUEST, HX_REQUEST};
-
-use crate::error::{AppError, json_response};
-use crate::web::HxMode;
+use crate::error::{AppError, ErrorBody};
+use crate::web::{self, Audience, HxMode};
 
 /// Longest refusal body read back to reuse its words.
 const MAX_REFUSAL_BODY: usize = 2048;
@@ -61,8 +58,36 @@ fn explain(status: StatusCode, method: &Method, words: Option<String>, wording: 
     }
 }
 
-/// HTML routes: error responses carrying an [`ErrorView`] get their page or fragment; any
-/// other refusal that is not HTML is worded and rendered the same way.
+/// Renders a refusal of the route family `audience`: our own errors (an [`ErrorBody`] in
+/// the response's extensions) with their words, and any other refusal not already in the
+/// family's format worded from its status and the refusing layer's words. The refusing
+/// layer's headers (Retry-After, Allow, Set-Cookie…) are kept; the body's own replaced.
+async fn render(response: Response, audience: Audience, method: &Method, wording: Wording) -> Response {
+    let mut response = response;
+    let native = match audience {
+        Audience::Json => "application/json",
+        Audience::Html(_) => "text/html",
+    };
+    let body = match response.extensions_mut().remove::<ErrorBody>() {
+        Some(body) => body,
+        None if is_refusal(&response) && !content_type_is(&response, native) => {
+            let status = response.status();
+            let (parts, body) = response.into_parts();
+            let message = explain(status, method, words(body).await, wording, audience == Audience::Json);
+            response = Response::from_parts(parts, Body::empty());
+            ErrorBody::new(message)
+        }
+        None => return response,
+    };
+    let (mut parts, _) = response.into_parts();
+    let (worded, body) = web::refusal(audience, parts.status, body).into_parts();
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(worded.headers);
+    Response::from_parts(parts, body)
+}
+
+/// HTML routes: every refusal as the error page, or its fragment for htmx.
 pub async fn html(
     State(wording): State<Wording>,
     mode: HxMode,
@@ -70,78 +95,28 @@ pub async fn html(
     request: Request,
     next: Next,
 ) -> Response {
-    let mut response = next.run(request).await;
-    let view = match response.extensions_mut().remove::<ErrorView>() {
-        Some(view) => view,
-        None if is_refusal(&response) && !content_type_is(&response, "text/html") => {
-            let status = response.status();
-            let (parts, body) = response.into_parts();
-            let message = explain(status, &method, words(body).await, wording, false);
-            response = Response::from_parts(parts, Body::empty());
-            ErrorView { status: status.as_u16(), title: AppError::title_for(status).to_owned(), message }
-        }
-        None => return response,
-    };
-    let mut rendered = mode.render(response.status(), &view.title, error::fragment(&view));
-    // Keep headers the refusing layer set (Retry-After, Allow, Set-Cookie…), not the body's.
-    for (name, value) in response.headers() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            rendered.headers_mut().append(name.clone(), value.clone());
-        }
-    }
-    rendered
+    let response = next.run(request).await;
+    render(response, Audience::Html(mode), &method, wording).await
 }
 
-/// `/api`: every refusal that is not JSON becomes `{"error": …}`, never cached.
+/// `/api`: every refusal as `{"error": …}`, never cached.
 pub async fn api(State(wording): State<Wording>, method: Method, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    if !is_refusal(&response) || content_type_is(&response, "application/json") {
-        return response;
-    }
-    let status = response.status();
-    // An extractor shared with the HTML routes refused with our own error (a bad poll id).
-    let view = response.extensions_mut().remove::<ErrorView>();
-    let (mut parts, body) = response.into_parts();
-    let message = match view {
-        Some(view) => view.message,
-        None => explain(status, &method, words(body).await, wording, true),
-    };
-    // Keep the refusing layer's headers (Retry-After, Allow…); the body's own are replaced.
-    let (json_parts, body) = json_response(status, serde_json::json!({ "error": message })).into_parts();
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.extend(json_parts.headers);
-    Response::from_parts(parts, body)
+    let response = next.run(request).await;
+    render(response, Audience::Json, &method, wording).await
 }
 
 /// The last word, outside every router: a refusal that still has no body (the router's
 /// `405` for the probes and assets, say) gets one in the caller's format.
 pub async fn bodiless(State(wording): State<Wording>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    // Only what choosing the format needs: whether htmx asked.
-    let htmx: Vec<_> = [HX_REQUEST, HX_HISTORY_RESTORE_REQUEST]
-        .into_iter()
-        .filter_map(|name| request.headers().get(&name).map(|value| (name, value.clone())))
-        .collect();
+    let audience = Audience::of(&request);
     let response = next.run(request).await;
     let empty = response.headers().get(header::CONTENT_LENGTH).is_some_and(|length| length == "0")
         || axum::body::HttpBody::size_hint(response.body()).exact() == Some(0);
     if !is_refusal(&response) || !empty {
         return response;
     }
-    let status = response.status();
-    let (parts, _) = response.into_parts();
-    let message = explain(status, &method, None, wording, crate::web::is_api(&path));
-    let mut probe = Request::new(Body::empty());
-    *probe.uri_mut() = path.parse().unwrap_or_default();
-    probe.headers_mut().extend(htmx);
-    let worded = crate::web::in_callers_format(&probe, status, message);
-    // Keep the refusing layer's headers (Allow, Retry-After…); the body's own come with it.
-    let (worded_parts, body) = worded.into_parts();
-    let mut parts = parts;
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.extend(worded_parts.headers);
-    Response::from_parts(parts, body)
+    render(response, audience, &method, wording).await
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use serde_json::json;
 use votestream_views::paths;
 
 use super::PollId;
-use crate::error::{ApiError, AppError};
+use crate::error::AppError;
 use crate::guard::client::OverHttps;
 use crate::present;
 use crate::present::{EMBED_HEIGHT, EMBED_WIDTH};
@@ -93,9 +93,9 @@ async fn oembed(
     State(state): State<AppState>,
     origin: SiteOrigin,
     Query(query): Query<OEmbedQuery>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AppError> {
     if query.format.as_deref().is_some_and(|f| f != "json") {
-        return Err(AppError::Invalid("Only format=json is offered.".into()).into());
+        return Err(AppError::Invalid("Only format=json is offered.".into()));
     }
     let url = query.url.ok_or_else(|| AppError::Invalid("Give the poll's address as url=….".into()))?;
     let id = url

@@ -10,7 +10,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::domain::{Poll, Theme, rfc3339};
-use crate::error::{ApiError, AppError};
+use crate::error::AppError;
 use crate::present::{self, OptionResult, ResultsBody, Tally};
 
 /// A JSON object, and only an object, read as `T`. serde's derived structs also accept an
@@ -48,18 +48,18 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Object<T> {
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         match Json::<Object<T>>::from_request(request, state).await {
             Ok(Json(Object(value))) => Ok(Self(value)),
-            Err(rejection) => Err(ApiError(match rejection {
+            Err(rejection) => Err(match rejection {
                 JsonRejection::JsonDataError(e) => {
                     AppError::Invalid(format!("The JSON body does not fit: {}", e.body_text()))
                 }
                 JsonRejection::MissingJsonContentType(e) => AppError::UnsupportedMediaType(e.body_text()),
                 other => AppError::BadRequest(other.body_text()),
-            })),
+            }),
         }
     }
 }

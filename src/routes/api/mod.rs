@@ -21,7 +21,7 @@ use crate::app::Shape;
 use crate::domain::{
     Page, Poll, PollDraft, Protection, ResultsShown, Settings, ThemeStats, VoteOutcome, VoterId, parse_closing_time,
 };
-use crate::error::{ApiError, AppError, ErrorBody, json_response};
+use crate::error::{AppError, ErrorBody, json_response};
 use crate::guard::limits::Limits;
 use crate::guard::voter::Voter;
 use crate::present::ResultsBody;
@@ -29,7 +29,7 @@ use crate::present::{self, Tally};
 use crate::state::AppState;
 use crate::store::{DynStore, PollFilter};
 
-type ApiResult<T = Response> = Result<T, ApiError>;
+type ApiResult<T = Response> = Result<T, AppError>;
 
 pub fn router(limits: &Limits) -> Router<AppState> {
     Router::new()
@@ -45,8 +45,8 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .route(path::FALLBACK, any(no_such_endpoint))
 }
 
-async fn no_such_endpoint() -> ApiError {
-    ApiError(AppError::endpoint_not_found())
+async fn no_such_endpoint() -> AppError {
+    AppError::endpoint_not_found()
 }
 
 /// Where the API's own description is served.
@@ -186,7 +186,7 @@ async fn polls(State(store): State<DynStore>, Query(query): Query<PollsQuery>) -
         Some("true") => Some(true),
         Some("false") => Some(false),
         Some(other) => {
-            return Err(AppError::Invalid(format!("active must be true or false, not “{other}”.")).into());
+            return Err(AppError::Invalid(format!("active must be true or false, not “{other}”.")));
         }
     };
     let polls = store.polls(page, PollFilter { theme_id: theme.map(|t| t.id), open }).await?;
@@ -360,7 +360,7 @@ async fn vote(
     let shape = state.polls.shape(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let ballot = voter.ballot(id, body.option_ids(&shape)?);
     if let Some(refusal) = shape.refusal(id, &ballot.options) {
-        return Err(AppError::from(refusal).into());
+        return Err(AppError::from(refusal));
     }
     match state.polls.cast(&ballot).await? {
         VoteOutcome::Accepted { poll } => {
@@ -372,6 +372,6 @@ async fn vote(
             };
             Ok(Json(answer).into_response())
         }
-        VoteOutcome::Refused(refusal) => Err(AppError::from(refusal).into()),
+        VoteOutcome::Refused(refusal) => Err(AppError::from(refusal)),
     }
 }

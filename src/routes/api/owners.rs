@@ -11,7 +11,7 @@ use votestream_views::paths;
 
 use super::json::{ApiJson, PollBody, poll_body};
 use crate::domain::{ManageKey, OwnerChange, Protection, ResultsShown, Settings, parse_closing_time};
-use crate::error::{ApiError, AppError, ErrorBody};
+use crate::error::{AppError, ErrorBody};
 use crate::routes::PollId;
 use crate::routes::share::SiteOrigin;
 use crate::state::AppState;
@@ -21,16 +21,14 @@ use utoipa::ToSchema;
 pub struct OwnerKey(ManageKey);
 
 impl<S: Send + Sync> FromRequestParts<S> for OwnerKey {
-    type Rejection = ApiError;
+    type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError(AppError::Unauthorized(
-                "Send the poll's manage key as “Authorization: Bearer <key>”.".into(),
-            )));
+            return Err(AppError::Unauthorized("Send the poll's manage key as “Authorization: Bearer <key>”.".into()));
         };
         let key = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).and_then(|k| ManageKey::parse(k.trim()));
-        key.map(Self).ok_or_else(|| ApiError(AppError::not_the_owner()))
+        key.map(Self).ok_or_else(AppError::not_the_owner)
     }
 }
 
@@ -66,7 +64,7 @@ pub async fn patch(
     PollId(id): PollId,
     OwnerKey(key): OwnerKey,
     ApiJson(body): ApiJson<PollPatch>,
-) -> Result<Json<PollBody>, ApiError> {
+) -> Result<Json<PollBody>, AppError> {
     let mut poll = state.polls.owned(id, &key).await?.ok_or_else(AppError::not_the_owner)?;
     if body.results.is_some() || body.protection.is_some() || body.closes_at.is_some() {
         let closes_at = match &body.closes_at {
@@ -103,8 +101,8 @@ pub async fn delete(
     State(state): State<AppState>,
     PollId(id): PollId,
     OwnerKey(key): OwnerKey,
-) -> Result<StatusCode, ApiError> {
-    if state.polls.delete(id, &key).await? { Ok(StatusCode::NO_CONTENT) } else { Err(AppError::not_the_owner().into()) }
+) -> Result<StatusCode, AppError> {
+    if state.polls.delete(id, &key).await? { Ok(StatusCode::NO_CONTENT) } else { Err(AppError::not_the_owner()) }
 }
 
 /// The manage link of a new poll, for the API's answer.
