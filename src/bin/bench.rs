@@ -318,7 +318,10 @@ async fn fan_out(
         let path = format!("/api/polls/{poll}/stream");
         let mut stream = TcpStream::connect(("127.0.0.1", port)).await?;
         stream
-            .write_all(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n").as_bytes())
+            .write_all(
+                format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n")
+                    .as_bytes(),
+            )
             .await?;
         tasks.push(tokio::spawn(async move {
             let mut seen = 0u64;
