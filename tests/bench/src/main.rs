@@ -597,7 +597,8 @@ async fn measure(bench: &mut Bench) -> Result<()> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // The checkout: this package lives in tests/bench.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
     let seconds: f64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10.0);
     let base = free_base()?;
     let dir = root.join("target/bench");
