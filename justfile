@@ -36,7 +36,7 @@ bench:
     #!/usr/bin/env bash
     set -euo pipefail
     ulimit -n "$(ulimit -Hn)"   # 10,000 live viewers need as many sockets, twice
-    cargo build --release --quiet -p votestream --bin votestream -p votestream-bench
+    cargo build --release --quiet -p votestream -p votestream-bench --bin votestream --bin votestream-bench
     target/release/votestream-bench
 
 # Run every test, installing what they need first if missing (see tests/run).

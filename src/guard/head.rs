@@ -2,8 +2,8 @@
 //! headers over [`MAX_HEADERS`] get `431`, each with a body in the caller's format.
 //!
 //! hyper answers a head larger than its buffer itself, with a bare `431`. Its buffer
-//! ([`READ_BUFFER`]) is therefore twice our limits, so that this check sees the request
-//! first. No larger: the same bound caps what hyper queues for a viewer that stopped
+//! ([`READ_BUFFER`]) therefore holds both our limits together, so that this check sees
+//! any request that breaks only one of them first. No larger: the same bound caps what hyper queues for a viewer that stopped
 //! reading, and a lagging viewer should get the latest state, not a backlog.
 
 use axum::extract::Request;
