@@ -113,11 +113,8 @@ pub struct Settings {
     /// share links, QR codes, oEmbed and link previews. Unset: taken from each request.
     pub public_url: Option<String>,
     /// `ALLOWED_HOSTS`: while `PUBLIC_URL` is unset, the `Host` names (comma-separated,
-    /// without port) requests may carry, since links are then built from it. Unset: the
-    /// loopback names and the bind address's own; `None` once `PUBLIC_URL` is set.
-    pub allowed_hosts: Option<Vec<String>>,
-    /// Whether `ALLOWED_HOSTS` was given (else the default above applies).
-    pub allowed_hosts_set: bool,
+    /// without port) requests may carry, since links are then built from it.
+    pub allowed_hosts: HostRule,
     /// `EMBED_ALLOWED_ORIGINS`: the sites that may frame `/embed/…` pages, as origins
     /// (`https://blog.example`) separated by commas or spaces; `*` lets any site.
     pub embed_allowed_origins: Vec<String>,
@@ -132,6 +129,27 @@ pub struct StreamConfig {
     pub retry: Duration,
     /// Comment lines this often keep proxies from closing an idle stream.
     pub keep_alive: Duration,
+}
+
+/// Which `Host` names requests may carry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostRule {
+    /// `PUBLIC_URL` is set: links come from it, so any host is harmless.
+    Any,
+    /// Neither set: the loopback names and the bind address.
+    Default(Vec<String>),
+    /// `ALLOWED_HOSTS`.
+    Listed(Vec<String>),
+}
+
+impl HostRule {
+    /// The names answered, or `None` for any.
+    pub fn names(&self) -> Option<&[String]> {
+        match self {
+            Self::Any => None,
+            Self::Default(names) | Self::Listed(names) => Some(names),
+        }
+    }
 }
 
 /// When the voter cookie is marked `Secure` (sent over HTTPS only).
@@ -323,20 +341,17 @@ impl Settings {
                 },
                 None => None,
             },
-            allowed_hosts: None,
-            allowed_hosts_set: false,
+            allowed_hosts: HostRule::Any,
             redis_breaker: breaker(
                 &get,
                 [("REDIS_TIMEOUT_MS", "300"), ("REDIS_BREAKER_FAILURES", "3"), ("REDIS_BREAKER_COOLDOWN_MS", "5000")],
             )?,
         };
-        let given = lookup("ALLOWED_HOSTS").filter(|v| !v.trim().is_empty());
-        settings.allowed_hosts_set = given.is_some();
         if settings.public_url.is_none() {
-            settings.allowed_hosts = Some(match given {
-                Some(value) => host_names(("ALLOWED_HOSTS", value))?,
-                None => default_hosts(settings.bind_addr),
-            });
+            settings.allowed_hosts = match lookup("ALLOWED_HOSTS").filter(|v| !v.trim().is_empty()) {
+                Some(value) => HostRule::Listed(host_names(("ALLOWED_HOSTS", value))?),
+                None => HostRule::Default(default_hosts(settings.bind_addr)),
+            };
         }
         Ok(settings)
     }
@@ -574,21 +589,28 @@ mod tests {
 
     #[test]
     fn allowed_hosts_default_to_loopback_and_the_bind_address_and_give_way_to_public_url() {
-        assert_eq!(settings(&[]).expect("default").allowed_hosts.expect("a list"), ["localhost", "127.0.0.1", "::1"]);
+        assert_eq!(
+            settings(&[]).expect("default").allowed_hosts.names().expect("a list").to_vec(),
+            ["localhost", "127.0.0.1", "::1"]
+        );
         let lan = settings(&[("BIND_ADDR", "192.0.2.7:3000")]).expect("valid");
-        assert_eq!(lan.allowed_hosts.expect("a list"), ["localhost", "127.0.0.1", "::1", "192.0.2.7"]);
+        assert_eq!(lan.allowed_hosts.names().expect("a list").to_vec(), ["localhost", "127.0.0.1", "::1", "192.0.2.7"]);
         let any = settings(&[("BIND_ADDR", "0.0.0.0:3000")]).expect("valid");
-        assert_eq!(any.allowed_hosts.expect("a list"), ["localhost", "127.0.0.1", "::1"], "0.0.0.0 names no host");
+        assert_eq!(
+            any.allowed_hosts.names().expect("a list").to_vec(),
+            ["localhost", "127.0.0.1", "::1"],
+            "0.0.0.0 names no host"
+        );
         let listed =
             settings(&[("ALLOWED_HOSTS", "Votes.example, [2001:db8::1], 192.0.2.7, bücher.example")]).expect("valid");
         assert_eq!(
-            listed.allowed_hosts.clone().expect("a list"),
+            listed.allowed_hosts.names().expect("a list").to_vec(),
             ["votes.example", "2001:db8::1", "192.0.2.7", "xn--bcher-kva.example"]
         );
-        assert!(listed.allowed_hosts_set);
+        assert!(matches!(listed.allowed_hosts, HostRule::Listed(_)));
         let public =
             settings(&[("PUBLIC_URL", "https://votes.example"), ("ALLOWED_HOSTS", "x.example")]).expect("valid");
-        assert_eq!(public.allowed_hosts, None, "links come from PUBLIC_URL: any Host is harmless");
+        assert_eq!(public.allowed_hosts, HostRule::Any, "links come from PUBLIC_URL: any Host is harmless");
     }
 
     /// `(NAME, default)` for every variable `from_lookup` reads, from its own source.

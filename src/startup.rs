@@ -19,8 +19,7 @@ use crate::announce::Announcer;
 use crate::app::Polls;
 use crate::breaker::{Breaker, Breakers, SystemClock};
 use crate::cache::{DynCache, LocalCache, RedisCache};
-use crate::config::StreamConfig;
-use crate::config::{Backend, Settings};
+use crate::config::{Backend, HostRule, Settings, StreamConfig};
 use crate::guard::head;
 use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
@@ -55,7 +54,7 @@ impl Application {
         let listener =
             TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
         let bound = listener.local_addr()?;
-        if settings.public_url.is_none() && !settings.allowed_hosts_set && !bound.ip().is_loopback() {
+        if matches!(settings.allowed_hosts, HostRule::Default(_)) && !bound.ip().is_loopback() {
             tracing::warn!(
                 address = %bound,
                 "listening beyond loopback with neither PUBLIC_URL nor ALLOWED_HOSTS: only requests naming a \

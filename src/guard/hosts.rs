@@ -20,7 +20,7 @@ pub struct AllowedHosts(Option<Arc<[String]>>);
 
 impl AllowedHosts {
     pub fn new(settings: &Settings) -> Self {
-        Self(settings.allowed_hosts.as_deref().map(Arc::from))
+        Self(settings.allowed_hosts.names().map(Arc::from))
     }
 
     /// Whether a `Host` header value names an allowed host (any port).

@@ -7,7 +7,9 @@ use fantoccini::{Client, Locator};
 use rstest::rstest;
 use serde_json::json;
 
-use crate::harness::{Driver, Options, audit, browser_with, click, look, number, text, wait_for_path, wait_for_text};
+use crate::harness::{
+    Driver, Options, audit, audit_if_scripted, browser_with, click, look, number, text, wait_for_path, wait_for_text,
+};
 use crate::support::{self, TestApp, spawn_app_with};
 
 /// The README's embed snippet for `poll` of the app at `origin`.
@@ -118,9 +120,7 @@ async fn a_poll_framed_by_a_second_origin_takes_a_vote_and_shows_it_once(#[case]
         .is_poll("Tea, coffee or water?")
         .shows(&[".result", ".open-full"])
         .lacks(&[".choice", ".site-header", "a.back", ".after-vote"]);
-    if javascript {
-        audit(&client, &format!("embed-voted-{js}")).await;
-    }
+    audit_if_scripted(&client, &format!("embed-voted-{js}"), javascript).await;
     client.enter_parent_frame().await.unwrap();
     if javascript {
         frame_fits(&client, "the frame fitted to the results").await;
@@ -138,10 +138,7 @@ async fn the_bars_move_live_in_the_frame_and_it_keeps_fitting() {
     client.enter_frame(0).await.unwrap();
     click(&client, ".choice:nth-child(1)").await;
     wait_for_text(&client, ".total", "1 vote in total").await;
-    support::eventually("the frame's stream open", Duration::from_secs(10), async || {
-        app.state.polls.live().hub().watched().contains(&poll.id)
-    })
-    .await;
+    app.wait_until_watched(poll.id).await;
 
     for option in [poll.options[2], poll.options[2], poll.options[1]] {
         let other = support::new_client();

@@ -304,6 +304,14 @@ pub async fn accessibility_findings(client: &Client) -> Vec<String> {
     findings.as_array().unwrap().iter().map(|f| f.as_str().unwrap().to_owned()).collect()
 }
 
+/// The audit where it can run: axe-core needs scripts, so a flow with them off leaves the
+/// audit of the same page to its twin with them on.
+pub async fn audit_if_scripted(client: &Client, name: &str, javascript: bool) {
+    if javascript {
+        audit(client, name).await;
+    }
+}
+
 /// The axe-core audit of the page a flow ended on: no serious or critical finding.
 pub async fn audit(client: &Client, name: &str) {
     let findings = accessibility_findings(client).await;

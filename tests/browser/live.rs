@@ -1,8 +1,6 @@
 //! Live results: one browser sees the bars move as others vote, on the same replica, on
 //! another replica, and through nginx from another replica.
 
-use std::time::Duration;
-
 use fantoccini::{Client, Locator};
 
 use crate::harness::{audit, browser, click, document_kept, look, mark_document, text, wait_for_text};
@@ -21,10 +19,7 @@ async fn a_viewer_sees_the_bars_move_when_others_vote_on_the_same_replica() {
     let (_driver, viewer) = browser(true).await;
     viewer.goto(&app.url(&format!("/polls/{}", poll.id))).await.unwrap();
     mark_document(&viewer).await;
-    support::eventually("the viewer's stream open", Duration::from_secs(10), async || {
-        app.state.polls.live().hub().watched().contains(&poll.id)
-    })
-    .await;
+    app.wait_until_watched(poll.id).await;
     // Before voting, the ballot counts the votes so far.
     app.vote(poll.id, poll.options[1]).await;
     wait_for_text(&viewer, ".so-far", "1 vote so far").await;

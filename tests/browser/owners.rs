@@ -6,7 +6,9 @@ use std::time::Duration;
 use fantoccini::{Client, Locator};
 use rstest::rstest;
 
-use crate::harness::{audit, browser, click, document_kept, look, mark_document, text, wait_for_text};
+use crate::harness::{
+    audit, audit_if_scripted, browser, click, document_kept, look, mark_document, text, wait_for_text,
+};
 use crate::support::{self, TestApp, spawn_app};
 
 async fn option_rows(client: &Client) -> usize {
@@ -76,9 +78,7 @@ async fn create_through_the_form(app: &TestApp, client: &Client, javascript: boo
         client.find(Locator::Css("#question")).await.unwrap().prop("value").await.unwrap().as_deref(),
         Some("Best time to vote?")
     );
-    if javascript {
-        audit(client, &format!("create-error-{js}")).await;
-    }
+    audit_if_scripted(client, &format!("create-error-{js}"), javascript).await;
 
     type_into(client, "#option-2", "Midnight").await;
     click(client, "button.primary").await;
@@ -90,9 +90,7 @@ async fn create_through_the_form(app: &TestApp, client: &Client, javascript: boo
         .shows(&[".manage-link", ".manage-actions button"]);
     assert_eq!(text(client, ".manage-actions button").await, "Close voting now");
     assert_eq!(document_kept(client).await, javascript, "htmx swaps with JavaScript, whole pages without");
-    if javascript {
-        audit(client, &format!("created-manage-{js}")).await;
-    }
+    audit_if_scripted(client, &format!("created-manage-{js}"), javascript).await;
     let manage_url = client.find(Locator::Css("#manage-url")).await.unwrap().prop("value").await.unwrap().unwrap();
     assert!(manage_url.starts_with(&app.url("/polls/")) && manage_url.contains("/manage/"), "{manage_url}");
     manage_url
@@ -112,10 +110,7 @@ async fn an_owner_creates_a_poll_and_closes_it_while_a_viewer_looks(#[case] java
     viewer.goto(&app.url(&format!("/polls/{poll}"))).await.unwrap();
     wait_for_text(&viewer, ".so-far", "0 votes so far").await;
     mark_document(&viewer).await;
-    support::eventually("the viewer's stream open", Duration::from_secs(10), async || {
-        app.state.polls.live().hub().watched().contains(&poll)
-    })
-    .await;
+    app.wait_until_watched(poll).await;
 
     // The viewer has a choice focused, as a keyboard user about to vote would.
     viewer.execute("document.querySelector('.choice').focus()", vec![]).await.unwrap();
@@ -160,10 +155,7 @@ async fn results_kept_until_the_close_appear_to_a_voter_when_it_closes() {
         .shows(&[".withheld"])
         .lacks(&[".result"])
         .says("Results are shown when the poll closes.");
-    support::eventually("the viewer's stream open", Duration::from_secs(10), async || {
-        app.state.polls.live().hub().watched().contains(&poll.id)
-    })
-    .await;
+    app.wait_until_watched(poll.id).await;
 
     owner.goto(&poll.manage_url).await.unwrap();
     click(&owner, ".manage-actions button").await;
@@ -186,10 +178,7 @@ async fn an_owner_deletes_a_poll_while_a_voter_watches_its_bars() {
     mark_document(&viewer).await;
     click(&viewer, ".choice:nth-child(2)").await;
     wait_for_text(&viewer, ".total", "1 vote in total").await;
-    support::eventually("the viewer's stream open", Duration::from_secs(10), async || {
-        app.state.polls.live().hub().watched().contains(&poll.id)
-    })
-    .await;
+    app.wait_until_watched(poll.id).await;
 
     // The box must be ticked first: without it, nothing is deleted and the page says so.
     owner.goto(&poll.manage_url).await.unwrap();

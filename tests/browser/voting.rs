@@ -4,7 +4,8 @@ use fantoccini::{Client, Locator};
 use rstest::rstest;
 
 use crate::harness::{
-    audit, browser, click, document_kept, htmx_loaded, look, mark_document, text, wait_for_path, wait_for_text,
+    audit_if_scripted, browser, click, document_kept, htmx_loaded, look, mark_document, text, wait_for_path,
+    wait_for_text,
 };
 use crate::support::{self, TestApp, spawn_app};
 
@@ -59,10 +60,7 @@ async fn a_vote_shows_the_poll_once_with_its_results(#[case] javascript: bool) {
     assert!(client.current_url().await.unwrap().path().starts_with("/polls/"));
     assert_eq!(document_kept(&client).await, javascript, "htmx swaps with JavaScript, whole pages without");
     assert_eq!(client.title().await.unwrap(), format!("{FIRST_QUESTION} · VoteStream"), "the poll's title");
-    if javascript {
-        // Scripts off, axe-core cannot run; the same page is audited by the twin with them on.
-        audit(&client, &name).await;
-    }
+    audit_if_scripted(&client, &name, javascript).await;
     assert_eq!(app.scalar("select count(*) from votes").await, 1);
 }
 
@@ -96,10 +94,7 @@ async fn a_second_vote_from_an_older_tab_is_refused(#[case] javascript: bool) {
         .shows(&[".live .results", ".after-vote"])
         .lacks(&[".choice", ".ballot"]);
     assert_eq!(text(&client, ".result:nth-child(1) .count").await, "1 vote · 100%", "the first vote stands");
-    if javascript {
-        // Scripts off, axe-core cannot run; the same page is audited by the twin with them on.
-        audit(&client, &name).await;
-    }
+    audit_if_scripted(&client, &name, javascript).await;
     assert_eq!(app.scalar("select count(*) from votes").await, 1);
 }
 
@@ -134,10 +129,7 @@ async fn a_voter_ticks_two_options_and_presses_one_button(#[case] javascript: bo
     assert_eq!(text(&client, ".result:nth-child(1) .count").await, "1 vote · 50%");
     assert_eq!(text(&client, ".result:nth-child(2) .count").await, "0 votes · 0%");
     assert_eq!(text(&client, ".result:nth-child(3) .count").await, "1 vote · 50%");
-    if javascript {
-        // Scripts off, axe-core cannot run; the same page is audited by the twin with them on.
-        audit(&client, &name).await;
-    }
+    audit_if_scripted(&client, &name, javascript).await;
 }
 
 #[rstest]
@@ -169,10 +161,7 @@ async fn a_voter_steps_through_a_theme_to_its_last_poll(#[case] javascript: bool
             click(&client, ".after-vote a.button").await;
         } else {
             seen.lacks(&[".after-vote a.button"]).says("That was the last poll in #OnTrend.");
-            if javascript {
-                // Scripts off, axe-core cannot run; the same page is audited by the twin with them on.
-                audit(&client, &name).await;
-            }
+            audit_if_scripted(&client, &name, javascript).await;
         }
     }
     assert_eq!(document_kept(&client).await, javascript, "htmx swapped each step in");

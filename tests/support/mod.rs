@@ -430,6 +430,14 @@ impl TestApp {
         .await
     }
 
+    /// Waits until this replica watches `poll`: a viewer's live stream is open.
+    pub async fn wait_until_watched(&self, poll: i64) {
+        eventually(&format!("a live stream open on poll {poll}"), Duration::from_secs(10), async || {
+            self.state.polls.live().hub().watched().contains(&poll)
+        })
+        .await;
+    }
+
     /// Waits until this replica watches `poll` and holds a subscription for it on `redis`,
     /// a server of the test's own.
     pub async fn wait_until_subscribed_on(&self, poll: i64, redis: &redis::OwnRedis) {
