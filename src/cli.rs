@@ -1,4 +1,4 @@
-//! The command line: `serve` (default), `migrate`, `seed`.
+//! The command line: `serve` (default), `migrate`, `seed`, `settings`.
 
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
@@ -7,7 +7,7 @@ use crate::config::Settings;
 use crate::startup::Application;
 use crate::{seed, store, telemetry};
 
-const USAGE: &str = "usage: votestream [serve|migrate|seed]";
+const USAGE: &str = "usage: votestream [serve|migrate|seed|settings]";
 
 /// Runs the command named by `args` (without the program name).
 pub async fn run(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> {
@@ -16,7 +16,12 @@ pub async fn run(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> {
         bail!("unexpected argument {extra:?}\n{USAGE}");
     }
     if matches!(command.as_str(), "-h" | "--help" | "help") {
-        println!("{USAGE}\nConfiguration comes from the environment and .env; see README.md.");
+        println!("{USAGE}\nConfiguration comes from the environment and .env: `votestream settings` lists it.");
+        return Ok(());
+    }
+    if command == "settings" {
+        // Every variable with its default and meaning, as the README's tables.
+        print!("{}", crate::config::vars::markdown());
         return Ok(());
     }
     // A missing .env is normal; a malformed one is worth stopping for.
@@ -26,17 +31,17 @@ pub async fn run(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> {
         Err(error) => return Err(error).context("reading .env"),
     }
     let settings = Settings::from_env()?;
-    telemetry::init(&settings.log_format);
+    telemetry::init(&settings.logs.format);
     match command.as_str() {
         "serve" => serve(settings).await,
         "migrate" => {
-            let store = store::connect(&settings).await?;
+            let store = store::connect(&settings.storage).await?;
             store.migrate().await.context("applying migrations")?;
             tracing::info!("migrations applied");
             Ok(())
         }
         "seed" => {
-            let store = store::connect(&settings).await?;
+            let store = store::connect(&settings.storage).await?;
             store.migrate().await.context("applying migrations")?;
             let report = seed::load_demo(store.as_ref()).await?;
             tracing::info!(themes = report.themes_added, polls = report.polls_added, "demo content loaded");

@@ -19,7 +19,7 @@ use crate::announce::Announcer;
 use crate::app::Polls;
 use crate::breaker::{Breaker, Breakers, SystemClock};
 use crate::cache::{DynCache, LocalCache, RedisCache};
-use crate::config::{Backend, HostRule, Settings, StreamConfig};
+use crate::config::{Backend, HostRule, Settings};
 use crate::guard::head;
 use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
@@ -51,10 +51,11 @@ impl Application {
     /// (Redis when `REDIS_URL` is set), then binds `BIND_ADDR`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let (router, state) = assemble(&settings).await?;
-        let listener =
-            TcpListener::bind(settings.bind_addr).await.with_context(|| format!("binding {}", settings.bind_addr))?;
+        let listener = TcpListener::bind(settings.http.bind_addr)
+            .await
+            .with_context(|| format!("binding {}", settings.http.bind_addr))?;
         let bound = listener.local_addr()?;
-        if matches!(settings.allowed_hosts, HostRule::Default(_)) && !bound.ip().is_loopback() {
+        if matches!(settings.http.allowed_hosts, HostRule::Default(_)) && !bound.ip().is_loopback() {
             tracing::warn!(
                 address = %bound,
                 "listening beyond loopback with neither PUBLIC_URL nor ALLOWED_HOSTS: only requests naming a \
@@ -62,12 +63,12 @@ impl Application {
             );
         }
         tracing::info!(
-            database = %settings.database_url_redacted(),
+            database = %settings.storage.database_url_redacted(),
             address = %listener.local_addr()?,
-            replica = %settings.replica_name,
+            replica = %settings.http.replica_name,
             "VoteStream ready"
         );
-        Ok(Self { listener, router, state, header_read_timeout: settings.header_read_timeout })
+        Ok(Self { listener, router, state, header_read_timeout: settings.http.header_read_timeout })
     }
 
     /// The address actually bound (port 0 becomes a real port).
@@ -138,52 +139,56 @@ impl Application {
 /// router itself (`tower::ServiceExt::oneshot`), without a socket.
 pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppState)> {
     let breakers = Breakers {
-        database: Breaker::new("database", settings.db_breaker.config(), Arc::new(SystemClock)),
+        database: Breaker::new("database", settings.storage.breaker.config(), Arc::new(SystemClock)),
         redis: settings
-            .redis_url
+            .redis
+            .url
             .as_ref()
-            .map(|_| Breaker::new("redis", settings.redis_breaker.config(), Arc::new(SystemClock))),
+            .map(|_| Breaker::new("redis", settings.redis.breaker.config(), Arc::new(SystemClock))),
     };
-    let store: DynStore =
-        Arc::new(GuardedStore::new(store::connect(settings).await?, breakers.database.clone(), settings.read_fresh));
+    let store: DynStore = Arc::new(GuardedStore::new(
+        store::connect(&settings.storage).await?,
+        breakers.database.clone(),
+        settings.storage.read_fresh,
+    ));
     store.migrate().await.context("applying migrations")?;
-    if settings.seed_demo {
+    if settings.storage.seed_demo {
         let report = seed::load_demo(store.as_ref()).await?;
         tracing::info!(themes = report.themes_added, polls = report.polls_added, "demo content checked");
     }
     let shutdown = CancellationToken::new();
     let hub = Hub::new(store.clone());
     let metrics = Metrics::new();
-    let (live, cache): (Live, DynCache) = match &settings.redis_url {
+    let (live, cache): (Live, DynCache) = match &settings.redis.url {
         Some(url) => {
             let client = redis::client(url.expose())?;
             let commands = redis::command_connection(&client)?;
-            redis::start_subscriber(&client, &settings.redis_prefix, hub.clone(), metrics.clone(), shutdown.clone())?;
-            tracing::info!(redis = settings.redis_url_redacted().unwrap_or_default(), "live bus and cache on Redis");
+            redis::start_subscriber(&client, &settings.redis.prefix, hub.clone(), metrics.clone(), shutdown.clone())?;
+            tracing::info!(redis = settings.redis.url_redacted().unwrap_or_default(), "live bus and cache on Redis");
             let breaker = breakers.redis.clone().context("a Redis breaker with REDIS_URL")?;
             (
                 Live::new(
                     hub,
-                    redis::Publisher::new(commands.clone(), &settings.redis_prefix, breaker.clone()),
+                    redis::Publisher::new(commands.clone(), &settings.redis.prefix, breaker.clone()),
                     metrics.clone(),
                 ),
-                Arc::new(RedisCache::new(commands, &settings.redis_prefix, settings.cache_ttl, breaker)),
+                Arc::new(RedisCache::new(commands, &settings.redis.prefix, settings.redis.cache_ttl, breaker)),
             )
         }
         None => {
-            if settings.backend() == Backend::Postgres {
+            if settings.storage.backend() == Backend::Postgres {
                 tracing::warn!(
                     "no REDIS_URL: live updates and the cache stay inside this replica; run one replica only"
                 );
             }
             (
                 Live::new(hub, LocalBus, metrics.clone()),
-                Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.cache_ttl)),
+                Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.redis.cache_ttl)),
             )
         }
     };
-    let limits = Limits::new(settings);
-    if settings.rate_limit {
+    let limits = Limits::new(&settings.limits);
+    if settings.limits.enabled {
         limits.forget_idle_clients(shutdown.clone());
     } else {
         tracing::warn!("RATE_LIMIT=off: no quotas and no caps on live streams (for load tests only)");
@@ -192,24 +197,20 @@ pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppS
     let announcer = Announcer::new(cache.clone(), live.clone());
     let votes = VoteWriter::start(
         store.clone(),
-        settings.vote_batch,
+        settings.storage.vote_batch,
         Outlets { announcer: announcer.clone(), metrics: metrics.clone() },
     );
     let polls = Polls::new(store, cache, live, votes, announcer);
     tokio::spawn(polls.clone().close_at_deadlines(shutdown.clone()));
     let state = AppState::new(Shared {
         polls,
-        streams: StreamConfig {
-            throttle: settings.sse_throttle,
-            retry: settings.sse_retry,
-            keep_alive: settings.sse_keep_alive,
-        },
+        streams: settings.live,
         shutdown,
         limits,
         breakers,
         metrics,
-        public_url: PublicUrl(settings.public_url.clone()),
+        public_url: PublicUrl(settings.http.public_url.clone()),
     });
-    let router = routes::router(state.clone(), settings, VoterCookies::from_settings(settings)?);
+    let router = routes::router(state.clone(), settings, VoterCookies::new(&settings.cookies, &settings.storage)?);
     Ok((router, state))
 }

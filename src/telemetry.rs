@@ -3,15 +3,14 @@
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
+use crate::config::vars::logs::RUST_LOG;
 use crate::guard::client::ClientIp;
-
-/// Without `RUST_LOG`: our events and one line per request; sqlx's migration notices and
-/// per-query lines only when something is wrong.
-const DEFAULT_FILTER: &str = "info,sqlx=warn";
 
 /// Installs the global subscriber. A second call (tests) is a no-op.
 pub fn init(format: &LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    // Unset, `RUST_LOG.default`: our events and one line per request; sqlx's migration
+    // notices and per-query lines only when something is wrong.
+    let filter = EnvFilter::try_from_env(RUST_LOG.name).unwrap_or_else(|_| EnvFilter::new(RUST_LOG.default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _already_set = match format {
         LogFormat::Text => builder.try_init(),

@@ -6,7 +6,7 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::config::Settings;
+use crate::config::Embed;
 
 /// Scripts, styles and everything else only from this origin; no inline code. Framing
 /// (`frame-ancestors`) is added per response.
@@ -25,8 +25,8 @@ pub struct Policies {
 
 impl Policies {
     /// From `EMBED_ALLOWED_ORIGINS`.
-    pub fn new(settings: &Settings) -> Self {
-        Self { page: policy("'none'"), embed: policy(&settings.embed_allowed_origins.join(" ")) }
+    pub fn new(embed: &Embed) -> Self {
+        Self { page: policy("'none'"), embed: policy(&embed.allowed_origins.join(" ")) }
     }
 }
 

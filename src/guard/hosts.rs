@@ -11,7 +11,7 @@ use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use crate::config::Settings;
+use crate::config::Http;
 use crate::web;
 
 /// The host names answered, or `None` when `PUBLIC_URL` makes the `Host` irrelevant.
@@ -19,7 +19,7 @@ use crate::web;
 pub struct AllowedHosts(Option<Arc<[String]>>);
 
 impl AllowedHosts {
-    pub fn new(settings: &Settings) -> Self {
+    pub fn new(settings: &Http) -> Self {
         Self(settings.allowed_hosts.names().map(Arc::from))
     }
 

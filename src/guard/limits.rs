@@ -20,7 +20,7 @@ use tower_governor::governor::{GovernorConfig, GovernorConfigBuilder};
 use tower_governor::key_extractor::KeyExtractor;
 
 use super::client::ClientIp;
-use crate::config::{Quota, Settings};
+use crate::config::{self, Quota};
 
 /// How often idle addresses are dropped from the limiters, so a flood of distinct
 /// addresses costs memory for a minute at most.
@@ -65,8 +65,8 @@ fn config(quota: Quota, methods: Option<Vec<Method>>) -> Arc<Config> {
 
 impl Limits {
     /// The limits the settings ask for; none at all with `RATE_LIMIT=off`.
-    pub fn new(settings: &Settings) -> Self {
-        let on = settings.rate_limit;
+    pub fn new(settings: &config::Limits) -> Self {
+        let on = settings.enabled;
         let quotas = settings.quotas;
         Self {
             read: on.then(|| config(quotas.read, Some(vec![Method::GET, Method::HEAD]))),

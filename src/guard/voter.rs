@@ -17,7 +17,7 @@ use sha2::Sha256;
 
 use super::client::{ClientIp, OverHttps};
 use super::headers::EMBED_PREFIX;
-use crate::config::{Backend, CookieSecure, Settings};
+use crate::config::{Backend, CookieSecure, Cookies, Storage};
 use crate::domain::{Ballot, VoterId};
 use crate::error::AppError;
 
@@ -38,12 +38,12 @@ pub struct VoterCookies {
 impl VoterCookies {
     /// From the settings: `COOKIE_KEY`; else, embedded, the key kept beside the SQLite
     /// file (made on first start); else a key of this process's own, with a warning.
-    pub fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
-        let key = match (&settings.cookie_key, settings.backend()) {
+    pub fn new(cookies: &Cookies, storage: &Storage) -> anyhow::Result<Self> {
+        let key = match (&cookies.key, storage.backend()) {
             (Some(key), _) => Key::from(key.expose().as_bytes()),
             (None, Backend::Sqlite) => {
                 let options: sqlx::sqlite::SqliteConnectOptions =
-                    settings.database_url.expose().parse().context("DATABASE_URL is not a valid SQLite URL")?;
+                    storage.database_url.expose().parse().context("DATABASE_URL is not a valid SQLite URL")?;
                 let folder = options.get_filename().parent().unwrap_or(Path::new(".")).to_path_buf();
                 Key::from(&kept_key(&folder.join("cookie.key"))?)
             }
@@ -54,7 +54,7 @@ impl VoterCookies {
                 Key::from(&random_key())
             }
         };
-        Ok(Self { key, secure: settings.cookie_secure })
+        Ok(Self { key, secure: cookies.secure })
     }
 
     /// The voter id in the request's cookies, if it carries our signature and is valid.

@@ -54,7 +54,7 @@ pub(crate) fn unless_paused(database: &Breaker, content: Markup) -> Markup {
 
 /// Every route with its guards.
 pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies) -> Router {
-    let wording = refusals::Wording { body_limit: settings.body_limit };
+    let wording = refusals::Wording { body_limit: settings.http.body_limit };
     let limits = &state.limits;
     let pages = Router::new()
         .merge(home::router())
@@ -82,7 +82,7 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
         .merge(api)
         .merge(assets::router())
         .merge(pages)
-        .layer(from_fn_with_state(hosts::AllowedHosts::new(settings), hosts::check))
+        .layer(from_fn_with_state(hosts::AllowedHosts::new(&settings.http), hosts::check))
         .layer(from_fn_with_state(state.metrics.clone(), crate::metrics::record))
         .layer(crate::telemetry::http_trace());
     let app = traced
@@ -90,9 +90,9 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
         .with_state(state)
         .layer(from_fn_with_state(wording, refusals::bodiless))
         .layer(from_fn(head::refuse_large));
-    let replica = HeaderValue::from_str(&settings.replica_name).unwrap_or(HeaderValue::from_static("unnamed"));
-    let proxies = TrustedProxies::new(settings.trusted_proxies.clone());
-    app.layer(from_fn_with_state(headers::Policies::new(settings), headers::apply))
+    let replica = HeaderValue::from_str(&settings.http.replica_name).unwrap_or(HeaderValue::from_static("unnamed"));
+    let proxies = TrustedProxies::new(settings.http.trusted_proxies.clone());
+    app.layer(from_fn_with_state(headers::Policies::new(&settings.embed), headers::apply))
         .layer(from_fn_with_state(proxies, client::identify))
         .layer(SetResponseHeaderLayer::overriding(HeaderName::from_static("x-replica"), replica))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -105,8 +105,8 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
 fn guarded(router: Router<AppState>, settings: &Settings, limits: &Limits) -> Router<AppState> {
     router
         .layer(CatchPanicLayer::new())
-        .layer(DefaultBodyLimit::max(settings.body_limit))
-        .layer(RequestBodyLimitLayer::new(settings.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.request_timeout))
+        .layer(DefaultBodyLimit::max(settings.http.body_limit))
+        .layer(RequestBodyLimitLayer::new(settings.http.body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, settings.http.request_timeout))
         .layer(limits.read())
 }

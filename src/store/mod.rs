@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::config::{Backend, Settings};
+use crate::config::{Backend, Storage};
 use crate::domain::{
     Ballot, NewPoll, OwnerChange, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
 };
@@ -159,7 +159,7 @@ pub trait Store: Send + Sync + 'static {
 pub type DynStore = Arc<dyn Store>;
 
 /// Connects to the backend `settings.database_url` names.
-pub async fn connect(settings: &Settings) -> anyhow::Result<DynStore> {
+pub async fn connect(settings: &Storage) -> anyhow::Result<DynStore> {
     match settings.backend() {
         Backend::Postgres => Ok(Arc::new(postgres::PgStore::connect(settings).await?)),
         Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::connect(settings).await?)),

@@ -5,7 +5,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use super::{SqlBackend, StoreResult};
-use crate::config::Settings;
+use crate::config::Storage;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -20,10 +20,10 @@ pub struct PgStore {
 
 impl PgStore {
     /// Opens a pool to `settings.database_url`.
-    pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+    pub async fn connect(settings: &Storage) -> anyhow::Result<Self> {
         let pool = PgPoolOptions::new()
-            .max_connections(settings.db_max_connections)
-            .acquire_timeout(settings.db_acquire_timeout)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .connect(settings.database_url.expose())
             .await
             .with_context(|| format!("connecting to {}", settings.database_url_redacted()))?;

@@ -10,7 +10,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 use sqlx::{Sqlite, Transaction};
 
 use super::{SqlBackend, StoreResult};
-use crate::config::Settings;
+use crate::config::Storage;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -23,7 +23,7 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if missing, with its folder) the file `settings.database_url` names.
-    pub async fn connect(settings: &Settings) -> anyhow::Result<Self> {
+    pub async fn connect(settings: &Storage) -> anyhow::Result<Self> {
         let options = SqliteConnectOptions::from_str(settings.database_url.expose())
             .with_context(|| format!("DATABASE_URL={} is not a valid SQLite URL", settings.database_url_redacted()))?
             .create_if_missing(true)
@@ -38,13 +38,13 @@ impl SqliteStore {
         }
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(settings.db_acquire_timeout)
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options.clone())
             .await
             .with_context(|| format!("opening {}", path.display()))?;
         let read = SqlitePoolOptions::new()
-            .max_connections(settings.db_max_connections)
-            .acquire_timeout(settings.db_acquire_timeout)
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
             .connect_with(options.read_only(true))
             .await
             .with_context(|| format!("opening {} for reading", path.display()))?;

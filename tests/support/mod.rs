@@ -270,7 +270,7 @@ pub async fn spawn_replica(database_url: &str, extra: &[(&str, &str)]) -> TestAp
         env.insert((*k).into(), (*v).into());
     }
     let settings = Settings::from_lookup(|name| env.get(name).cloned()).unwrap();
-    let redis_prefix = settings.redis_prefix.clone();
+    let redis_prefix = settings.redis.prefix.clone();
     let app = Application::build(settings).await.expect("the server starts");
     let addr = app.local_addr().unwrap();
     let state = app.state();
