@@ -58,7 +58,7 @@ pub async fn browser_with(options: Options) -> (Driver, Client) {
             support::missing_server(binary, "apt-get install chromium chromium-driver");
         }
     }
-    let port = support::postgres::free_port();
+    let port = support::free_port();
     let child = Command::new(CHROMEDRIVER)
         .process_group(0)
         .arg(format!("--port={port}"))

@@ -73,7 +73,7 @@ async fn a_vote_in_one_browser_shows_up_in_another_on_another_replica_without_re
 
 #[tokio::test]
 async fn a_viewer_through_nginx_sees_votes_cast_on_every_replica() {
-    let cluster = Cluster::start(3, &[("RATE_LIMIT", "off")]).await;
+    let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 3, &[("RATE_LIMIT", "off")]).await;
     let polls: serde_json::Value =
         reqwest::get(format!("{}/api/themes/Sports/polls", cluster.url)).await.unwrap().json().await.unwrap();
     let poll = polls[0]["id"].as_i64().unwrap();

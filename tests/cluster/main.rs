@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
+use votestream_harness as support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -14,6 +13,7 @@ use std::time::Duration;
 
 use futures::future::join_all;
 use reqwest::StatusCode;
+use support::ballots::Answer;
 use support::cluster::Cluster;
 use support::sse::SseClient;
 use tokio::sync::Mutex;
@@ -41,18 +41,14 @@ async fn new_poll(cluster: &Cluster) -> (i64, Vec<i64>) {
     (json["id"].as_i64().unwrap(), options)
 }
 
-/// One vote by a new voter through `base`: the voter id when acknowledged (from the
-/// signed cookie, whose value ends with it), the status otherwise.
+/// One vote by a new voter through `base`: the voter id and the replica when acknowledged,
+/// what came back otherwise.
 async fn vote(base: &str, poll: i64, option: i64) -> Result<(String, String), String> {
     let url = format!("{base}/api/polls/{poll}/vote");
-    let response = voter().post(url).json(&serde_json::json!({ "option_id": option })).send().await;
-    let response = response.map_err(|e| format!("transport: {e}"))?;
-    if response.status() != StatusCode::OK {
-        return Err(response.status().to_string());
+    match support::ballots::cast(&voter(), &url, &serde_json::json!({ "option_id": option })).await {
+        Answer::Acknowledged { voter, replica } => Ok((voter, replica)),
+        other => Err(format!("{other:?}")),
     }
-    let replica = response.headers()["x-replica"].to_str().unwrap().to_owned();
-    let voter = support::voter_of(response.headers()).expect("a new voter's cookie");
-    Ok((voter, replica))
 }
 
 /// Every acknowledged voter has exactly one ballot; any other stored voter is one whose
@@ -77,7 +73,7 @@ async fn assert_each_stored_once(cluster: &Cluster, poll: i64, acknowledged: &[S
 #[tokio::test]
 async fn votes_spread_over_every_replica_and_viewers_see_votes_from_all_of_them() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let cluster = Cluster::start(3, &[]).await;
+    let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 3, &[]).await;
     let (poll, options) = new_poll(&cluster).await;
     let mut viewer = SseClient::connect(&format!("{}/api/polls/{poll}/stream", cluster.url), None).await;
     assert_eq!(viewer.status, StatusCode::OK);
@@ -108,7 +104,7 @@ async fn votes_spread_over_every_replica_and_viewers_see_votes_from_all_of_them(
 #[tokio::test]
 async fn nginx_passes_the_request_id_compresses_pages_not_streams_and_keeps_fingerprinted_assets() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let cluster = Cluster::start(2, &[]).await;
+    let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 2, &[]).await;
     let client = reqwest::Client::new();
 
     let home = client.get(&cluster.url).header("accept-encoding", "gzip").send().await.unwrap();
@@ -155,7 +151,7 @@ async fn nginx_passes_the_request_id_compresses_pages_not_streams_and_keeps_fing
 #[tokio::test]
 async fn killing_a_replica_under_load_loses_no_acknowledged_vote_and_viewers_catch_up() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let cluster = Cluster::start(3, &[]).await;
+    let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 3, &[]).await;
     let (poll, options) = new_poll(&cluster).await;
     let stop = Arc::new(AtomicBool::new(false));
     let total = Arc::new(std::sync::atomic::AtomicI64::new(-1));
@@ -252,7 +248,7 @@ async fn nginx_routes_to(cluster: &Cluster, n: usize) {
 #[tokio::test]
 async fn a_rolling_restart_under_load_fails_no_read_and_loses_no_vote() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let cluster = Cluster::start(3, &[]).await;
+    let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 3, &[]).await;
     let (poll, options) = new_poll(&cluster).await;
     let done = Arc::new(AtomicBool::new(false));
     let votes_so_far = Arc::new(AtomicUsize::new(0));
@@ -335,7 +331,7 @@ async fn a_rolling_restart_under_load_fails_no_read_and_loses_no_vote() {
 #[tokio::test]
 async fn twice_up_says_so_and_down_stops_exactly_what_up_started() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let cluster = Cluster::start(2, &[]).await;
+    let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 2, &[]).await;
     let pids: Vec<u32> = (1..=2).map(|n| cluster.replica_pid(n)).collect();
 
     let again = cluster.up_again().await;

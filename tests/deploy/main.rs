@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
+use votestream_harness as support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

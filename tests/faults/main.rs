@@ -4,8 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
+use votestream_harness as support;
 
 mod outages;
 mod shutdown;

@@ -8,10 +8,11 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::support::ballots::{Answer, cast};
 use crate::support::postgres::OwnPg;
 use crate::support::redis::OwnRedis;
 use crate::support::sse::SseClient;
-use crate::support::{TestApp, ballots_by_voter, counters_out_of_step, eventually, spawn_replica, voter_of};
+use crate::support::{TestApp, ballots_by_voter, counters_out_of_step, eventually, spawn_replica};
 
 const WAIT: Duration = Duration::from_secs(30);
 /// The load stops by itself after this many votes or this long, whichever comes first.
@@ -81,44 +82,30 @@ async fn vote_load(urls: Vec<String>, stop: Arc<AtomicBool>, progress: Arc<Progr
             .map(|i| {
                 let url = urls[(n + i) % urls.len()].clone();
                 let client = client.clone();
-                async move { client.post(url).json(&json!({ "choice": (n + i) % 2 })).send().await }
+                async move { cast(&client, &url, &json!({ "choice": (n + i) % 2 })).await }
             })
             .collect();
         n += 4;
-        for result in futures::future::join_all(batch).await {
+        for answer in futures::future::join_all(batch).await {
             outcome.sent += 1;
-            let response = match result {
-                Ok(response) => response,
-                Err(error) => {
-                    outcome.unexpected.push(format!("transport: {error}"));
-                    continue;
-                }
-            };
-            let Some(voter) = voter_of(response.headers()) else {
-                outcome.unexpected.push(format!("{}: no voter cookie", response.status()));
-                continue;
-            };
-            match response.status() {
-                StatusCode::OK => {
+            match answer {
+                Answer::Acknowledged { voter, .. } => {
                     outcome.acknowledged.insert(voter);
                     progress.acknowledged.fetch_add(1, Ordering::SeqCst);
                 }
-                StatusCode::SERVICE_UNAVAILABLE => {
-                    let retry = response.headers().contains_key("retry-after");
-                    let body: Value = response.json().await.unwrap_or_default();
-                    // "nothing was saved", or after a timed-out call "may or may not have been
-                    // saved": either way a 503 is no acknowledgement.
-                    let said = body["error"].as_str().unwrap_or_default();
-                    if retry && said.contains("nothing was saved") {
+                // "nothing was saved", or after a timed-out call "may or may not have been
+                // saved": either way a 503 is no acknowledgement.
+                Answer::Refused { status: StatusCode::SERVICE_UNAVAILABLE, voter: Some(voter), error, retry_after } => {
+                    if retry_after && error.contains("nothing was saved") {
                         outcome.refused.insert(voter);
-                    } else if retry && said.contains("may or may not") {
+                    } else if retry_after && error.contains("may or may not") {
                         outcome.uncertain.insert(voter);
                     } else {
-                        outcome.unexpected.push(format!("503 without its words or Retry-After: {body}"));
+                        outcome.unexpected.push(format!("503 without its words or Retry-After: {error}"));
                     }
                     progress.refused.fetch_add(1, Ordering::SeqCst);
                 }
-                status => outcome.unexpected.push(format!("{status}: {:?}", response.text().await)),
+                other => outcome.unexpected.push(format!("{other:?}")),
             }
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -190,7 +177,7 @@ async fn viewers_reach(viewers: &mut [SseClient], total: i64) {
 #[tokio::test]
 async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() {
     let pg = OwnPg::start();
-    let mut redis = OwnRedis::start(crate::support::postgres::free_port()).await;
+    let mut redis = OwnRedis::start(crate::support::free_port()).await;
     let database_url = pg.server().fresh_database().await;
     let Scene { a, b, poll, vote_urls: urls, mut viewers } = two_replicas(&database_url, &redis).await;
     a.get(&format!("/polls/{poll}")).await; // a page read, so its last good copy exists
@@ -255,7 +242,7 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
 
 #[tokio::test]
 async fn redis_stopped_under_load_keeps_votes_and_live_results_flowing() {
-    let mut redis = OwnRedis::start(crate::support::postgres::free_port()).await;
+    let mut redis = OwnRedis::start(crate::support::free_port()).await;
     let database_url = crate::support::postgres::server().fresh_database().await;
     let Scene { a, b, poll, vote_urls: urls, mut viewers } = two_replicas(&database_url, &redis).await;
     a.wait_until_subscribed_on(poll, &redis).await;

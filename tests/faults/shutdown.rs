@@ -9,8 +9,9 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::time::Instant;
 
+use crate::support::ballots::{Answer, cast};
 use crate::support::sse::SseClient;
-use crate::support::{ballots_by_voter, counters_out_of_step, eventually, postgres, voter_of};
+use crate::support::{ballots_by_voter, counters_out_of_step, eventually, postgres};
 
 /// Votes sent before the signal (held by the writer's window), and after it.
 const BEFORE: usize = 48;
@@ -18,13 +19,10 @@ const AFTER: usize = 16;
 
 /// One vote by a new voter: when its answer came, and the voter if it was accepted.
 async fn vote(client: reqwest::Client, url: String) -> (Instant, Result<String, String>) {
-    let answer = client.post(url).json(&json!({ "choice": 0 })).send().await;
-    let result = match answer {
-        Ok(response) if response.status() == StatusCode::OK => {
-            voter_of(response.headers()).ok_or_else(|| "an acknowledgement without a voter".to_owned())
-        }
-        Ok(response) => Err(response.status().to_string()),
-        Err(error) => Err(format!("transport: {error}")),
+    let result = match cast(&client, &url, &json!({ "choice": 0 })).await {
+        Answer::Acknowledged { voter, .. } => Ok(voter),
+        Answer::Refused { status, .. } => Err(status.to_string()),
+        Answer::Lost(why) => Err(why),
     };
     (Instant::now(), result)
 }
@@ -38,7 +36,7 @@ async fn waiting(client: &reqwest::Client, base: &str) -> Option<f64> {
 #[tokio::test]
 async fn sigterm_with_votes_in_flight_answers_them_loses_none_and_ends_streams() {
     let database_url = postgres::server().fresh_database().await;
-    let port = postgres::free_port();
+    let port = crate::support::free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = tokio::process::Command::new(env!("CARGO_BIN_EXE_votestream"))
         .env("DATABASE_URL", &database_url)

@@ -1,8 +1,10 @@
 use reqwest::StatusCode;
+use rstest::rstest;
 use rstest_reuse::apply;
 use serde_json::json;
 
-use crate::support::{Backend, new_client, on_each_backend, spawn_app};
+use crate::on_each_backend;
+use crate::support::{Backend, new_client, spawn_app};
 
 #[apply(on_each_backend)]
 #[tokio::test]

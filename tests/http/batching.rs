@@ -5,10 +5,12 @@
 
 use futures::future::join_all;
 use reqwest::StatusCode;
+use rstest::rstest;
 use rstest_reuse::apply;
 use serde_json::json;
 
-use crate::support::{Backend, Page, TestApp, new_client, on_each_backend, spawn_app_with};
+use crate::on_each_backend;
+use crate::support::{Backend, Page, TestApp, new_client, spawn_app_with};
 
 /// (batches written, ballots in them) from `/metrics`.
 /// One series of `/metrics`, by the start of its line.

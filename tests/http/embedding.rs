@@ -1,9 +1,11 @@
 //! The poll alone, for an iframe on another site: who may frame it, and voting inside it.
 
 use reqwest::StatusCode;
+use rstest::rstest;
 use rstest_reuse::apply;
 
-use crate::support::{Backend, on_each_backend, spawn_app, spawn_app_with};
+use crate::on_each_backend;
+use crate::support::{Backend, spawn_app, spawn_app_with};
 
 #[apply(on_each_backend)]
 #[tokio::test]

@@ -1,10 +1,12 @@
 //! Results to take away: CSV and JSON, linked from the poll page.
 
 use reqwest::StatusCode;
+use rstest::rstest;
 use rstest_reuse::apply;
 use serde_json::json;
 
-use crate::support::{Backend, on_each_backend, spawn_app};
+use crate::on_each_backend;
+use crate::support::{Backend, spawn_app};
 
 #[apply(on_each_backend)]
 #[tokio::test]

@@ -3,10 +3,12 @@
 use std::collections::HashMap;
 
 use reqwest::StatusCode;
+use rstest::rstest;
 use rstest_reuse::apply;
 
+use crate::on_each_backend;
 use crate::support::sse::SseClient;
-use crate::support::{Backend, TestApp, client_from, new_client, on_each_backend, spawn_app, spawn_app_with};
+use crate::support::{Backend, TestApp, client_from, new_client, spawn_app, spawn_app_with};
 
 /// One sample line: its name, labels and value.
 struct Sample {

@@ -4,10 +4,12 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use rstest::rstest;
 use rstest_reuse::apply;
 use serde_json::json;
 
-use crate::support::{Backend, OwnedPoll, TestApp, eventually, new_client, on_each_backend, spawn_app};
+use crate::on_each_backend;
+use crate::support::{Backend, OwnedPoll, TestApp, eventually, new_client, spawn_app};
 
 /// Posts a manage-page form as the owner's browser would.
 async fn manage(app: &TestApp, poll: &OwnedPoll, fields: &[(&str, &str)]) -> crate::support::Page {

@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
+use rstest::rstest;
 use rstest_reuse::apply;
 
-use crate::support::{Backend, on_each_backend, spawn_app};
+use crate::on_each_backend;
+use crate::support::{Backend, spawn_app};
 
 #[apply(on_each_backend)]
 #[tokio::test]

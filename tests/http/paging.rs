@@ -1,11 +1,13 @@
 //! Lists come in pages: keyset cursors that stay stable while polls are being created.
 
 use reqwest::StatusCode;
+use rstest::rstest;
 use rstest_reuse::apply;
 use serde_json::json;
 
+use crate::on_each_backend;
 use crate::support::sse::SseClient;
-use crate::support::{Backend, TestApp, on_each_backend, spawn_app};
+use crate::support::{Backend, TestApp, spawn_app};
 
 async fn create_polls(app: &TestApp, theme: &str, count: usize, tag: &str) {
     for i in 0..count {

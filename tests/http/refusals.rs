@@ -2,9 +2,11 @@
 //! routes, whichever layer refused; and nothing is stored.
 
 use reqwest::{Method, StatusCode};
+use rstest::rstest;
 use rstest_reuse::apply;
 
-use crate::support::{Backend, TestApp, on_each_backend, spawn_app};
+use crate::on_each_backend;
+use crate::support::{Backend, TestApp, spawn_app};
 
 /// One hostile or malformed request: method, path, content type, body.
 struct Attempt {

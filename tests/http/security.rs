@@ -1,7 +1,9 @@
 use reqwest::StatusCode;
+use rstest::rstest;
 use rstest_reuse::apply;
 
-use crate::support::{Backend, new_client, on_each_backend, spawn_app, spawn_app_with};
+use crate::on_each_backend;
+use crate::support::{Backend, new_client, spawn_app, spawn_app_with};
 
 #[apply(on_each_backend)]
 #[tokio::test]

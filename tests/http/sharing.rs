@@ -1,9 +1,11 @@
 //! Sharing a poll: the link, its QR code, the embed snippet, link previews and oEmbed.
 
 use reqwest::StatusCode;
+use rstest::rstest;
 use rstest_reuse::apply;
 
-use crate::support::{Backend, on_each_backend, spawn_app, spawn_app_with};
+use crate::on_each_backend;
+use crate::support::{Backend, spawn_app, spawn_app_with};
 
 #[apply(on_each_backend)]
 #[tokio::test]

@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
+use votestream_harness as support;
+use votestream_harness::on_each_backend;
 
 mod replicas;
 mod streams;

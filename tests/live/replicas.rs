@@ -145,7 +145,7 @@ async fn a_stale_or_repeated_update_on_the_bus_never_moves_a_viewer_backwards() 
 
 #[tokio::test]
 async fn with_redis_unreachable_votes_still_commit_and_local_viewers_still_update() {
-    let dead = format!("redis://127.0.0.1:{}", crate::support::postgres::free_port());
+    let dead = format!("redis://127.0.0.1:{}", crate::support::free_port());
     let app = crate::support::spawn_app_with(crate::support::Backend::Postgres, &[("REDIS_URL", dead.as_str())]).await;
     let poll = app.first_poll("Sports").await;
     let options = app.poll_options(poll).await;
@@ -164,7 +164,7 @@ async fn with_redis_unreachable_votes_still_commit_and_local_viewers_still_updat
 
 #[tokio::test]
 async fn after_a_redis_restart_replicas_resubscribe_and_catch_up() {
-    let port = crate::support::postgres::free_port();
+    let port = crate::support::free_port();
     let mut redis_server = OwnRedis::start(port).await;
     let url = format!("redis://127.0.0.1:{port}");
     let database_url = crate::support::fresh_database(crate::support::Backend::Postgres).await;

@@ -1,3 +1,4 @@
+use rstest::rstest;
 use rstest_reuse::apply;
 use std::process::Stdio;
 use std::time::Duration;
@@ -5,7 +6,8 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::support::{Backend, on_each_backend, sse::SseClient};
+use crate::on_each_backend;
+use crate::support::{Backend, sse::SseClient};
 use crate::support::{eventually, new_client, spawn_app, spawn_app_with};
 
 const WAIT: Duration = Duration::from_secs(10);

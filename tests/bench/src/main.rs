@@ -1,8 +1,8 @@
 //! `just bench`: the vote path, the pages and live fan-out at this machine's limit, each
 //! against a ceiling measured in the same run, printed as one table.
 //!
-//! It starts its own cluster with `deploy/cluster.sh` (PostgreSQL, Redis, three replicas
-//! of the release build, nginx) on free loopback ports, plus a second nginx whose upstream
+//! It starts its own cluster with the harness's `Cluster` (`deploy/cluster.sh`: PostgreSQL,
+//! Redis, three replicas of the release build, nginx) on free loopback ports, plus a second nginx whose upstream
 //! answers 200 doing nothing (the proxy's ceiling), and pgbench for the database's own
 //! insert rates. Every load is bounded in time (`BENCH_SECS`, default 10) and in
 //! connections; every vote run is checked: acknowledged = stored.
@@ -22,6 +22,8 @@ use hyper_util::rt::TokioIo;
 use sqlx::Connection;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use votestream_harness::cluster::{self, Cluster};
+use votestream_harness::free_port;
 
 /// Votes cast one by one in the fan-out runs.
 const VOTES: u64 = 50;
@@ -147,30 +149,20 @@ async fn worker(shape: Shape, stop: Arc<AtomicBool>) -> (u64, u64, Vec<u32>) {
     (ok, failed, latencies)
 }
 
-/// The cluster this run started, and everything it needs to stop it.
+/// The cluster this run started (stopped when dropped), and the rows measured so far.
 struct Bench {
-    root: PathBuf,
-    dir: PathBuf,
+    cluster: Cluster,
+    /// nginx's port.
     base: u16,
+    /// Where the bench's own files go (the null nginx, pgbench's script).
+    dir: PathBuf,
     seconds: f64,
     rows: Vec<[String; 4]>,
 }
 
 impl Bench {
     fn replica_port(&self, n: u16) -> u16 {
-        self.base + 10 + n
-    }
-
-    fn cluster(&self, action: &str) -> Command {
-        let mut command = Command::new(self.root.join("deploy/cluster.sh"));
-        command
-            .arg(action)
-            .env("CLUSTER_DIR", &self.dir)
-            .env("CLUSTER_PORT", self.base.to_string())
-            .env("CLUSTER_BIN", self.root.join("target/release/votestream"))
-            .env("RATE_LIMIT", "off")
-            .env("SEED_DEMO", "true");
-        command
+        self.cluster.replica_port(usize::from(n))
     }
 
     fn row(&mut self, what: &str, measured: String, compared: String, note: String) {
@@ -179,14 +171,11 @@ impl Bench {
     }
 
     fn database_url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/votestream", self.base + 1)
+        self.cluster.database_url()
     }
 
     fn replica_pids(&self) -> Vec<u32> {
-        (1..=3)
-            .filter_map(|n| std::fs::read_to_string(self.dir.join(format!("replica-{n}.pid"))).ok())
-            .filter_map(|p| p.trim().parse().ok())
-            .collect()
+        (1..=3).filter_map(|n| self.cluster.pid(&format!("replica-{n}"))).collect()
     }
 
     fn rss(&self) -> String {
@@ -227,17 +216,6 @@ async fn http(port: u16, method: &str, path: &str, body: Option<&str>) -> Result
     Ok(response)
 }
 
-fn free_base() -> Result<u16> {
-    for _ in 0..200 {
-        let base = 20_000 + rand::random::<u16>() % 40_000;
-        let ports = [0u16, 1, 2, 11, 12, 13, 20, 21];
-        if ports.iter().all(|o| std::net::TcpListener::bind(("127.0.0.1", base + o)).is_ok()) {
-            return Ok(base);
-        }
-    }
-    bail!("no free ports")
-}
-
 fn run(mut command: Command, what: &str) -> Result<String> {
     let output = command.output().with_context(|| format!("running {what}"))?;
     if !output.status.success() {
@@ -248,10 +226,10 @@ fn run(mut command: Command, what: &str) -> Result<String> {
 
 /// nginx proxying to an upstream that answers 200 doing nothing, with the proxy settings
 /// of deploy/nginx.conf: its ceiling on this machine.
-fn null_nginx(bench: &Bench) -> Result<PathBuf> {
+fn null_nginx(bench: &Bench) -> Result<(PathBuf, u16)> {
     let dir = bench.dir.join("null-nginx");
     std::fs::create_dir_all(dir.join("temp"))?;
-    let (front, back) = (bench.base + 20, bench.base + 21);
+    let (front, back) = (free_port(), free_port());
     let conf = format!(
         "worker_processes auto; pid {d}/nginx.pid; error_log {d}/error.log warn;
 events {{ worker_connections 8192; }}
@@ -270,7 +248,7 @@ http {{
     let mut command = Command::new("nginx");
     command.arg("-c").arg(&path).arg("-e").arg(dir.join("error.log"));
     run(command, "nginx (null upstream)")?;
-    Ok(dir)
+    Ok((dir, front))
 }
 
 fn stop_null_nginx(dir: &Path) {
@@ -290,7 +268,7 @@ fn pgbench(bench: &Bench, script: &str, clients: usize) -> Result<f64> {
         .context("pgbench (apt-get install postgresql)")?;
     let mut command = Command::new(bin);
     command
-        .args(["-h", "127.0.0.1", "-p", &(bench.base + 1).to_string(), "-U", "postgres", "-n", "-j", "2"])
+        .args(["-h", "127.0.0.1", "-p", &bench.cluster.database_port().to_string(), "-U", "postgres", "-n", "-j", "2"])
         .args(["-c", &clients.to_string(), "-T", &format!("{}", bench.seconds as u64), "-f"])
         .arg(&path)
         .arg("votestream");
@@ -494,8 +472,8 @@ async fn large_data(bench: &mut Bench, poll: i64) -> Result<()> {
 
 async fn measure(bench: &mut Bench) -> Result<()> {
     println!("ceilings");
-    let null = null_nginx(bench)?;
-    let nothing = Shape { port: bench.base + 20, method: hyper::Method::GET, path: "/".into(), body: None };
+    let (null, null_port) = null_nginx(bench)?;
+    let nothing = Shape { port: null_port, method: hyper::Method::GET, path: "/".into(), body: None };
     let mut ceiling = [0.0; 2];
     for (i, c) in [64, 256].into_iter().enumerate() {
         let run = load(&nothing, c, bench.seconds).await;
@@ -597,20 +575,17 @@ async fn measure(bench: &mut Bench) -> Result<()> {
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    // The checkout: this package lives in tests/bench.
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize()?;
+    let root = cluster::root().canonicalize()?;
     let seconds: f64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10.0);
-    let base = free_base()?;
     let dir = root.join("target/bench");
-    let mut bench = Bench { root, dir, base, seconds, rows: Vec::new() };
-    println!("starting the cluster on 127.0.0.1:{base} (logs in {})", bench.dir.display());
-    let _ = std::fs::remove_dir_all(&bench.dir);
-    run(bench.cluster("up"), "cluster.sh up")?;
-    let result = measure(&mut bench).await;
-    let _ = run(bench.cluster("down"), "cluster.sh down");
-    // The large-data run leaves gigabytes of database behind: the logs stay, the data goes.
-    let _ = std::fs::remove_dir_all(bench.dir.join("postgres"));
-    result?;
+    println!("starting the cluster (logs in {})", dir.display());
+    let env = [("RATE_LIMIT", "off"), ("SEED_DEMO", "true")];
+    let cluster = Cluster::start_in(dir.clone(), false, root.join("target/release/votestream"), 3, &env).await;
+    let mut bench = Bench { base: cluster.port(), cluster, dir: dir.join("bench"), seconds, rows: Vec::new() };
+    std::fs::create_dir_all(&bench.dir)?;
+    println!("cluster on 127.0.0.1:{}", bench.base);
+    // The cluster stops when `bench` is dropped, whatever happened.
+    measure(&mut bench).await?;
     println!();
     println!("| measure | result | compared | note |");
     println!("|---|---|---|---|");

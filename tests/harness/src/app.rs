@@ -1,15 +1,7 @@
-//! Shared test harness: a fresh database on either backend (a real PostgreSQL or a SQLite
-//! file), the real server on port 0, a cookie-aware client.
-
-#![allow(dead_code, unused_macros, clippy::unwrap_used)]
-
-pub mod cluster;
-pub mod postgres;
-pub mod redis;
-pub mod sse;
+//! The server in this process (feature `app`): a fresh database on either backend (a real
+//! PostgreSQL or a SQLite file), the real server on port 0, a cookie-aware client.
 
 use std::collections::HashMap;
-use std::fmt::Debug;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -17,73 +9,12 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, StatusCode, redirect};
 use scraper::{Html, Selector};
 pub use votestream::config::Backend;
+
 use votestream::config::Settings;
 use votestream::startup::Application;
 use votestream::store::DynStore;
 
-/// Runs a test once per storage backend: `…::case_1_postgres` and `…::case_2_sqlite`.
-/// Apply with `#[apply(on_each_backend)]`; the test takes `#[case] backend: Backend`.
-#[rstest_reuse::template]
-#[rstest::rstest]
-#[case::postgres(Backend::Postgres)]
-#[case::sqlite(Backend::Sqlite)]
-pub fn on_each_backend(#[case] backend: Backend) {}
-
-/// Fails the test because `server` is missing, saying how to get it, or (outside CI) how to
-/// run only the tests that need no server.
-pub fn missing_server(server: &str, install: &str) -> ! {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI needs {server} for this test: .ci/run must install it ({install}).");
-    }
-    panic!(
-        "This test needs {server}, which is not installed here ({install}): `tests/run` installs \
-         what the tests need, then runs them. Tests ending in `postgres`, the `replicas` tests and the \
-         two-replica browser test need PostgreSQL and Redis; `just test-embedded` runs every test \
-         that needs neither."
-    );
-}
-
-/// What a check in [`eventually`] answers: reached (with a value), or the state seen so far.
-pub trait Reached {
-    type Value;
-    type Seen: Debug;
-    fn reached(self) -> Result<Self::Value, Self::Seen>;
-}
-
-impl Reached for bool {
-    type Value = ();
-    type Seen = &'static str;
-    fn reached(self) -> Result<(), &'static str> {
-        if self { Ok(()) } else { Err("not yet") }
-    }
-}
-
-impl<T, E: Debug> Reached for Result<T, E> {
-    type Value = T;
-    type Seen = E;
-    fn reached(self) -> Self {
-        self
-    }
-}
-
-/// Runs `check` every 20 ms until it says the state is reached, and returns its value;
-/// after `timeout`, fails the test naming `what` and the last state seen. The one way tests
-/// wait for something asynchronous: never a bare sleep.
-pub async fn eventually<C, F>(what: &str, timeout: Duration, mut check: F) -> C::Value
-where
-    C: Reached,
-    F: AsyncFnMut() -> C,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let seen = match check().await.reached() {
-            Ok(value) => return value,
-            Err(seen) => seen,
-        };
-        assert!(tokio::time::Instant::now() < deadline, "{what}: not within {timeout:?}; last seen {seen:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
+use crate::eventually;
 
 /// A server started for one test, over its own fresh database.
 pub struct TestApp {
@@ -159,43 +90,6 @@ impl Page {
     }
 }
 
-/// The voter id a response gave its new voter: the signed `vs_voter` cookie's value ends
-/// with it. `None` when the response set no voter cookie.
-pub fn voter_of(headers: &HeaderMap) -> Option<String> {
-    headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|cookie| {
-        let value = cookie.split(';').next()?.strip_prefix("vs_voter=")?;
-        (value.len() >= 32).then(|| value[value.len() - 32..].to_owned())
-    })
-}
-
-/// The voters with a ballot in `poll`, each with how many ballots (one, if all is well).
-pub async fn ballots_by_voter(database_url: &str, poll: i64) -> HashMap<String, i64> {
-    use sqlx::Connection;
-    let mut connection = sqlx::PgConnection::connect(database_url).await.unwrap();
-    let rows: Vec<(String, i64)> =
-        sqlx::query_as("select voter_key, count(*) from ballots where poll_id = $1 group by voter_key")
-            .bind(poll)
-            .fetch_all(&mut connection)
-            .await
-            .unwrap();
-    rows.into_iter().collect()
-}
-
-/// Options of `poll` whose counter differs from their vote rows (should be none).
-pub async fn counters_out_of_step(database_url: &str, poll: i64) -> i64 {
-    use sqlx::Connection;
-    let mut connection = sqlx::PgConnection::connect(database_url).await.unwrap();
-    let (n,): (i64,) = sqlx::query_as(
-        "select count(*) from options o where o.poll_id = $1 \
-         and o.votes <> (select count(*) from votes v where v.option_id = o.id)",
-    )
-    .bind(poll)
-    .fetch_one(&mut connection)
-    .await
-    .unwrap();
-    n
-}
-
 pub fn new_client() -> Client {
     Client::builder().cookie_store(true).redirect(redirect::Policy::none()).build().unwrap()
 }
@@ -222,7 +116,7 @@ pub async fn spawn_app_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp
 /// A new empty database: in the shared test PostgreSQL, or a new SQLite file.
 pub async fn fresh_database(backend: Backend) -> String {
     match backend {
-        Backend::Postgres => postgres::server().fresh_database().await,
+        Backend::Postgres => crate::postgres::server().fresh_database().await,
         Backend::Sqlite => {
             let dir = std::env::temp_dir().join(format!("votestream-sqlite-{:x}", rand::random::<u64>()));
             std::fs::create_dir_all(&dir).unwrap();
@@ -236,8 +130,8 @@ pub const SHARED_COOKIE_KEY: &str = "test-key-shared-by-the-replicas-of-one-clus
 
 /// `n` replicas on one fresh database and the shared Redis, as behind a load balancer.
 pub async fn spawn_replicas(n: usize, extra: &[(&str, &str)]) -> Vec<TestApp> {
-    let database_url = postgres::server().fresh_database().await;
-    let redis_url = redis::server().url();
+    let database_url = crate::postgres::server().fresh_database().await;
+    let redis_url = crate::redis::server().url();
     // Test clusters share one Redis: each gets its own namespace, as deployments would.
     let prefix = format!("test{:x}", rand::random::<u64>());
     let mut replicas = Vec::new();
@@ -440,7 +334,7 @@ impl TestApp {
 
     /// Waits until this replica watches `poll` and holds a subscription for it on `redis`,
     /// a server of the test's own.
-    pub async fn wait_until_subscribed_on(&self, poll: i64, redis: &redis::OwnRedis) {
+    pub async fn wait_until_subscribed_on(&self, poll: i64, redis: &crate::redis::OwnRedis) {
         let channel = format!("{}:poll:{poll}", self.redis_prefix);
         eventually(&format!("a subscriber on {channel}"), Duration::from_secs(20), async || {
             self.state.polls.live().hub().watched().contains(&poll) && redis.subscribers(&channel).await > 0
@@ -454,7 +348,7 @@ impl TestApp {
         let channel = format!("{}:poll:{poll}", self.redis_prefix);
         eventually(&format!("a subscriber on {channel}"), Duration::from_secs(10), async || {
             self.state.polls.live().hub().watched().contains(&poll)
-                && redis::subscribers(&redis::server().url(), &channel).await > 0
+                && crate::redis::subscribers(&crate::redis::server().url(), &channel).await > 0
         })
         .await;
     }

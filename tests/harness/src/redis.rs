@@ -25,7 +25,7 @@ pub fn server() -> &'static RedisServer {
 fn binary() -> String {
     let path = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "/usr/bin/redis-server".into());
     if !std::path::Path::new(&path).exists() {
-        super::missing_server(
+        crate::missing_server(
             &format!("a Redis server binary ({path}, or set REDIS_SERVER)"),
             "apt-get install redis-server",
         );
@@ -35,7 +35,7 @@ fn binary() -> String {
 
 fn start() -> RedisServer {
     let binary = binary();
-    let port = super::postgres::free_port();
+    let port = crate::free_port();
     let script = format!(
         "'{binary}' --port {port} --bind 127.0.0.1 --save '' --appendonly no --daemonize no --loglevel warning >/dev/null 2>&1 & \
          server=$!; cat >/dev/null; kill $server"
@@ -92,7 +92,7 @@ impl OwnRedis {
             .kill_on_drop(true)
             .spawn()
             .expect("redis-server");
-        super::eventually("redis-server accepting connections", Duration::from_secs(20), async || {
+        crate::eventually("redis-server accepting connections", Duration::from_secs(20), async || {
             tokio::net::TcpStream::connect(("127.0.0.1", port)).await.map(drop)
         })
         .await;

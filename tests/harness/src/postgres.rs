@@ -27,7 +27,7 @@ fn bin_dir() -> PathBuf {
     if let Ok(dir) = std::env::var("PG_BIN") {
         let dir = PathBuf::from(dir);
         if !dir.join("postgres").exists() {
-            super::missing_server(
+            crate::missing_server(
                 &format!("PostgreSQL's server binaries in PG_BIN={}", dir.display()),
                 "apt-get install postgresql",
             );
@@ -45,7 +45,7 @@ fn bin_dir() -> PathBuf {
         p.parent().and_then(|v| v.file_name()).and_then(|v| v.to_str()).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0)
     });
     found.pop().unwrap_or_else(|| {
-        super::missing_server(
+        crate::missing_server(
             "a PostgreSQL server binary (none under /usr/lib/postgresql, PG_BIN unset)",
             "apt-get install postgresql",
         )
@@ -62,13 +62,6 @@ fn as_server_user(program: &Path) -> Command {
     } else {
         Command::new(program)
     }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
 }
 
 fn run(mut command: Command, what: &str) {
@@ -101,7 +94,7 @@ fn launch() -> (PgServer, Control) {
     initdb.args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "-D"]).arg(&data);
     run(initdb, "initdb");
 
-    let port = free_port();
+    let port = crate::free_port();
     let control = Control { bin: bin.clone(), dir: dir.clone(), port };
     control.start();
 

@@ -2,7 +2,7 @@
 //! replicas (this build's binary) and nginx with `deploy/nginx.conf`, each cluster in a
 //! folder and on ports of its own, stopped with `cluster.sh down` when dropped.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -15,10 +15,16 @@ pub struct Cluster {
     dir: PathBuf,
     port: u16,
     pub replicas: usize,
+    /// The replicas' binary.
+    binary: PathBuf,
+    /// Whether `dir` goes when the cluster does (a test's), or only its data (the bench's
+    /// logs stay to be read).
+    remove_dir: bool,
 }
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The checkout: this crate is `tests/harness`.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
 /// A base port whose neighbours the cluster uses (+1, +2, +11…) are free now.
@@ -34,17 +40,31 @@ fn free_base(replicas: usize) -> u16 {
 }
 
 impl Cluster {
-    /// Starts `replicas` replicas behind nginx, with `env` for the replicas, and waits until
-    /// nginx answers.
-    pub async fn start(replicas: usize, env: &[(&str, &str)]) -> Self {
+    /// Starts `replicas` replicas of `binary` behind nginx, with `env` for the replicas, in
+    /// a folder of its own under `target/cluster-tests`, and waits until nginx answers.
+    pub async fn start(binary: impl AsRef<Path>, replicas: usize, env: &[(&str, &str)]) -> Self {
+        let dir = root().join("target").join("cluster-tests").join(format!("{:x}", rand::random::<u64>()));
+        Self::start_in(dir, true, binary, replicas, env).await
+    }
+
+    /// As [`Cluster::start`], in `dir` (emptied first); when dropped, the database's data
+    /// goes and the logs stay unless `remove_dir`.
+    pub async fn start_in(
+        dir: PathBuf,
+        remove_dir: bool,
+        binary: impl AsRef<Path>,
+        replicas: usize,
+        env: &[(&str, &str)],
+    ) -> Self {
         for (tool, package) in [("nginx", "nginx"), ("redis-server", "redis-server"), ("curl", "curl")] {
             if which(tool).is_none() {
-                super::missing_server(tool, &format!("apt-get install {package}"));
+                crate::missing_server(tool, &format!("apt-get install {package}"));
             }
         }
         let port = free_base(replicas);
-        let dir = root().join("target").join("cluster-tests").join(format!("{port}-{:x}", rand::random::<u32>()));
-        let cluster = Self { url: format!("http://127.0.0.1:{port}"), dir, port, replicas };
+        let _ = std::fs::remove_dir_all(&dir);
+        let binary = binary.as_ref().to_owned();
+        let cluster = Self { url: format!("http://127.0.0.1:{port}"), dir, port, replicas, binary, remove_dir };
         let mut command = cluster.script("up");
         command.env("CLUSTER_REPLICAS", replicas.to_string());
         for (k, v) in env {
@@ -67,7 +87,7 @@ impl Cluster {
             .arg(action)
             .env("CLUSTER_DIR", &self.dir)
             .env("CLUSTER_PORT", self.port.to_string())
-            .env("CLUSTER_BIN", env!("CARGO_BIN_EXE_votestream"))
+            .env("CLUSTER_BIN", &self.binary)
             .env("RATE_LIMIT", "off");
         command
     }
@@ -95,12 +115,32 @@ impl Cluster {
 
     /// Replica `n`'s own address, bypassing nginx.
     pub fn replica_url(&self, n: usize) -> String {
-        format!("http://127.0.0.1:{}", self.port as usize + 10 + n)
+        format!("http://127.0.0.1:{}", self.replica_port(n))
+    }
+
+    /// nginx's port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Replica `n`'s own port (from 1).
+    pub fn replica_port(&self, n: usize) -> u16 {
+        self.port + 10 + n as u16
+    }
+
+    /// PostgreSQL's port.
+    pub fn database_port(&self) -> u16 {
+        self.port + 1
     }
 
     /// Replica `n`'s process id.
     pub fn replica_pid(&self, n: usize) -> u32 {
-        std::fs::read_to_string(self.dir.join(format!("replica-{n}.pid"))).unwrap().trim().parse().unwrap()
+        self.pid(&format!("replica-{n}")).unwrap_or_else(|| panic!("replica-{n} has no pid file"))
+    }
+
+    /// The process id `cluster.sh` wrote for `name` (`replica-1`, `nginx`), if it runs.
+    pub fn pid(&self, name: &str) -> Option<u32> {
+        std::fs::read_to_string(self.dir.join(format!("{name}.pid"))).ok()?.trim().parse().ok()
     }
 
     /// `kill -9` of replica `n`: no drain, no goodbye.
@@ -112,7 +152,7 @@ impl Cluster {
 
     /// The cluster's database.
     pub fn database_url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/votestream", self.port + 1)
+        format!("postgres://postgres@127.0.0.1:{}/votestream", self.database_port())
     }
 
     /// Runs a query returning one number.
@@ -141,7 +181,7 @@ impl Cluster {
     pub async fn wait_all_ready(&self) {
         for n in 1..=self.replicas {
             let url = format!("{}/readyz", self.replica_url(n));
-            super::eventually(&format!("replica-{n} ready"), Duration::from_secs(30), async || {
+            crate::eventually(&format!("replica-{n} ready"), Duration::from_secs(30), async || {
                 reqwest::get(&url).await.is_ok_and(|r| r.status().is_success())
             })
             .await;
@@ -152,7 +192,11 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.script("down").output();
-        if !std::thread::panicking() {
+        if !self.remove_dir {
+            // Gigabytes after the bench's large data: the logs stay, the data goes.
+            let _ = std::fs::remove_dir_all(self.dir.join("postgres"));
+        } else if !std::thread::panicking() {
+            // A failed test's folder stays, to be read.
             let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
