@@ -1,6 +1,7 @@
 //! The layering, checked: `routes → app → (store, cache, live, writer) → domain`, read from
 //! the `crate::…` paths each module's files name. No circle between top-level modules,
-//! and the core names no HTTP framework, template engine or `AppState`.
+//! the core names no HTTP framework, template engine or `AppState`, and the two route
+//! families (`routes/html`, `routes/api`) do not import each other.
 
 #[cfg(test)]
 mod tests {
@@ -100,6 +101,22 @@ mod tests {
             }
             for above in ["routes", "state", "startup", "web", "guard"] {
                 assert!(!edges[core].contains(above), "{core} imports {above}, a layer above it");
+            }
+        }
+    }
+
+    #[test]
+    fn the_html_and_api_route_families_do_not_import_each_other() {
+        let routes = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+        for (family, other) in [("html", "api"), ("api", "html")] {
+            for file in files(&routes.join(family)) {
+                let text = std::fs::read_to_string(&file).expect("read a source file");
+                // Code only: a comment may point a reader to the other family.
+                let code: String =
+                    text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
+                for word in [format!("routes::{other}"), format!("super::{other}"), format!("super::super::{other}")] {
+                    assert!(!code.contains(&word), "{} names {word}", file.display());
+                }
             }
         }
     }

@@ -1,6 +1,8 @@
-//! The router: HTML pages, the JSON API, assets and health checks. Every route is
-//! registered by the `PATH` of its type in `votestream_views::paths`, the same type its
-//! links are built from.
+//! The router: two families that never import each other, `html` (pages, fragments,
+//! forms) and `api` (JSON), plus `system` (probes, metrics, assets), each behind its
+//! guards and its refusal wording; what both families use is in `extract` and `stream`.
+//! Every route is registered by the `PATH` of its type in `votestream_views::paths`, the
+//! same type its links are built from.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -13,10 +15,6 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use maud::Markup;
-use votestream_views::components::paused_banner;
-
-use crate::breaker::Breaker;
 use crate::config::Settings;
 use crate::guard::client::{self, TrustedProxies};
 use crate::guard::limits::Limits;
@@ -26,44 +24,18 @@ use crate::state::AppState;
 use crate::web;
 
 pub mod api;
-pub mod assets;
-pub mod export;
-mod form;
-pub mod home;
-pub mod live;
-pub mod manage;
-mod params;
-pub mod polls;
+pub mod extract;
+pub mod html;
 pub mod refusals;
-pub mod share;
 pub mod stream;
 pub mod system;
-pub mod themes;
-
-pub use params::PollId;
-
-/// `content`, under the "voting is paused" banner while the database is away (the page
-/// then comes from the last good copy of its reads).
-pub(crate) fn unless_paused(database: &Breaker, content: Markup) -> Markup {
-    if database.is_closed() {
-        content
-    } else {
-        maud::html! { (paused_banner()) (content) }
-    }
-}
 
 /// Every route with its guards.
 pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies) -> Router {
     let wording = refusals::Wording { body_limit: settings.http.body_limit };
     let limits = &state.limits;
-    let pages = Router::new()
-        .merge(home::router())
-        .merge(themes::router())
-        .merge(polls::router(limits))
-        .merge(manage::router())
-        .merge(share::pages())
+    let pages = html::router(limits)
         .merge(system::pages())
-        .merge(live::pages())
         .fallback(web::not_found)
         .layer(from_fn(csrf::html))
         .layer(from_fn_with_state(voter_cookies.clone(), voter::assign));
@@ -72,15 +44,14 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
         // Outermost of the pages' layers: every page and refusal that asked for HX-Request varies by it.
         .layer(AutoVaryLayer);
     let api = api::router(limits)
-        .merge(live::api())
-        .merge(share::api())
+        .merge(api::oembed::router())
         .layer(from_fn(csrf::api))
         .layer(from_fn_with_state(voter_cookies, voter::assign));
     let api = guarded(api, settings, limits).layer(from_fn_with_state(wording, refusals::api));
     // Probes stay out of the request log: load balancers call them every few seconds.
     let traced = Router::new()
         .merge(api)
-        .merge(assets::router())
+        .merge(system::assets::router())
         .merge(pages)
         .layer(from_fn_with_state(hosts::AllowedHosts::new(&settings.http), hosts::check))
         .layer(from_fn_with_state(state.metrics.clone(), crate::metrics::record))

@@ -1,4 +1,5 @@
-//! Server-Sent Events for a poll and for a theme: coalesced, resumable, ending on close.
+//! Server-Sent Events for a poll and for a theme, for the pages and the API alike:
+//! coalesced, resumable, ending on close.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -9,10 +10,17 @@ use futures::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
 use votestream_views::{PollTotal, theme};
 
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+
 use crate::config::StreamConfig;
+use crate::domain::VoterId;
+use crate::error::{AppError, Result};
+use crate::guard::client::ClientIp;
 use crate::guard::limits::StreamSlot;
+use crate::guard::limits::StreamsFull;
 use crate::live::{Snapshot, Watcher};
 use crate::metrics::OpenStream;
+use crate::state::AppState;
 
 /// What the events carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,4 +164,49 @@ pub fn theme_events(
         }
     };
     respond(events, lifetime)
+}
+/// `Last-Event-ID`, sent by a reconnecting EventSource.
+pub fn last_event_id(headers: &HeaderMap) -> Option<i64> {
+    headers.get("last-event-id")?.to_str().ok()?.trim().parse().ok()
+}
+
+/// Headers that keep proxies (nginx) from buffering or caching the stream.
+pub fn streaming(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// A slot among the open streams for `client`, with the stream's timing and shutdown.
+pub fn lifetime(state: &AppState, ClientIp(client): ClientIp) -> Result<Lifetime, StreamsFull> {
+    let slot = state.limits.streams.acquire(client)?;
+    Ok(Lifetime { config: state.streams, shutdown: state.shutdown.clone(), slot, open: state.metrics.stream_opened() })
+}
+
+/// A poll's stream for `client`: refused when the client holds too many, 204 for a closed
+/// poll the client already has in full, else its events.
+pub async fn poll_stream(
+    state: &AppState,
+    (client, voter): (ClientIp, VoterId),
+    id: i64,
+    format: Format,
+    headers: &HeaderMap,
+) -> Result<Response> {
+    let lifetime = match lifetime(state, client) {
+        Ok(lifetime) => lifetime,
+        Err(full) => return Ok(full.into_response()),
+    };
+    let mut watcher = state.polls.live().hub().watch(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    let last_seen = last_event_id(headers);
+    let current = watcher.latest();
+    // A closed poll the client already has in full: 204 tells EventSource to stop retrying.
+    if current.update.closed && last_seen.is_some_and(|v| v >= current.version()) {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    // Looked up once per stream, only while the owner's rule makes it matter.
+    let voted = current.withholds() && state.polls.voted(id, &voter).await.unwrap_or(false);
+    let events = poll_events(watcher, format, (last_seen, voted), lifetime);
+    Ok(streaming(events))
 }

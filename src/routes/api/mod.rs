@@ -10,24 +10,28 @@ use serde::Deserialize;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use votestream_views::paths::{PageQuery, api as path};
 
+mod export;
 mod json;
+pub mod oembed;
 mod owners;
 
 use self::json::{ApiJson, CreatedPoll, Object, PollBody, ThemeBody, ThemeSummary, VoteAccepted, poll_body};
 use self::owners::manage_url;
-use super::PollId;
-use super::share::SiteOrigin;
 use crate::app::Shape;
 use crate::domain::{
     Page, Poll, PollDraft, Protection, ResultsShown, Settings, ThemeStats, VoteOutcome, VoterId, parse_closing_time,
 };
 use crate::error::{AppError, ErrorBody, json_response};
+use crate::guard::client::ClientIp;
 use crate::guard::limits::Limits;
 use crate::guard::voter::Voter;
 use crate::present::ResultsBody;
 use crate::present::{self, Tally};
+use crate::routes::extract::{PollId, SiteOrigin};
+use crate::routes::stream::{Format, poll_stream};
 use crate::state::AppState;
 use crate::store::{DynStore, PollFilter};
+use axum::http::HeaderMap;
 
 type ApiResult<T = Response> = Result<T, AppError>;
 
@@ -39,7 +43,8 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .route(path::Poll::PATH, get(poll).patch(owners::patch).delete(owners::delete))
         .route(path::PollVote::PATH, post(vote).layer(limits.vote()))
         .route(path::PollResults::PATH, get(results))
-        .route(path::PollResultsCsv::PATH, get(super::export::csv))
+        .route(path::PollResultsCsv::PATH, get(export::csv))
+        .route(path::PollStream::PATH, get(api_stream))
         .route(OPENAPI_PATH, get(openapi))
         .route(path::ROOT, any(no_such_endpoint))
         .route(path::FALLBACK, any(no_such_endpoint))
@@ -58,7 +63,7 @@ pub const OPENAPI_PATH: &str = "/api/openapi.json";
     info(title = "VoteStream API", description = "Themed polls, votes and live results. Refusals are `{\"error\": …}` with a 4xx or 5xx."),
     paths(
         themes, theme_polls, polls, poll, create_poll, vote, results, owners::patch, owners::delete,
-        super::export::csv, super::live::api_stream, openapi
+        export::csv, api_stream, openapi
     ),
     components(schemas(ErrorBody, ThemeBody)),
     modifiers(&ManageKey)
@@ -374,4 +379,19 @@ async fn vote(
         }
         VoteOutcome::Refused(refusal) => Err(AppError::from(refusal)),
     }
+}
+
+/// `GET /api/polls/{id}/stream`: Server-Sent Events, each `data:` the results as JSON
+/// (with its `version`), the latest state first; `Last-Event-ID` resumes.
+#[utoipa::path(get, path = "/api/polls/{id}/stream", tag = "polls", params(("id" = i64, Path)),
+    responses((status = 200, description = "An event stream of results", content_type = "text/event-stream"),
+        (status = 404, body = crate::error::ErrorBody), (status = 429, body = crate::error::ErrorBody)))]
+pub async fn api_stream(
+    State(state): State<AppState>,
+    client: ClientIp,
+    voter: VoterId,
+    PollId(id): PollId,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    poll_stream(&state, (client, voter), id, Format::Json, &headers).await
 }

@@ -12,8 +12,7 @@ use votestream_views::paths;
 use super::json::{ApiJson, PollBody, poll_body};
 use crate::domain::{ManageKey, OwnerChange, Protection, ResultsShown, Settings, parse_closing_time};
 use crate::error::{AppError, ErrorBody};
-use crate::routes::PollId;
-use crate::routes::share::SiteOrigin;
+use crate::routes::extract::{PollId, SiteOrigin};
 use crate::state::AppState;
 use utoipa::ToSchema;
 

@@ -1,4 +1,6 @@
-//! Health checks, totals and the theme colours.
+//! Health checks, readiness, metrics, totals, the theme colours and the static assets.
+
+pub mod assets;
 
 use std::fmt::Write as _;
 

@@ -11,15 +11,15 @@ use serde::Deserialize;
 use votestream_views::paths::{self, NewPollQuery};
 use votestream_views::{layout, new_poll, poll};
 
-use super::PollId;
 use super::form::Form;
-use super::share::SiteOrigin;
 use crate::domain::{MAX_OPTIONS, MIN_OPTIONS, Poll, PollDraft, Refusal, VoteOutcome, VoterId};
 use crate::error::{AppError, Result};
 use crate::guard::limits::Limits;
 use crate::guard::voter::Voter;
 use crate::present;
 use crate::present::Tally;
+use crate::routes::extract::PollId;
+use crate::routes::extract::SiteOrigin;
 use crate::state::AppState;
 use crate::store::{DynStore, Store};
 use crate::web::HxMode;

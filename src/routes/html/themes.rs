@@ -9,11 +9,11 @@ use axum_extra::routing::TypedPath;
 use votestream_views::paths::PageQuery;
 use votestream_views::{paths, theme};
 
+use super::unless_paused;
 use crate::breaker::Breakers;
 use crate::domain::Page;
 use crate::error::{AppError, Result};
 use crate::present;
-use crate::routes::unless_paused;
 use crate::state::AppState;
 use crate::store::DynStore;
 use crate::web::HxMode;

@@ -5,9 +5,9 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use votestream_views::components::percent;
 
-use super::PollId;
 use crate::domain::{PollOption, VoterId};
 use crate::error::AppError;
+use crate::routes::extract::PollId;
 use crate::state::AppState;
 
 /// A cell a spreadsheet would run as a formula (`=…`, `+…`, `-…`, `@…`) gets a leading

@@ -11,7 +11,7 @@ use votestream_views::{home, paths};
 use crate::breaker::Breakers;
 use crate::error::Result;
 use crate::present;
-use crate::routes::unless_paused;
+use super::unless_paused;
 use crate::state::AppState;
 use crate::store::DynStore;
 use crate::web::HxMode;

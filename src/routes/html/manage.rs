@@ -14,10 +14,10 @@ use votestream_views::paths;
 use votestream_views::{ManagePage, layout, manage};
 
 use super::form::Form;
-use super::share::SiteOrigin;
 use crate::domain::{ManageKey, OwnerChange, Poll, Protection, ResultsShown, Settings, describe_time, unix_now};
 use crate::error::{AppError, Result};
 use crate::present::{self, Tally};
+use crate::routes::extract::SiteOrigin;
 use crate::state::AppState;
 use crate::web::HxMode;
 
