@@ -12,6 +12,7 @@ use crate::domain::{
     Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, Page, Poll, PollDraft, PollOption, Problem,
     ResultsShown, Theme, ThemeStats, results_visible,
 };
+use crate::live::PollUpdate;
 
 /// The poll form's limits: the ones the domain checks against.
 pub const FORM_LIMITS: FormLimits = FormLimits {
@@ -84,6 +85,17 @@ impl<'a> Tally<'a> {
             closed: poll.closed,
             voters: poll.voters,
             shown: poll.settings.results,
+        }
+    }
+
+    /// The tally of a live update.
+    pub fn of_update(update: &'a PollUpdate) -> Self {
+        Self {
+            poll_id: update.poll_id,
+            options: &update.options,
+            closed: update.closed,
+            voters: update.voters,
+            shown: update.shown,
         }
     }
 }

@@ -157,7 +157,7 @@ pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppS
         tracing::info!(themes = report.themes_added, polls = report.polls_added, "demo content checked");
     }
     let shutdown = CancellationToken::new();
-    let hub = Hub::new(store.clone());
+    let hub = Hub::new(store.clone(), routes::stream::FRAMES);
     let metrics = Metrics::new();
     let (live, cache): (Live, DynCache) = match &settings.redis.url {
         Some(url) => {

@@ -8,11 +8,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use hub::{Hub, Snapshot, Watcher};
+pub use hub::{Frames, Hub, Snapshot, Watcher};
 
 use crate::domain::{Poll, PollOption, ResultsShown};
 use crate::metrics::{SharedMetrics, unix_millis};
-use crate::present::Tally;
 
 /// What travels on the bus: the poll's absolute state and a version that only grows (its
 /// total plus its revision, both read in one statement after a commit), so a lost or
@@ -64,17 +63,6 @@ impl PollUpdate {
     /// Votes over all options.
     pub fn total(&self) -> i64 {
         self.options.iter().map(|o| o.votes).sum()
-    }
-
-    /// The result bars' source.
-    pub fn tally(&self) -> Tally<'_> {
-        Tally {
-            poll_id: self.poll_id,
-            options: &self.options,
-            closed: self.closed,
-            voters: self.voters,
-            shown: self.shown,
-        }
     }
 }
 

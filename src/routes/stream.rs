@@ -8,7 +8,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use tokio_util::sync::CancellationToken;
-use votestream_views::{PollTotal, theme};
+use votestream_views::{PollTotal, poll, theme};
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 
@@ -18,8 +18,9 @@ use crate::error::{AppError, Result};
 use crate::guard::client::ClientIp;
 use crate::guard::limits::StreamSlot;
 use crate::guard::limits::StreamsFull;
-use crate::live::{Snapshot, Watcher};
+use crate::live::{Frames, PollUpdate, Snapshot, Watcher};
 use crate::metrics::OpenStream;
+use crate::present;
 use crate::state::AppState;
 
 /// What the events carry.
@@ -209,4 +210,68 @@ pub async fn poll_stream(
     let voted = current.withholds() && state.polls.voted(id, &voter).await.unwrap_or(false);
     let events = poll_events(watcher, format, (last_seen, voted), lifetime);
     Ok(streaming(events))
+}
+
+/// What the hub renders once per update, in the streams' words: the results fragment
+/// and JSON (a deleted poll's notice once removed), and the running total.
+pub const FRAMES: Frames = Frames { results: results_frame, total: total_frame };
+
+fn results_frame(update: &PollUpdate, voted: bool) -> (String, String) {
+    let tally = present::Tally::of_update(update);
+    let html = if update.removed {
+        poll::removed(update.poll_id).into_string()
+    } else {
+        poll::results(&present::results(&tally, voted)).into_string()
+    };
+    let mut json = present::results_json(&tally, voted);
+    json["version"] = update.version.into();
+    json["removed"] = update.removed.into();
+    (html, json.to_string())
+}
+
+fn total_frame(update: &PollUpdate) -> String {
+    poll::total(update.total()).into_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{PollOption, ResultsShown};
+
+    fn update(version: i64, shown: ResultsShown, closed: bool) -> PollUpdate {
+        PollUpdate {
+            poll_id: 1,
+            version,
+            closed,
+            removed: false,
+            voters: version,
+            shown,
+            options: vec![PollOption { id: 1, text: "Yes".into(), votes: version }],
+            sent_at_ms: 0,
+        }
+    }
+
+    #[test]
+    fn a_snapshot_carries_the_bars_the_total_and_the_json_with_its_version() {
+        let snapshot = Snapshot::render(update(2, ResultsShown::Always, false), &FRAMES);
+
+        assert!(snapshot.results_html(false).contains("2 votes in total"), "{}", snapshot.results_html(false));
+        assert_eq!(snapshot.total_html, "2 votes so far");
+        let json: serde_json::Value = serde_json::from_str(snapshot.json(false)).expect("JSON");
+        assert_eq!((json["version"].as_i64(), json["closed"].as_bool()), (Some(2), Some(false)));
+    }
+
+    #[test]
+    fn withheld_results_say_how_many_voted_and_nothing_more() {
+        let split = Snapshot::render(update(3, ResultsShown::AfterVote, false), &FRAMES);
+        assert!(
+            split.results_html(false).contains("3 have voted") && split.results_html(true).contains("votes in total")
+        );
+        let hidden = Snapshot::render(update(3, ResultsShown::AfterClose, false), &FRAMES);
+        assert!(hidden.results_html(false).contains("3 have voted"), "{}", hidden.results_html(false));
+        assert!(!hidden.results_html(false).contains("votes in total"));
+        assert!(!hidden.json(false).contains("\"votes\""), "{}", hidden.json(false));
+        // The rule is after closing: voting does not reveal.
+        assert!(hidden.results_html(true).contains("3 have voted"), "{}", hidden.results_html(true));
+    }
 }

@@ -224,7 +224,7 @@ async fn poll(State(state): State<AppState>, PollId(id): PollId, voter: VoterId)
 async fn results(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> ApiResult<Json<ResultsBody>> {
     let update = state.polls.current(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let sees = state.polls.sees_results(&update, &voter).await;
-    Ok(Json(present::results_body(&update.tally(), sees)))
+    Ok(Json(present::results_body(&Tally::of_update(&update), sees)))
 }
 
 /// A new poll.

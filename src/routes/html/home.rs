@@ -8,10 +8,10 @@ use axum::routing::get;
 use axum_extra::routing::TypedPath;
 use votestream_views::{home, paths};
 
+use super::unless_paused;
 use crate::breaker::Breakers;
 use crate::error::Result;
 use crate::present;
-use super::unless_paused;
 use crate::state::AppState;
 use crate::store::DynStore;
 use crate::web::HxMode;
