@@ -229,7 +229,7 @@ impl Drop for Watcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{PollOption, ResultsShown};
+    use crate::domain::ResultsShown;
 
     /// Words that say only what the hub decided: which viewer, which version.
     const PLAIN: Frames = Frames {
@@ -240,16 +240,7 @@ mod tests {
     };
 
     fn update(version: i64, closed: bool) -> PollUpdate {
-        PollUpdate {
-            poll_id: 1,
-            version,
-            closed,
-            removed: false,
-            voters: version,
-            shown: ResultsShown::Always,
-            options: vec![PollOption { id: 1, text: "Yes".into(), votes: version }],
-            sent_at_ms: 0,
-        }
+        PollUpdate::example(version, ResultsShown::Always, closed)
     }
 
     #[test]

@@ -40,6 +40,23 @@ pub struct PollUpdate {
     pub sent_at_ms: u64,
 }
 
+#[cfg(test)]
+impl PollUpdate {
+    /// A one-option poll (id 1) at `version`, with as many votes, for tests.
+    pub fn example(version: i64, shown: ResultsShown, closed: bool) -> Self {
+        Self {
+            poll_id: 1,
+            version,
+            closed,
+            removed: false,
+            voters: version,
+            shown,
+            options: vec![PollOption { id: 1, text: "Yes".into(), votes: version }],
+            sent_at_ms: 0,
+        }
+    }
+}
+
 impl PollUpdate {
     /// The update describing `poll` as stored.
     pub fn of(poll: &Poll) -> Self {

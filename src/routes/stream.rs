@@ -236,19 +236,10 @@ fn total_frame(update: &PollUpdate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{PollOption, ResultsShown};
+    use crate::domain::ResultsShown;
 
     fn update(version: i64, shown: ResultsShown, closed: bool) -> PollUpdate {
-        PollUpdate {
-            poll_id: 1,
-            version,
-            closed,
-            removed: false,
-            voters: version,
-            shown,
-            options: vec![PollOption { id: 1, text: "Yes".into(), votes: version }],
-            sent_at_ms: 0,
-        }
+        PollUpdate::example(version, shown, closed)
     }
 
     #[test]
