@@ -13,8 +13,8 @@ use sqlx::{QueryBuilder, Transaction};
 
 use super::SqlStore;
 use crate::domain::{
-    Ballot, NewPoll, OwnerChange, Page, Poll, PollContent, PollOption, Protection, Refusal, ResultsShown, Settings,
-    Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
+    Ballot, MAX_OPTIONS, NewPoll, OwnerChange, Page, Poll, PollContent, PollOption, Protection, Refusal, ResultsShown,
+    Settings, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
 };
 use crate::store::{PollFilter, PoolStats, SeedReport, SqlBackend, Store, StoreResult};
 
@@ -360,8 +360,29 @@ fn duplicate_of(first: &Ballot, later: &Ballot, options: &HashMap<i64, (i64, Str
     Refusal::AlreadyVoted { choices }
 }
 
+/// The options each of `ballots` (ids) names, as `(ballot_id, option_id)` in that order.
+///
+/// Read through the votes' `(ballot_id, option_id)` index whatever PostgreSQL's statistics
+/// say: the order follows the index and the limit (a ballot names at most `MAX_OPTIONS`)
+/// makes a scan of the whole table cost more. Joined to `ballots` in one statement, a table
+/// that grew fast before its first `ANALYZE` was read whole for each lookup instead.
+async fn options_of_ballots<'e>(
+    executor: impl sqlx::Executor<'e, Database = Db>,
+    ballots: &[i64],
+) -> StoreResult<Vec<(i64, i64)>> {
+    if ballots.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut query = QueryBuilder::<Db>::new("select ballot_id, option_id from votes where ballot_id in (");
+    push_ids(&mut query, ballots.iter().copied());
+    // A number this code computed, not input: written into the statement so the planner
+    // sees it.
+    query.push(format!(") order by ballot_id, option_id limit {}", ballots.len() * MAX_OPTIONS));
+    Ok(query.build_query_as().fetch_all(executor).await?)
+}
+
 /// Why each of `duplicates` (ballot index, guard key) is refused: the earlier ballot with
-/// its guard key, looked up in one query.
+/// its guard key and the options it named (by position).
 async fn earlier_ballots(
     tx: &mut Transaction<'_, Db>,
     ballots: &[Ballot],
@@ -370,17 +391,33 @@ async fn earlier_ballots(
     if duplicates.is_empty() {
         return Ok(Vec::new());
     }
-    let mut query = QueryBuilder::<Db>::new(
-        "select b.poll_id, b.guard_key, b.voter_key, v.option_id, o.text from ballots b
-           join votes v on v.ballot_id = b.id join options o on o.id = v.option_id where ",
-    );
+    let mut query = QueryBuilder::<Db>::new("select id, poll_id, guard_key, voter_key from ballots where ");
     let mut any = query.separated(" or ");
     for (i, key) in duplicates {
-        any.push("(b.poll_id = ").push_bind_unseparated(ballots[*i].poll_id);
-        any.push_unseparated(" and b.guard_key = ").push_bind_unseparated(key.clone()).push_unseparated(")");
+        any.push("(poll_id = ").push_bind_unseparated(ballots[*i].poll_id);
+        any.push_unseparated(" and guard_key = ").push_bind_unseparated(key.clone()).push_unseparated(")");
     }
-    query.push(" order by o.position");
-    let rows: Vec<(i64, String, String, i64, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let earlier: Vec<(i64, i64, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let ids: Vec<i64> = earlier.iter().map(|b| b.0).collect();
+    let named = options_of_ballots(&mut **tx, &ids).await?;
+    let mut texts: HashMap<i64, (i32, String)> = HashMap::new();
+    if !named.is_empty() {
+        let mut query = QueryBuilder::<Db>::new("select id, position, text from options where id in (");
+        push_ids(&mut query, named.iter().map(|(_, option)| *option));
+        query.push(")");
+        let rows: Vec<(i64, i32, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        texts = rows.into_iter().map(|(id, position, text)| (id, (position, text))).collect();
+    }
+    // (poll, guard key, voter key, option, text), by the option's position.
+    let mut rows: Vec<(i64, String, String, i64, String)> = Vec::new();
+    for (ballot, option) in named {
+        if let (Some((_, poll, key, voter)), Some((_, text))) =
+            (earlier.iter().find(|b| b.0 == ballot), texts.get(&option))
+        {
+            rows.push((*poll, key.clone(), voter.clone(), option, text.clone()));
+        }
+    }
+    rows.sort_by_key(|row| texts.get(&row.3).map_or(0, |(position, _)| *position));
     Ok(duplicates
         .iter()
         .map(|(i, key)| {
@@ -541,15 +578,17 @@ impl Store for SqlStore {
     }
 
     async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
-            "select distinct v.option_id from ballots b join votes v on v.ballot_id = b.id
-              where b.poll_id = $1 and b.voter_key = $2 order by v.option_id",
-        )
-        .bind(poll_id)
-        .bind(voter.as_str())
-        .fetch_all(self.reader())
-        .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+        let ballots: Vec<(i64,)> = sqlx::query_as("select id from ballots where poll_id = $1 and voter_key = $2")
+            .bind(poll_id)
+            .bind(voter.as_str())
+            .fetch_all(self.reader())
+            .await?;
+        let ids: Vec<i64> = ballots.into_iter().map(|(id,)| id).collect();
+        let mut options: Vec<i64> =
+            options_of_ballots(self.reader(), &ids).await?.into_iter().map(|(_, option)| option).collect();
+        options.sort_unstable();
+        options.dedup();
+        Ok(options)
     }
 
     #[tracing::instrument(skip_all, fields(theme_id = poll.theme_id))]
