@@ -30,12 +30,15 @@ cluster-down:
     deploy/cluster.sh down
 
 # The vote path, pages and live fan-out at this machine's limit, against ceilings measured
-# in the same run (nginx to a do-nothing upstream, pgbench): one table. BENCH_SECS per load
-# (10). Starts its own cluster on free ports; needs postgresql, redis-server and nginx.
+# in the same run (nginx to a do-nothing upstream, pgbench running the writer's own batch),
+# with the CPU each process spends per request: one table. BENCH_SECS per load (10);
+# BENCH_LARGE=0 skips the 10-million-vote data. Starts its own cluster on free ports with a
+# clean environment; needs postgresql, redis-server and nginx. Exits non-zero if any
+# acknowledged vote is not stored as told or any live viewer misses a vote.
 bench:
     #!/usr/bin/env bash
     set -euo pipefail
-    ulimit -n "$(ulimit -Hn)"   # 10,000 live viewers need as many sockets, twice
+    ulimit -n "$(ulimit -Hn)"   # 10,000 live viewers need as many sockets, four times (bench, nginx ×2, replica)
     cargo build --release --quiet -p votestream -p votestream-bench --bin votestream --bin votestream-bench
     target/release/votestream-bench
 

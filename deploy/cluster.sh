@@ -68,7 +68,8 @@ pg_bin() {
 
 binary() {
   if [ -n "${CLUSTER_BIN:-}" ]; then
-    echo "$CLUSTER_BIN"
+    # Absolute: the replicas run from the cluster's folder.
+    case "$CLUSTER_BIN" in /*) echo "$CLUSTER_BIN" ;; *) echo "$root/$CLUSTER_BIN" ;; esac
   else
     say "building the release binary"
     cargo build --release --quiet --bin votestream >&2
@@ -106,14 +107,16 @@ start_replica() {
   rport="$(replica_port "$n")"
   alive "$dir/replica-$n.pid" && die "replica-$n is already running"
   port_free "$rport" || die "port $rport (replica-$n) is taken"
-  # The caller's environment passes through; the topology's own settings come last.
-  DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/votestream" \
+  # The caller's environment passes through; the topology's own settings come last. The
+  # replica runs from the cluster's folder, so a `.env` in the checkout (meant for `cargo
+  # run`) does not reach it: what it runs on is the environment alone.
+  (cd "$dir" && DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/votestream" \
   REDIS_URL="redis://127.0.0.1:$redis_port" \
   BIND_ADDR="127.0.0.1:$rport" \
   REPLICA_NAME="replica-$n" \
   TRUSTED_PROXIES="127.0.0.1/32" \
   COOKIE_KEY="$(cat "$dir/cookie.key")" \
-    setsid "$bin" serve >>"$dir/replica-$n.log" 2>&1 </dev/null &
+    exec setsid "$bin" serve >>"$dir/replica-$n.log" 2>&1 </dev/null) &
   echo $! >"$dir/replica-$n.pid"
   wait_http "http://127.0.0.1:$rport/readyz" 60 || die "replica-$n did not become ready: see $dir/replica-$n.log"
 }

@@ -17,6 +17,8 @@ pub struct Cluster {
     pub replicas: usize,
     /// The replicas' binary.
     binary: PathBuf,
+    /// The replicas' settings, for every start (`up` and `start-replica`).
+    env: Vec<(String, String)>,
     /// Whether `dir` goes when the cluster does (a test's), or only its data (the bench's
     /// logs stay to be read).
     remove_dir: bool,
@@ -40,7 +42,8 @@ fn free_base(replicas: usize) -> u16 {
 }
 
 impl Cluster {
-    /// Starts `replicas` replicas of `binary` behind nginx, with `env` for the replicas, in
+    /// Starts `replicas` replicas of `binary` behind nginx, with `env` (and nothing of this
+    /// process's environment) for the replicas, in
     /// a folder of its own under `target/cluster-tests`, and waits until nginx answers.
     pub async fn start(binary: impl AsRef<Path>, replicas: usize, env: &[(&str, &str)]) -> Self {
         let dir = root().join("target").join("cluster-tests").join(format!("{:x}", rand::random::<u64>()));
@@ -64,12 +67,10 @@ impl Cluster {
         let port = free_base(replicas);
         let _ = std::fs::remove_dir_all(&dir);
         let binary = binary.as_ref().to_owned();
-        let cluster = Self { url: format!("http://127.0.0.1:{port}"), dir, port, replicas, binary, remove_dir };
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let cluster = Self { url: format!("http://127.0.0.1:{port}"), dir, port, replicas, binary, env, remove_dir };
         let mut command = cluster.script("up");
         command.env("CLUSTER_REPLICAS", replicas.to_string());
-        for (k, v) in env {
-            command.env(k, v);
-        }
         let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
         assert!(
             output.status.success(),
@@ -81,14 +82,24 @@ impl Cluster {
         cluster
     }
 
+    /// `cluster.sh ACTION` with a clean environment: only what finds the tools passes
+    /// (`PATH`, `PG_BIN`, `REDIS_SERVER`), so the replicas run on the settings given here
+    /// and their defaults, never on the caller's.
     fn script(&self, action: &str) -> Command {
         let mut command = Command::new(root().join("deploy/cluster.sh"));
+        command.env_clear();
+        for name in ["PATH", "PG_BIN", "REDIS_SERVER"] {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
         command
             .arg(action)
             .env("CLUSTER_DIR", &self.dir)
             .env("CLUSTER_PORT", self.port.to_string())
             .env("CLUSTER_BIN", &self.binary)
-            .env("RATE_LIMIT", "off");
+            .env("RATE_LIMIT", "off")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
     }
 
@@ -138,9 +149,14 @@ impl Cluster {
         self.pid(&format!("replica-{n}")).unwrap_or_else(|| panic!("replica-{n} has no pid file"))
     }
 
-    /// The process id `cluster.sh` wrote for `name` (`replica-1`, `nginx`), if it runs.
+    /// The process id `cluster.sh` wrote for `name` (`replica-1`, `nginx`, `redis`,
+    /// `postgres`), if it runs.
     pub fn pid(&self, name: &str) -> Option<u32> {
-        std::fs::read_to_string(self.dir.join(format!("{name}.pid"))).ok()?.trim().parse().ok()
+        let file = match name {
+            "postgres" => self.dir.join("postgres/postmaster.pid"),
+            _ => self.dir.join(format!("{name}.pid")),
+        };
+        std::fs::read_to_string(file).ok()?.lines().next()?.trim().parse().ok()
     }
 
     /// `kill -9` of replica `n`: no drain, no goodbye.
