@@ -5,7 +5,6 @@
 //! answered them: a theme list or the home counts may lag that long behind another
 //! replica's writes; this replica's own writes drop them at once.
 
-use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -36,7 +35,63 @@ enum Read {
 /// Last good answers kept at most.
 const LAST_GOOD_ENTRIES: u64 = 10_000;
 
-type Kept = moka::future::Cache<Read, Arc<dyn Any + Send + Sync>>;
+/// A page read's answer as kept: one variant per kind of answer a read gives.
+#[derive(Debug, Clone)]
+enum Answer {
+    Themes(Arc<Vec<Theme>>),
+    Stats(Arc<Vec<ThemeStats>>),
+    Theme(Arc<Option<Theme>>),
+    Polls(Arc<Vec<Poll>>),
+    Ids(Arc<Vec<i64>>),
+    Count(i64),
+    Poll(Arc<Option<Poll>>),
+}
+
+/// An answer a page read gives, and the variant it is kept as.
+trait Keep: Clone + Sized {
+    fn keep(&self) -> Answer;
+    /// The answer, if `kept` is of this kind (a key always holds one kind).
+    fn kept(kept: &Answer) -> Option<Self>;
+}
+
+macro_rules! keep {
+    ($($answer:ty => $variant:ident),+ $(,)?) => {$(
+        impl Keep for $answer {
+            fn keep(&self) -> Answer {
+                Answer::$variant(Arc::new(self.clone()))
+            }
+            fn kept(kept: &Answer) -> Option<Self> {
+                match kept {
+                    Answer::$variant(value) => Some(value.as_ref().clone()),
+                    _ => None,
+                }
+            }
+        }
+    )+};
+}
+
+keep! {
+    Vec<Theme> => Themes,
+    Vec<ThemeStats> => Stats,
+    Option<Theme> => Theme,
+    Vec<Poll> => Polls,
+    Vec<i64> => Ids,
+    Option<Poll> => Poll,
+}
+
+impl Keep for i64 {
+    fn keep(&self) -> Answer {
+        Answer::Count(*self)
+    }
+    fn kept(kept: &Answer) -> Option<Self> {
+        match kept {
+            Answer::Count(n) => Some(*n),
+            _ => None,
+        }
+    }
+}
+
+type Kept = moka::future::Cache<Read, Answer>;
 
 /// A [`Store`] whose calls all pass through `breaker`.
 pub struct GuardedStore {
@@ -71,7 +126,7 @@ impl GuardedStore {
     }
 
     /// A page read: the answer, kept; or, when the database is away, the last one kept.
-    async fn read<T: Clone + Send + Sync + 'static>(
+    async fn read<T: Keep>(
         &self,
         key: Read,
         call: impl Future<Output = StoreResult<T>>,
@@ -79,13 +134,13 @@ impl GuardedStore {
         // A poll's own state is always read: votes and closing depend on it.
         let fresh = self.fresh.as_ref().filter(|_| !matches!(key, Read::Poll(_)));
         if let Some(cache) = fresh
-            && let Some(kept) = cache.get(&key).await.and_then(|kept| kept.downcast_ref::<T>().cloned())
+            && let Some(kept) = cache.get(&key).await.as_ref().and_then(T::kept)
         {
             return Ok(kept);
         }
         match self.guard(call).await {
             Ok(value) => {
-                let kept: Arc<dyn Any + Send + Sync> = Arc::new(value.clone());
+                let kept = value.keep();
                 if let Some(fresh) = fresh {
                     fresh.insert(key.clone(), kept.clone()).await;
                 }
@@ -93,7 +148,7 @@ impl GuardedStore {
                 Ok(value)
             }
             Err(error) if error.is_unavailable() => {
-                match self.last_good.get(&key).await.and_then(|kept| kept.downcast_ref::<T>().cloned()) {
+                match self.last_good.get(&key).await.as_ref().and_then(T::kept) {
                     Some(kept) => {
                         tracing::debug!(?key, "database unavailable: answering from the last good copy");
                         Ok(kept)
