@@ -156,6 +156,18 @@ pub struct StreamConfig {
     pub retry: Duration,
     /// Comment lines this often keep proxies from closing an idle stream.
     pub keep_alive: Duration,
+    /// Live frames this replica sends per second at most, over all its viewers: with
+    /// more viewers than `throttle` allows for, each waits longer between frames.
+    pub frames_per_second: u32,
+}
+
+impl StreamConfig {
+    /// How long a viewer waits after a frame while `viewers` watch on this replica: the
+    /// throttle, or longer when the replica's frame budget would otherwise be exceeded.
+    pub fn pause(&self, viewers: usize) -> Duration {
+        let share = Duration::from_secs_f64(viewers as f64 / f64::from(self.frames_per_second.max(1)));
+        self.throttle.max(share)
+    }
 }
 
 /// Which `Host` names requests may carry.
@@ -253,6 +265,7 @@ impl Settings {
                 throttle: read.millis_or_zero(&live::SSE_THROTTLE_MS)?,
                 retry: read.millis(&live::SSE_RETRY_MS)?,
                 keep_alive: read.secs(&live::SSE_KEEPALIVE_SECS)?,
+                frames_per_second: read.count(&live::SSE_FRAMES_PER_SECOND)?,
             },
             cookies: Cookies::read(&read)?,
             embed: Embed { allowed_origins: read::origins(read.text(&embed::EMBED_ALLOWED_ORIGINS))? },
@@ -475,6 +488,16 @@ mod tests {
         let public =
             settings(&[("PUBLIC_URL", "https://votes.example"), ("ALLOWED_HOSTS", "x.example")]).expect("valid");
         assert_eq!(public.http.allowed_hosts, HostRule::Any, "links come from PUBLIC_URL: any Host is harmless");
+    }
+
+    #[test]
+    fn a_crowded_replica_stretches_each_viewers_pause_to_keep_within_its_frame_budget() {
+        let live = settings(&[("SSE_THROTTLE_MS", "100"), ("SSE_FRAMES_PER_SECOND", "20000")]).expect("valid").live;
+        assert_eq!(live.pause(1), Duration::from_millis(100), "one viewer: the throttle");
+        assert_eq!(live.pause(2_000), Duration::from_millis(100), "2,000 × 10 frames/s fit in 20,000");
+        assert_eq!(live.pause(4_000), Duration::from_millis(200), "4,000 viewers share 20,000 frames/s: 5 each");
+        let error = settings(&[("SSE_FRAMES_PER_SECOND", "0")]).expect_err("zero").to_string();
+        assert!(error.contains("more than 0"), "{error}");
     }
 
     #[test]

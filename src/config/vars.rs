@@ -165,6 +165,11 @@ section! {
         SSE_RETRY_MS = "2000";
         /// Keep-alive comments on idle streams.
         SSE_KEEPALIVE_SECS = "15";
+        /// Live frames a replica sends per second at most, over all its viewers: with more
+        /// viewers than the throttle allows for, each waits longer between frames (20,000
+        /// viewers: one frame a second each), so a crowd slows the bars instead of queueing
+        /// behind them.
+        SSE_FRAMES_PER_SECOND = "20000";
     }
 }
 

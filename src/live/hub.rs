@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{Notify, watch};
@@ -90,6 +91,8 @@ pub struct Hub {
     polls: Mutex<HashMap<i64, Channel>>,
     store: DynStore,
     frames: Frames,
+    /// Viewers holding a [`Watcher`] here now, over all polls.
+    viewers: AtomicUsize,
     /// Signals that the set of watched polls changed (the Redis subscriber follows it).
     watched_changed: Notify,
 }
@@ -97,7 +100,8 @@ pub struct Hub {
 impl Hub {
     /// An empty hub that loads first snapshots from `store` and renders them with `frames`.
     pub fn new(store: DynStore, frames: Frames) -> Arc<Self> {
-        Arc::new(Self { polls: Mutex::new(HashMap::new()), store, frames, watched_changed: Notify::new() })
+        let viewers = AtomicUsize::new(0);
+        Arc::new(Self { polls: Mutex::new(HashMap::new()), store, frames, viewers, watched_changed: Notify::new() })
     }
 
     fn polls(&self) -> MutexGuard<'_, HashMap<i64, Channel>> {
@@ -137,13 +141,13 @@ impl Hub {
             // Another viewer started the channel meanwhile: keep the newer state.
             self.apply(&fresh.update);
         }
-        Watcher { receiver, hub: self.clone(), poll_id: poll.id }
+        Watcher::new(receiver, self, poll.id)
     }
 
     /// Joins an existing channel.
     fn subscribe(self: &Arc<Self>, poll_id: i64) -> Option<Watcher> {
         let receiver = self.polls().get(&poll_id)?.subscribe();
-        Some(Watcher { receiver, hub: self.clone(), poll_id })
+        Some(Watcher::new(receiver, self, poll_id))
     }
 
     /// Applies an update if someone here watches the poll and it is newer than what they
@@ -209,6 +213,16 @@ pub struct Watcher {
 }
 
 impl Watcher {
+    fn new(receiver: watch::Receiver<Arc<Snapshot>>, hub: &Arc<Hub>, poll_id: i64) -> Self {
+        hub.viewers.fetch_add(1, Ordering::Relaxed);
+        Self { receiver, hub: hub.clone(), poll_id }
+    }
+
+    /// Viewers watching any poll on this replica now (this one included).
+    pub fn viewers_here(&self) -> usize {
+        self.hub.viewers.load(Ordering::Relaxed)
+    }
+
     /// The latest snapshot, marking it seen.
     pub fn latest(&mut self) -> Arc<Snapshot> {
         self.receiver.borrow_and_update().clone()
@@ -222,6 +236,7 @@ impl Watcher {
 
 impl Drop for Watcher {
     fn drop(&mut self) {
+        self.hub.viewers.fetch_sub(1, Ordering::Relaxed);
         self.hub.release(self.poll_id);
     }
 }

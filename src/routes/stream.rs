@@ -83,8 +83,8 @@ fn closed_event(snapshot: &Snapshot, format: Format) -> Event {
 }
 
 /// A poll's events for a viewer who has (or has not) voted: the current snapshot (unless
-/// `last_seen` already has it), then at most one frame per throttle interval, always ending
-/// on the latest state. A closed poll gets a final `event: closed` and the stream ends.
+/// `last_seen` already has it), then at most one frame per throttle interval (longer while
+/// the replica's viewers would exceed its frame budget), always ending on the latest state. A closed poll gets a final `event: closed` and the stream ends.
 pub fn poll_events(
     mut watcher: Watcher,
     format: Format,
@@ -107,7 +107,7 @@ pub fn poll_events(
                 yield closed_event(&snapshot, format);
                 break;
             }
-            tokio::time::sleep(config.throttle).await;
+            tokio::time::sleep(config.pause(watcher.viewers_here())).await;
             if !watcher.changed().await {
                 break;
             }
@@ -156,7 +156,7 @@ pub fn theme_events(
                 // Nothing to follow: keep-alives until the client leaves.
                 std::future::pending::<()>().await;
             }
-            tokio::time::sleep(config.throttle).await;
+            tokio::time::sleep(config.pause(watchers[0].viewers_here())).await;
             let (still_open, _, _) =
                 futures::future::select_all(watchers.iter_mut().map(|w| Box::pin(w.changed()))).await;
             if !still_open {

@@ -126,11 +126,7 @@ impl GuardedStore {
     }
 
     /// A page read: the answer, kept; or, when the database is away, the last one kept.
-    async fn read<T: Keep>(
-        &self,
-        key: Read,
-        call: impl Future<Output = StoreResult<T>>,
-    ) -> StoreResult<T> {
+    async fn read<T: Keep>(&self, key: Read, call: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
         // A poll's own state is always read: votes and closing depend on it.
         let fresh = self.fresh.as_ref().filter(|_| !matches!(key, Read::Poll(_)));
         if let Some(cache) = fresh
@@ -147,15 +143,13 @@ impl GuardedStore {
                 self.last_good.insert(key, kept).await;
                 Ok(value)
             }
-            Err(error) if error.is_unavailable() => {
-                match self.last_good.get(&key).await.as_ref().and_then(T::kept) {
-                    Some(kept) => {
-                        tracing::debug!(?key, "database unavailable: answering from the last good copy");
-                        Ok(kept)
-                    }
-                    None => Err(error),
+            Err(error) if error.is_unavailable() => match self.last_good.get(&key).await.as_ref().and_then(T::kept) {
+                Some(kept) => {
+                    tracing::debug!(?key, "database unavailable: answering from the last good copy");
+                    Ok(kept)
                 }
-            }
+                None => Err(error),
+            },
             Err(error) => Err(error),
         }
     }
