@@ -9,8 +9,8 @@ use votestream_views::{
 };
 
 use crate::domain::{
-    Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, Page, Poll, PollDraft, PollOption, Problem,
-    ResultsShown, Theme, ThemeStats, results_visible,
+    Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, Page, Place, Poll, PollDraft, PollOption,
+    Problem, ResultsShown, Theme, ThemeStats, results_visible,
 };
 use crate::live::PollUpdate;
 
@@ -182,24 +182,23 @@ pub fn ballot(poll: &Poll, choices: Vec<i64>) -> Ballot {
     }
 }
 
-/// The vote page of `poll`, one of its theme's `poll_ids` (in order), for a voter whose
+/// The vote page of `poll`, at `place` in its theme, for a voter whose
 /// earlier choices are `choices` (`Err(())` when they cannot be known: the database is away
 /// and voting is paused); `refusal` says why the vote just posted was not stored.
 pub fn vote_page(
     poll: &Poll,
     theme: &Theme,
-    poll_ids: &[i64],
+    place: Place,
     choices: Result<Vec<i64>, ()>,
     refusal: Option<String>,
 ) -> VotePage {
     let voting_paused = choices.is_err();
     let choices = choices.unwrap_or_default();
-    let index = poll_ids.iter().position(|id| *id == poll.id).unwrap_or(0);
     VotePage {
         theme: theme_summary(theme),
         question: poll.question.clone(),
-        step: index + 1,
-        steps: poll_ids.len().max(1),
+        step: usize::try_from(place.position).unwrap_or(1),
+        steps: usize::try_from(place.of).unwrap_or(1),
         results: results(&Tally::of(poll), !choices.is_empty()),
         max_choices: poll.max_choices,
         ballot: ballot(poll, choices),
@@ -207,7 +206,7 @@ pub fn vote_page(
         voting_paused,
         embedded: false,
         share: None,
-        next_poll: poll_ids.get(index + 1).copied(),
+        next_poll: place.next,
     }
 }
 
@@ -311,11 +310,11 @@ mod tests {
 
     #[test]
     fn the_vote_page_knows_its_step_and_the_next_poll() {
-        let ids = [3, 5, 8];
-
-        let middle = vote_page(&poll(5, false), &theme(), &ids, Ok(vec![]), None);
-        let last = vote_page(&poll(8, false), &theme(), &ids, Ok(vec![10]), None);
-        let paused = vote_page(&poll(8, false), &theme(), &ids, Err(()), None);
+        let middle =
+            vote_page(&poll(5, false), &theme(), Place { position: 2, of: 3, next: Some(8) }, Ok(vec![]), None);
+        let at_last = Place { position: 3, of: 3, next: None };
+        let last = vote_page(&poll(8, false), &theme(), at_last, Ok(vec![10]), None);
+        let paused = vote_page(&poll(8, false), &theme(), at_last, Err(()), None);
 
         assert_eq!((middle.step, middle.steps, middle.next_poll), (2, 3, Some(8)));
         assert_eq!((last.step, last.next_poll, last.ballot), (3, None, Ballot::Voted { option_ids: vec![10] }));

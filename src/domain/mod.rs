@@ -18,6 +18,6 @@ pub use poll::{
     Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, NewPoll, OptionText, Poll, PollContent,
     PollDraft, PollOption, Problem, Question, results_visible,
 };
-pub use theme::{Theme, ThemeContent, ThemeStats, Totals};
+pub use theme::{Place, Theme, ThemeContent, ThemeStats, Totals};
 pub use vote::{Ballot, Refusal, VoteOutcome};
 pub use voter::VoterId;

@@ -42,6 +42,18 @@ pub struct ThemeContent {
     pub polls: Vec<PollContent>,
 }
 
+/// Where a poll stands among its theme's polls (oldest first): the page's "2 of 7" and its
+/// link onwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Place {
+    /// From 1.
+    pub position: i64,
+    /// The theme's polls.
+    pub of: i64,
+    /// The theme's next poll, if any.
+    pub next: Option<i64>,
+}
+
 /// Totals over everything, for `/stats`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Totals {

@@ -13,7 +13,7 @@ use async_trait::async_trait;
 use super::{DynStore, PollFilter, SeedReport, Store, StoreError, StoreResult};
 use crate::breaker::{Breaker, Failure};
 use crate::domain::{
-    Ballot, NewPoll, OwnerChange, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
+    Ballot, NewPoll, OwnerChange, Page, Place, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
 };
 
 /// Page reads whose last good answer is kept (bounded in number: see `LAST_GOOD_ENTRIES`).
@@ -26,7 +26,7 @@ enum Read {
     /// A theme's first page, of this size.
     PollsOfTheme(i64, u32),
     PollsOfThemeUpTo(i64, i64),
-    PollIdsOfTheme(i64),
+    PlaceInTheme(i64, i64),
     /// The first page of the polls a filter lets through, of this size.
     Polls(u32, PollFilter),
     Poll(i64),
@@ -42,7 +42,7 @@ enum Answer {
     Stats(Arc<Vec<ThemeStats>>),
     Theme(Arc<Option<Theme>>),
     Polls(Arc<Vec<Poll>>),
-    Ids(Arc<Vec<i64>>),
+    Place(Place),
     Count(i64),
     Poll(Arc<Option<Poll>>),
 }
@@ -75,8 +75,19 @@ keep! {
     Vec<ThemeStats> => Stats,
     Option<Theme> => Theme,
     Vec<Poll> => Polls,
-    Vec<i64> => Ids,
     Option<Poll> => Poll,
+}
+
+impl Keep for Place {
+    fn keep(&self) -> Answer {
+        Answer::Place(*self)
+    }
+    fn kept(kept: &Answer) -> Option<Self> {
+        match kept {
+            Answer::Place(place) => Some(*place),
+            _ => None,
+        }
+    }
 }
 
 impl Keep for i64 {
@@ -199,8 +210,8 @@ impl Store for GuardedStore {
         self.read(Read::PollsOfThemeUpTo(theme_id, poll_id), self.inner.polls_of_theme_up_to(theme_id, poll_id)).await
     }
 
-    async fn poll_ids_of_theme(&self, theme_id: i64) -> StoreResult<Vec<i64>> {
-        self.read(Read::PollIdsOfTheme(theme_id), self.inner.poll_ids_of_theme(theme_id)).await
+    async fn place_in_theme(&self, theme_id: i64, poll_id: i64) -> StoreResult<Place> {
+        self.read(Read::PlaceInTheme(theme_id, poll_id), self.inner.place_in_theme(theme_id, poll_id)).await
     }
 
     async fn polls(&self, page: Page, filter: PollFilter) -> StoreResult<Vec<Poll>> {

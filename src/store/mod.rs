@@ -6,7 +6,7 @@ use async_trait::async_trait;
 
 use crate::config::{Backend, Storage};
 use crate::domain::{
-    Ballot, NewPoll, OwnerChange, Page, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
+    Ballot, NewPoll, OwnerChange, Page, Place, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
 };
 
 mod backend;
@@ -124,8 +124,9 @@ pub trait Store: Send + Sync + 'static {
     async fn polls_of_theme(&self, theme_id: i64, page: Page) -> StoreResult<Vec<Poll>>;
     /// How many of a theme's polls come before (or are) `poll_id`: where a page starts.
     async fn polls_of_theme_up_to(&self, theme_id: i64, poll_id: i64) -> StoreResult<i64>;
-    /// The ids of a theme's polls, oldest first.
-    async fn poll_ids_of_theme(&self, theme_id: i64) -> StoreResult<Vec<i64>>;
+    /// Where `poll_id` stands among its theme's polls, oldest first: read from the
+    /// theme's poll counter and the polls after it, not from the whole list.
+    async fn place_in_theme(&self, theme_id: i64, poll_id: i64) -> StoreResult<Place>;
     /// One page of the polls `filter` lets through, oldest first.
     async fn polls(&self, page: Page, filter: PollFilter) -> StoreResult<Vec<Poll>>;
     /// One poll.

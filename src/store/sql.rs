@@ -13,8 +13,8 @@ use sqlx::{QueryBuilder, Transaction};
 
 use super::SqlStore;
 use crate::domain::{
-    Ballot, MAX_OPTIONS, NewPoll, OwnerChange, Page, Poll, PollContent, PollOption, Protection, Refusal, ResultsShown,
-    Settings, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
+    Ballot, MAX_OPTIONS, NewPoll, OwnerChange, Page, Place, Poll, PollContent, PollOption, Protection, Refusal,
+    ResultsShown, Settings, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
 };
 use crate::store::{PollFilter, PoolStats, SeedReport, SqlBackend, Store, StoreResult};
 
@@ -541,12 +541,18 @@ impl Store for SqlStore {
         Ok(count)
     }
 
-    async fn poll_ids_of_theme(&self, theme_id: i64) -> StoreResult<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as("select id from polls where theme_id = $1 order by id")
-            .bind(theme_id)
-            .fetch_all(self.reader())
-            .await?;
-        Ok(rows.into_iter().map(|(id,)| id).collect())
+    async fn place_in_theme(&self, theme_id: i64, poll_id: i64) -> StoreResult<Place> {
+        // The newest polls are the most viewed: counting those after one is short for them.
+        let (of, after, next): (i64, i64, Option<i64>) = sqlx::query_as(
+            "select (select cast(poll_count as bigint) from themes where id = $1),
+                    (select count(*) from polls where theme_id = $1 and id > $2),
+                    (select min(id) from polls where theme_id = $1 and id > $2)",
+        )
+        .bind(theme_id)
+        .bind(poll_id)
+        .fetch_one(self.reader())
+        .await?;
+        Ok(Place { position: (of - after).max(1), of: of.max(1), next })
     }
 
     async fn polls(&self, page: Page, filter: PollFilter) -> StoreResult<Vec<Poll>> {

@@ -155,17 +155,17 @@ async fn render_vote_page(
     // Three independent lookups: one round trip of waiting, not three.
     // A voter given its id by this request has no ballot to look up.
     let choices = async { if voter.fresh { Ok(Vec::new()) } else { store.choices(poll.id, &voter.id).await } };
-    let (theme, poll_ids, choices) =
-        tokio::join!(store.theme_by_id(poll.theme_id), store.poll_ids_of_theme(poll.theme_id), choices);
+    let (theme, place, choices) =
+        tokio::join!(store.theme_by_id(poll.theme_id), store.place_in_theme(poll.theme_id, poll.id), choices);
     let theme = theme?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("poll {} has no theme", poll.id)))?;
-    let poll_ids = poll_ids?;
+    let place = place?;
     // With the database away the page still shows (from the last good copy), without a ballot.
     let choices = match choices {
         Ok(choices) => Ok(choices),
         Err(error) if error.is_unavailable() => Err(()),
         Err(error) => return Err(error.into()),
     };
-    let mut page = present::vote_page(&poll, &theme, &poll_ids, choices, refusal);
+    let mut page = present::vote_page(&poll, &theme, place, choices, refusal);
     match frame {
         Frame::Embedded => {
             page.embedded = true;
