@@ -24,8 +24,10 @@ pub async fn run(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> {
         print!("{}", crate::config::vars::markdown());
         return Ok(());
     }
-    // A missing .env is normal; a malformed one is worth stopping for.
-    match dotenvy::dotenv() {
+    // The working directory's .env only (not a parent's: a cluster's replicas run inside the
+    // checkout and must not pick up its .env). A missing one is normal; a malformed one is
+    // worth stopping for.
+    match dotenvy::from_path(".env") {
         Ok(_) => {}
         Err(error) if error.not_found() => {}
         Err(error) => return Err(error).context("reading .env"),

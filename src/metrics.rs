@@ -226,6 +226,23 @@ pub fn unix_millis() -> u64 {
 /// Holds one open stream in the gauge.
 pub struct OpenStream(SharedMetrics);
 
+impl OpenStream {
+    /// A reader of how many streams are open here, for the stream to pace itself by.
+    pub fn crowd(&self) -> Crowd {
+        Crowd(self.0.clone())
+    }
+}
+
+/// How many live streams this replica holds open now, read without holding one.
+#[derive(Clone)]
+pub struct Crowd(SharedMetrics);
+
+impl Crowd {
+    pub fn now(&self) -> usize {
+        usize::try_from(self.0.streams.get()).unwrap_or(0)
+    }
+}
+
 impl Drop for OpenStream {
     fn drop(&mut self) {
         self.0.streams.dec();

@@ -162,8 +162,9 @@ pub struct StreamConfig {
 }
 
 impl StreamConfig {
-    /// How long a viewer waits after a frame while `viewers` watch on this replica: the
-    /// throttle, or longer when the replica's frame budget would otherwise be exceeded.
+    /// How long a stream waits after a frame while `viewers` streams are open on this
+    /// replica: the throttle, or longer when the replica's frame budget would otherwise be
+    /// exceeded.
     pub fn pause(&self, viewers: usize) -> Duration {
         let share = Duration::from_secs_f64(viewers as f64 / f64::from(self.frames_per_second.max(1)));
         self.throttle.max(share)

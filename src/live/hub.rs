@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::{Notify, watch};
@@ -91,8 +90,6 @@ pub struct Hub {
     polls: Mutex<HashMap<i64, Channel>>,
     store: DynStore,
     frames: Frames,
-    /// Viewers holding a [`Watcher`] here now, over all polls.
-    viewers: AtomicUsize,
     /// Signals that the set of watched polls changed (the Redis subscriber follows it).
     watched_changed: Notify,
 }
@@ -100,8 +97,7 @@ pub struct Hub {
 impl Hub {
     /// An empty hub that loads first snapshots from `store` and renders them with `frames`.
     pub fn new(store: DynStore, frames: Frames) -> Arc<Self> {
-        let viewers = AtomicUsize::new(0);
-        Arc::new(Self { polls: Mutex::new(HashMap::new()), store, frames, viewers, watched_changed: Notify::new() })
+        Arc::new(Self { polls: Mutex::new(HashMap::new()), store, frames, watched_changed: Notify::new() })
     }
 
     fn polls(&self) -> MutexGuard<'_, HashMap<i64, Channel>> {
@@ -214,13 +210,7 @@ pub struct Watcher {
 
 impl Watcher {
     fn new(receiver: watch::Receiver<Arc<Snapshot>>, hub: &Arc<Hub>, poll_id: i64) -> Self {
-        hub.viewers.fetch_add(1, Ordering::Relaxed);
         Self { receiver, hub: hub.clone(), poll_id }
-    }
-
-    /// Viewers watching any poll on this replica now (this one included).
-    pub fn viewers_here(&self) -> usize {
-        self.hub.viewers.load(Ordering::Relaxed)
     }
 
     /// The latest snapshot, marking it seen.
@@ -236,7 +226,6 @@ impl Watcher {
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        self.hub.viewers.fetch_sub(1, Ordering::Relaxed);
         self.hub.release(self.poll_id);
     }
 }

@@ -84,14 +84,14 @@ fn closed_event(snapshot: &Snapshot, format: Format) -> Event {
 
 /// A poll's events for a viewer who has (or has not) voted: the current snapshot (unless
 /// `last_seen` already has it), then at most one frame per throttle interval (longer while
-/// the replica's viewers would exceed its frame budget), always ending on the latest state. A closed poll gets a final `event: closed` and the stream ends.
+/// the replica's open streams would exceed its frame budget), always ending on the latest state. A closed poll gets a final `event: closed` and the stream ends.
 pub fn poll_events(
     mut watcher: Watcher,
     format: Format,
     (last_seen, voted): (Option<i64>, bool),
     lifetime: Lifetime,
 ) -> Response {
-    let config = lifetime.config;
+    let (config, crowd) = (lifetime.config, lifetime.open.crowd());
     let events = async_stream::stream! {
         let mut sent = last_seen;
         loop {
@@ -107,7 +107,7 @@ pub fn poll_events(
                 yield closed_event(&snapshot, format);
                 break;
             }
-            tokio::time::sleep(config.pause(watcher.viewers_here())).await;
+            tokio::time::sleep(config.pause(crowd.now())).await;
             if !watcher.changed().await {
                 break;
             }
@@ -142,7 +142,7 @@ pub fn theme_events(
     last_seen: Option<i64>,
     lifetime: Lifetime,
 ) -> Response {
-    let config = lifetime.config;
+    let (config, crowd) = (lifetime.config, lifetime.open.crowd());
     let events = async_stream::stream! {
         let mut sent = last_seen;
         loop {
@@ -156,7 +156,7 @@ pub fn theme_events(
                 // Nothing to follow: keep-alives until the client leaves.
                 std::future::pending::<()>().await;
             }
-            tokio::time::sleep(config.pause(watchers[0].viewers_here())).await;
+            tokio::time::sleep(config.pause(crowd.now())).await;
             let (still_open, _, _) =
                 futures::future::select_all(watchers.iter_mut().map(|w| Box::pin(w.changed()))).await;
             if !still_open {

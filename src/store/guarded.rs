@@ -42,8 +42,8 @@ enum Answer {
     Stats(Arc<Vec<ThemeStats>>),
     Theme(Arc<Option<Theme>>),
     Polls(Arc<Vec<Poll>>),
-    Place(Place),
-    Count(i64),
+    Place(Arc<Place>),
+    Count(Arc<i64>),
     Poll(Arc<Option<Poll>>),
 }
 
@@ -76,30 +76,8 @@ keep! {
     Option<Theme> => Theme,
     Vec<Poll> => Polls,
     Option<Poll> => Poll,
-}
-
-impl Keep for Place {
-    fn keep(&self) -> Answer {
-        Answer::Place(*self)
-    }
-    fn kept(kept: &Answer) -> Option<Self> {
-        match kept {
-            Answer::Place(place) => Some(*place),
-            _ => None,
-        }
-    }
-}
-
-impl Keep for i64 {
-    fn keep(&self) -> Answer {
-        Answer::Count(*self)
-    }
-    fn kept(kept: &Answer) -> Option<Self> {
-        match kept {
-            Answer::Count(n) => Some(*n),
-            _ => None,
-        }
-    }
+    Place => Place,
+    i64 => Count,
 }
 
 type Kept = moka::future::Cache<Read, Answer>;

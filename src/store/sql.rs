@@ -360,6 +360,9 @@ fn duplicate_of(first: &Ballot, later: &Ballot, options: &HashMap<i64, (i64, Str
     Refusal::AlreadyVoted { choices }
 }
 
+/// Ballot ids looked up in one statement at most (bind limits: SQLite takes 32,766).
+const MAX_BALLOTS_PER_LOOKUP: usize = 1000;
+
 /// The options each of `ballots` (ids) names, as `(ballot_id, option_id)` in that order.
 ///
 /// Read through the votes' `(ballot_id, option_id)` index whatever PostgreSQL's statistics
@@ -590,8 +593,11 @@ impl Store for SqlStore {
             .fetch_all(self.reader())
             .await?;
         let ids: Vec<i64> = ballots.into_iter().map(|(id,)| id).collect();
-        let mut options: Vec<i64> =
-            options_of_ballots(self.reader(), &ids).await?.into_iter().map(|(_, option)| option).collect();
+        // Without a guard a voter may have many ballots: a bounded number of them per statement.
+        let mut options = Vec::new();
+        for chunk in ids.chunks(MAX_BALLOTS_PER_LOOKUP) {
+            options.extend(options_of_ballots(self.reader(), chunk).await?.into_iter().map(|(_, option)| option));
+        }
         options.sort_unstable();
         options.dedup();
         Ok(options)
@@ -658,26 +664,27 @@ impl Store for SqlStore {
 
     async fn delete_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<bool> {
         let mut tx = self.writer().begin().await?;
-        // The theme's counters first, while the poll's counts are still there.
-        let counted = sqlx::query(
-            "update themes set poll_count = poll_count - 1,
-                    vote_count = vote_count - (select coalesce(sum(votes), 0) from options where poll_id = $1)
-              where id = (select theme_id from polls where id = $1 and manage_hash = $2)",
-        )
-        .bind(poll_id)
-        .bind(manage_digest)
-        .execute(&mut *tx)
-        .await?;
-        if counted.rows_affected() == 0 {
+        // The poll locked first, with what it adds to its theme's counters: of two deletes at
+        // once, the second waits here, then finds nothing and changes nothing.
+        let mut query = QueryBuilder::<Db>::new(
+            "select theme_id, cast((select coalesce(sum(votes), 0) from options where poll_id = p.id) as bigint)
+               from polls p where id = ",
+        );
+        query.push_bind(poll_id).push(" and manage_hash = ").push_bind(manage_digest);
+        query.push(<SqlStore as SqlBackend>::FOR_UPDATE);
+        let found: Option<(i64, i64)> = query.build_query_as().fetch_optional(&mut *tx).await?;
+        let Some((theme_id, votes)) = found else { return Ok(false) };
+        let done = sqlx::query("delete from polls where id = $1").bind(poll_id).execute(&mut *tx).await?;
+        if done.rows_affected() != 1 {
             return Ok(false);
         }
-        let done = sqlx::query("delete from polls where id = $1 and manage_hash = $2")
-            .bind(poll_id)
-            .bind(manage_digest)
+        sqlx::query("update themes set poll_count = poll_count - 1, vote_count = vote_count - $2 where id = $1")
+            .bind(theme_id)
+            .bind(votes)
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(true)
     }
 
     async fn close_due(&self) -> StoreResult<Vec<i64>> {

@@ -266,6 +266,35 @@ async fn the_owner_deletes_a_poll_with_its_votes_after_confirming(#[case] backen
 
 #[apply(on_each_backend)]
 #[tokio::test]
+async fn two_deletes_at_once_remove_the_poll_once_and_count_it_once(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let poll = app.create_poll(json!({ "question": "Delete me twice?" })).await;
+    vote_as(&app, &new_client(), poll.id, &poll.options[..1]).await;
+    let sports = |themes: serde_json::Value| {
+        let sports = themes.as_array().unwrap().iter().find(|t| t["key"] == "Sports").unwrap().clone();
+        (sports["poll_count"].as_i64().unwrap(), sports["vote_count"].as_i64().unwrap())
+    };
+    let (polls, votes) = sports(app.api("/api/themes").await);
+
+    let delete = || new_client().delete(app.url(&format!("/api/polls/{}", poll.id))).bearer_auth(&poll.key).send();
+    let (first, second) = tokio::join!(delete(), delete());
+    let mut statuses = [first.unwrap().status(), second.unwrap().status()];
+    statuses.sort();
+
+    assert_eq!(
+        statuses,
+        [StatusCode::NO_CONTENT, StatusCode::FORBIDDEN],
+        "one delete; the other finds no poll of that key"
+    );
+    assert_eq!(sports(app.api("/api/themes").await), (polls - 1, votes - 1), "the theme counts it gone once");
+    // The theme's pages still say where its polls stand.
+    let first_poll = app.first_poll("Sports").await;
+    let page = app.get(&format!("/polls/{first_poll}")).await;
+    assert!(page.text(".step").contains(&format!(" of {} · ", polls - 1)), "{}", page.text(".step"));
+}
+
+#[apply(on_each_backend)]
+#[tokio::test]
 async fn a_poll_may_take_several_choices_each_counted_once(#[case] backend: Backend) {
     let app = spawn_app(backend).await;
     let created = app

@@ -52,6 +52,9 @@ pub trait Client: Send + 'static {
     fn next(&mut self) -> Request;
     /// The answer to the last request, its body read: true if it is right.
     fn answered(&mut self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> bool;
+    /// The last request got no answer (the connection failed or was cut): whatever it did,
+    /// nobody was told.
+    fn lost(&mut self) {}
 }
 
 /// The same request over and over; any 2xx is right.
@@ -166,6 +169,7 @@ async fn worker<C: Client>(port: u16, mut client: C, stop: Arc<AtomicBool>) -> D
                     let (parts, body) = response.into_parts();
                     let Ok(body) = body.collect().await else {
                         failed += 1;
+                        client.lost();
                         continue 'connect;
                     };
                     if client.answered(parts.status, &parts.headers, &body.to_bytes()) {
@@ -177,6 +181,7 @@ async fn worker<C: Client>(port: u16, mut client: C, stop: Arc<AtomicBool>) -> D
                 }
                 Err(_) => {
                     failed += 1;
+                    client.lost();
                     continue 'connect;
                 }
             }

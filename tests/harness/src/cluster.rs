@@ -83,12 +83,12 @@ impl Cluster {
     }
 
     /// `cluster.sh ACTION` with a clean environment: only what finds the tools passes
-    /// (`PATH`, `PG_BIN`, `REDIS_SERVER`), so the replicas run on the settings given here
+    /// (`PATH`, `PG_BIN`), so the replicas run on the settings given here
     /// and their defaults, never on the caller's.
     fn script(&self, action: &str) -> Command {
         let mut command = Command::new(root().join("deploy/cluster.sh"));
         command.env_clear();
-        for name in ["PATH", "PG_BIN", "REDIS_SERVER"] {
+        for name in ["PATH", "PG_BIN"] {
             if let Some(value) = std::env::var_os(name) {
                 command.env(name, value);
             }
