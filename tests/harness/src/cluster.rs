@@ -103,6 +103,14 @@ impl Cluster {
         command
     }
 
+    /// Sets (or with `None` removes) a setting for the replicas started from now on.
+    pub fn set_env(&mut self, name: &str, value: Option<&str>) {
+        self.env.retain(|(k, _)| k != name);
+        if let Some(value) = value {
+            self.env.push((name.to_owned(), value.to_owned()));
+        }
+    }
+
     /// Runs a `cluster.sh` action to the end.
     pub async fn run(&self, action: &str, arg: &str) {
         let mut command = self.script(action);
