@@ -360,6 +360,9 @@ fn duplicate_of(first: &Ballot, later: &Ballot, options: &HashMap<i64, (i64, Str
     Refusal::AlreadyVoted { choices }
 }
 
+/// How far `place_in_theme` counts from either end of a theme before it counts all.
+const PLACE_CAP: i64 = 1000;
+
 /// Ballot ids looked up in one statement at most (bind limits: SQLite takes 32,766).
 const MAX_BALLOTS_PER_LOOKUP: usize = 1000;
 
@@ -545,17 +548,32 @@ impl Store for SqlStore {
     }
 
     async fn place_in_theme(&self, theme_id: i64, poll_id: i64) -> StoreResult<Place> {
-        // The newest polls are the most viewed: counting those after one is short for them.
-        let (of, after, next): (i64, i64, Option<i64>) = sqlx::query_as(
-            "select (select cast(poll_count as bigint) from themes where id = $1),
-                    (select count(*) from polls where theme_id = $1 and id > $2),
-                    (select min(id) from polls where theme_id = $1 and id > $2)",
-        )
-        .bind(theme_id)
-        .bind(poll_id)
-        .fetch_one(self.reader())
-        .await?;
-        Ok(Place { position: (of - after).max(1), of: of.max(1), next })
+        // Counted from the nearer end, each side capped: a poll near either end of a big
+        // theme reads a few index entries, not the whole theme.
+        let mut query = QueryBuilder::<Db>::new("select (select cast(poll_count as bigint) from themes where id = ");
+        query.push_bind(theme_id);
+        for side in [" and id > ", " and id <= "] {
+            query.push("), (select count(*) from (select 1 from polls where theme_id = ").push_bind(theme_id);
+            query.push(side).push_bind(poll_id).push(format!(" limit {PLACE_CAP}) counted"));
+        }
+        query.push("), (select min(id) from polls where theme_id = ").push_bind(theme_id);
+        query.push(" and id > ").push_bind(poll_id).push(")");
+        let (of, after, before, next): (i64, i64, i64, Option<i64>) =
+            query.build_query_as().fetch_one(self.reader()).await?;
+        let position = if after < PLACE_CAP {
+            of - after
+        } else if before < PLACE_CAP {
+            before
+        } else {
+            // Deep in the middle of a big theme: the whole count, once.
+            let (counted,): (i64,) = sqlx::query_as("select count(*) from polls where theme_id = $1 and id <= $2")
+                .bind(theme_id)
+                .bind(poll_id)
+                .fetch_one(self.reader())
+                .await?;
+            counted
+        };
+        Ok(Place { position: position.clamp(1, of.max(1)), of: of.max(1), next })
     }
 
     async fn polls(&self, page: Page, filter: PollFilter) -> StoreResult<Vec<Poll>> {
