@@ -137,13 +137,13 @@ impl Hub {
             // Another viewer started the channel meanwhile: keep the newer state.
             self.apply(&fresh.update);
         }
-        Watcher::new(receiver, self, poll.id)
+        Watcher { receiver, hub: self.clone(), poll_id: poll.id }
     }
 
     /// Joins an existing channel.
     fn subscribe(self: &Arc<Self>, poll_id: i64) -> Option<Watcher> {
         let receiver = self.polls().get(&poll_id)?.subscribe();
-        Some(Watcher::new(receiver, self, poll_id))
+        Some(Watcher { receiver, hub: self.clone(), poll_id })
     }
 
     /// Applies an update if someone here watches the poll and it is newer than what they
@@ -209,10 +209,6 @@ pub struct Watcher {
 }
 
 impl Watcher {
-    fn new(receiver: watch::Receiver<Arc<Snapshot>>, hub: &Arc<Hub>, poll_id: i64) -> Self {
-        Self { receiver, hub: hub.clone(), poll_id }
-    }
-
     /// The latest snapshot, marking it seen.
     pub fn latest(&mut self) -> Arc<Snapshot> {
         self.receiver.borrow_and_update().clone()

@@ -403,8 +403,10 @@ async fn earlier_ballots(
         any.push("(poll_id = ").push_bind_unseparated(ballots[*i].poll_id);
         any.push_unseparated(" and guard_key = ").push_bind_unseparated(key.clone()).push_unseparated(")");
     }
-    let earlier: Vec<(i64, i64, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
-    let ids: Vec<i64> = earlier.iter().map(|b| b.0).collect();
+    let rows: Vec<(i64, i64, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let earlier: HashMap<i64, (i64, String, String)> =
+        rows.into_iter().map(|(id, poll, key, voter)| (id, (poll, key, voter))).collect();
+    let ids: Vec<i64> = earlier.keys().copied().collect();
     let named = options_of_ballots(&mut **tx, &ids).await?;
     let mut texts: HashMap<i64, (i32, String)> = HashMap::new();
     if !named.is_empty() {
@@ -417,9 +419,7 @@ async fn earlier_ballots(
     // (poll, guard key, voter key, option, text), by the option's position.
     let mut rows: Vec<(i64, String, String, i64, String)> = Vec::new();
     for (ballot, option) in named {
-        if let (Some((_, poll, key, voter)), Some((_, text))) =
-            (earlier.iter().find(|b| b.0 == ballot), texts.get(&option))
-        {
+        if let (Some((poll, key, voter)), Some((_, text))) = (earlier.get(&ballot), texts.get(&option)) {
             rows.push((*poll, key.clone(), voter.clone(), option, text.clone()));
         }
     }

@@ -94,7 +94,7 @@ impl Bench {
     /// Resident memory of the replicas and of nginx (master and workers), in KiB.
     fn memory(&self) -> (u64, u64) {
         let replicas = self.replica_pids().into_iter().map(rss_kib).sum();
-        let nginx = self.cluster.pid("nginx").map_or(0, |master| tree(master).into_iter().map(rss_kib).sum());
+        let nginx = self.cluster.pid("nginx").map_or(0, |master| usage::tree(master).into_iter().map(rss_kib).sum());
         (replicas, nginx)
     }
 
@@ -138,14 +138,6 @@ impl Bench {
         }
         total
     }
-}
-
-/// `pid` and its descendants.
-fn tree(pid: u32) -> Vec<u32> {
-    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
-    let mut all = vec![pid];
-    all.extend(children.split_whitespace().filter_map(|c| c.parse().ok()).flat_map(tree));
-    all
 }
 
 /// A process's resident memory, in KiB.

@@ -28,14 +28,7 @@ impl Processes {
             .parts
             .iter()
             .map(|(name, roots)| {
-                let mut total = 0;
-                let mut stack: Vec<u32> = roots.clone();
-                while let Some(pid) = stack.pop() {
-                    if let Some(entry) = table.get(&pid) {
-                        total += entry.ticks;
-                    }
-                    stack.extend(table.values().filter(|e| e.parent == pid).map(|e| e.pid));
-                }
+                let total = trees(&table, roots).iter().filter_map(|pid| table.get(pid)).map(|e| e.ticks).sum();
                 (name.clone(), total)
             })
             .collect();
@@ -96,6 +89,22 @@ fn ticks_of(pid: &str) -> Option<Entry> {
         parent: fields.get(1)?.parse().ok()?,
         ticks: number(11) + number(12) + number(13) + number(14),
     })
+}
+
+/// `roots` and every process below them.
+fn trees(table: &HashMap<u32, Entry>, roots: &[u32]) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut stack = roots.to_vec();
+    while let Some(pid) = stack.pop() {
+        found.push(pid);
+        stack.extend(table.values().filter(|e| e.parent == pid).map(|e| e.pid));
+    }
+    found
+}
+
+/// `root` and every process below it, as they are now.
+pub fn tree(root: u32) -> Vec<u32> {
+    trees(&process_table(), &[root])
 }
 
 fn process_table() -> HashMap<u32, Entry> {

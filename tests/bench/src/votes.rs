@@ -9,12 +9,9 @@ use hyper::{Method, StatusCode};
 use rand::Rng;
 use rand::rngs::SmallRng;
 
-use crate::load::{Client, Request};
+use votestream_harness::voter_of;
 
-/// The voter id behind a response's new voter cookie, if it set one.
-fn voter_of(headers: &HeaderMap) -> Option<String> {
-    votestream_harness::voter_of(headers)
-}
+use crate::load::{Client, Request};
 
 /// The `vs_voter=…` pair of a response's voter cookie, to send back as `Cookie`.
 fn cookie_of(headers: &HeaderMap) -> Option<String> {
