@@ -140,7 +140,7 @@ nginx_conf() {
     /# cluster: listen/   { print "        listen 127.0.0.1:" port ";"; next }
     /# cluster: pid/      { print "pid " dir "/nginx.pid;"; next }
     /# cluster: error_log/ { print "error_log " dir "/nginx-error.log warn;"; next }
-    /# cluster: access_log/ { print "    access_log " dir "/nginx-access.log votestream;"; next }
+    /# cluster: access_log/ { print "    access_log " dir "/nginx-access.log votestream buffer=64k flush=1s;"; next }
     /# cluster: temp/ {
       n = split("client_body proxy fastcgi uwsgi scgi", kinds, " ")
       for (i = 1; i <= n; i++) print "    " kinds[i] "_temp_path " temp "/" kinds[i] ";"

@@ -145,6 +145,10 @@ pub struct Embed {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Logs {
     pub format: LogFormat,
+    /// One request in this many is logged; 0: none but the errors and the slow.
+    pub requests_every: u64,
+    /// A request at least this slow is always logged.
+    pub slow: Duration,
 }
 
 /// Stream timing.
@@ -272,6 +276,8 @@ impl Settings {
             embed: Embed { allowed_origins: read::origins(read.text(&embed::EMBED_ALLOWED_ORIGINS))? },
             logs: Logs {
                 format: read.choice(&logs::LOG_FORMAT, &[("text", LogFormat::Text), ("json", LogFormat::Json)])?,
+                requests_every: read.parse(&logs::LOG_REQUESTS_EVERY, "expected a whole number")?,
+                slow: read.millis(&logs::LOG_SLOW_MS)?,
             },
         })
     }

@@ -203,6 +203,12 @@ section! {
         RUST_LOG = "info,sqlx=warn";
         /// `text` or `json`.
         LOG_FORMAT = "text";
+        /// One request in this many is logged, with a span around what it logs (nginx's
+        /// access log already has every request and its id); 1 logs every request, 0 only
+        /// these: server errors and slow requests are always logged.
+        LOG_REQUESTS_EVERY = "100";
+        /// A request that takes at least this long is always logged (milliseconds).
+        LOG_SLOW_MS = "1000";
     }
 }
 

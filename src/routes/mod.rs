@@ -21,6 +21,7 @@ use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
 use crate::guard::{csrf, head, headers, hosts, voter};
 use crate::state::AppState;
+use crate::telemetry::{self, RequestLog};
 use crate::web;
 
 pub mod api;
@@ -55,7 +56,7 @@ pub fn router(state: AppState, settings: &Settings, voter_cookies: VoterCookies)
         .merge(pages)
         .layer(from_fn_with_state(hosts::AllowedHosts::new(&settings.http), hosts::check))
         .layer(from_fn_with_state(state.metrics.clone(), crate::metrics::record))
-        .layer(crate::telemetry::http_trace());
+        .layer(from_fn_with_state(RequestLog::new(&settings.logs), telemetry::requests));
     let app = traced
         .merge(system::probes())
         .with_state(state)

@@ -49,6 +49,13 @@ impl SqlBackend for PgStore {
     /// Replicas starting together seed one after the other.
     const FOR_UPDATE: &'static str = " for update";
 
+    /// Each ballot's votes read through the votes' `(ballot_id, option_id)` index whatever
+    /// the statistics say: the lateral subquery runs once per ballot (`offset 0` keeps it
+    /// from being flattened into a join the planner might hash over the whole table).
+    const VOTER_CHOICES: &'static str = "select distinct v.option_id from ballots b cross join lateral \
+         (select option_id from votes where ballot_id = b.id offset 0) v \
+         where b.poll_id = $1 and b.voter_key = $2 order by v.option_id";
+
     async fn lock_seeding(tx: &mut Transaction<'_, Postgres>) -> StoreResult<()> {
         sqlx::query("select pg_advisory_xact_lock($1)").bind(SEED_LOCK).execute(&mut **tx).await?;
         Ok(())

@@ -363,9 +363,6 @@ fn duplicate_of(first: &Ballot, later: &Ballot, options: &HashMap<i64, (i64, Str
 /// How far `place_in_theme` counts from either end of a theme before it counts all.
 const PLACE_CAP: i64 = 1000;
 
-/// Ballot ids looked up in one statement at most (bind limits: SQLite takes 32,766).
-const MAX_BALLOTS_PER_LOOKUP: usize = 1000;
-
 /// The options each of `ballots` (ids) names, as `(ballot_id, option_id)` in that order.
 ///
 /// Read through the votes' `(ballot_id, option_id)` index whatever PostgreSQL's statistics
@@ -605,20 +602,9 @@ impl Store for SqlStore {
     }
 
     async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>> {
-        let ballots: Vec<(i64,)> = sqlx::query_as("select id from ballots where poll_id = $1 and voter_key = $2")
-            .bind(poll_id)
-            .bind(voter.as_str())
-            .fetch_all(self.reader())
-            .await?;
-        let ids: Vec<i64> = ballots.into_iter().map(|(id,)| id).collect();
-        // Without a guard a voter may have many ballots: a bounded number of them per statement.
-        let mut options = Vec::new();
-        for chunk in ids.chunks(MAX_BALLOTS_PER_LOOKUP) {
-            options.extend(options_of_ballots(self.reader(), chunk).await?.into_iter().map(|(_, option)| option));
-        }
-        options.sort_unstable();
-        options.dedup();
-        Ok(options)
+        let options: Vec<(i64,)> =
+            sqlx::query_as(SqlStore::VOTER_CHOICES).bind(poll_id).bind(voter.as_str()).fetch_all(self.reader()).await?;
+        Ok(options.into_iter().map(|(option,)| option).collect())
     }
 
     #[tracing::instrument(skip_all, fields(theme_id = poll.theme_id))]

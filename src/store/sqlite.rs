@@ -72,6 +72,9 @@ impl SqlBackend for SqliteStore {
     // One connection writes: its transactions never interleave.
     const FOR_UPDATE: &'static str = "";
 
+    const VOTER_CHOICES: &'static str = "select distinct option_id from votes where ballot_id in \
+         (select id from ballots where poll_id = $1 and voter_key = $2) order by option_id";
+
     async fn lock_seeding(_tx: &mut Transaction<'_, Sqlite>) -> StoreResult<()> {
         Ok(())
     }

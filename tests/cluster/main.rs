@@ -104,7 +104,8 @@ async fn votes_spread_over_every_replica_and_viewers_see_votes_from_all_of_them(
 #[tokio::test]
 async fn nginx_passes_the_request_id_compresses_pages_not_streams_and_keeps_fingerprinted_assets() {
     let _one = ONE_AT_A_TIME.lock().await;
-    let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 2, &[]).await;
+    // Every request logged, not one in a hundred: this one must be.
+    let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 2, &[("LOG_REQUESTS_EVERY", "1")]).await;
     let client = reqwest::Client::new();
 
     let home = client.get(&cluster.url).header("accept-encoding", "gzip").send().await.unwrap();
