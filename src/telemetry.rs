@@ -43,7 +43,7 @@ impl RequestLog {
     }
 
     fn sampled(&self) -> bool {
-        self.every != 0 && self.seen.fetch_add(1, Ordering::Relaxed) % self.every == 0
+        self.every != 0 && self.seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(self.every)
     }
 }
 
@@ -118,7 +118,7 @@ mod tests {
 
     impl Write for Written {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
+            self.0.lock().expect("the log buffer").extend_from_slice(bytes);
             Ok(bytes.len())
         }
         fn flush(&mut self) -> std::io::Result<()> {
@@ -139,9 +139,9 @@ mod tests {
             .layer(axum::middleware::from_fn_with_state(RequestLog::new(&logs), requests));
         for path in paths {
             let request = Request::builder().uri(*path).header("x-request-id", format!("id{path}")).body(Body::empty());
-            app.clone().oneshot(request.unwrap()).await.unwrap();
+            app.clone().oneshot(request.expect("a request")).await.expect("an answer");
         }
-        let text = String::from_utf8(written.0.lock().unwrap().clone()).unwrap();
+        let text = String::from_utf8(written.0.lock().expect("the log buffer").clone()).expect("text");
         text.lines().map(str::to_owned).collect()
     }
 

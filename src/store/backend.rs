@@ -20,6 +20,9 @@ pub trait SqlBackend {
     /// What a `select … order by id` appends to lock the rows it reads until the
     /// transaction ends (` for update`), or nothing where a writer is alone anyway (SQLite).
     const FOR_UPDATE: &'static str;
+    /// The same for a lock that lets others reference the rows (insert ballots naming a
+    /// poll) and only keeps them from changing or going (` for no key update`).
+    const FOR_NO_KEY_UPDATE: &'static str;
     /// The options a voter's ballots on a poll name (`$1` the poll, `$2` the voter's key),
     /// in one statement: a returning voter's page looks this up on every view.
     const VOTER_CHOICES: &'static str;

@@ -48,6 +48,7 @@ impl SqlBackend for PgStore {
 
     /// Replicas starting together seed one after the other.
     const FOR_UPDATE: &'static str = " for update";
+    const FOR_NO_KEY_UPDATE: &'static str = " for no key update";
 
     /// Each ballot's votes read through the votes' `(ballot_id, option_id)` index whatever
     /// the statistics say: the lateral subquery runs once per ballot (`offset 0` keeps it

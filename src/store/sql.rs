@@ -16,7 +16,7 @@ use crate::domain::{
     Ballot, MAX_OPTIONS, NewPoll, OwnerChange, Page, Place, Poll, PollContent, PollOption, Protection, Refusal,
     ResultsShown, Settings, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
 };
-use crate::store::{PollFilter, PoolStats, SeedReport, SqlBackend, Store, StoreResult};
+use crate::store::{PollFilter, PoolStats, SeedReport, SqlBackend, Store, StoreError, StoreResult};
 
 type Db = <SqlStore as SqlBackend>::Db;
 
@@ -176,7 +176,8 @@ fn push_ids(query: &mut QueryBuilder<Db>, ids: impl IntoIterator<Item = i64>) {
     }
 }
 
-/// What a ballot's poll says about it, read (and locked) at the start of its batch.
+/// What a ballot's poll says about it, read at the start of its batch.
+#[derive(PartialEq, Eq)]
 struct PollState {
     open: bool,
     max_choices: u8,
@@ -184,26 +185,28 @@ struct PollState {
     theme_id: i64,
 }
 
-/// One batch of ballots inside `tx`: every ballot is checked against its poll as locked
-/// now (open, its options, how many), the valid ones are inserted with one statement per
-/// table and one counter update per table, and the touched polls are read back. A ballot
-/// that fails a check is refused on its own; the others go on.
-async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResult<Vec<VoteOutcome>> {
-    let mut outcomes: Vec<Option<VoteOutcome>> = vec![None; ballots.len()];
-    let mut poll_ids: Vec<i64> = ballots.iter().map(|b| b.poll_id).collect();
-    poll_ids.sort_unstable();
-    poll_ids.dedup();
+/// When a batch locks the polls its ballots name (`FOR_NO_KEY_UPDATE`: closes, changes and
+/// deletes wait; other batches may still insert ballots naming them).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Locking {
+    /// Last, just before the counters: every check is made on the polls as read at the
+    /// start and confirmed under the lock; if a poll changed meanwhile, the batch starts
+    /// over locking first. Batches on one poll wait for each other only while they move
+    /// its counters and commit, not through every statement.
+    Last,
+    /// First: every check is made under the lock.
+    First,
+}
 
-    // Lock the polls in id order (so concurrent batches never deadlock) and read their state
-    // as of the lock: a close that committed meanwhile is seen, so no vote lands after it.
+/// The polls `ids` as they are now, locked if `lock` says so.
+async fn poll_states(tx: &mut Transaction<'_, Db>, ids: &[i64], lock: &str) -> StoreResult<HashMap<i64, PollState>> {
     let mut query = QueryBuilder::<Db>::new("select id, closed_at is null and (closes_at is null or closes_at > ");
     query.push_bind(unix_now());
     query.push("), max_choices, protection, theme_id from polls where id in (");
-    push_ids(&mut query, poll_ids.iter().copied());
-    query.push(") order by id");
-    query.push(<SqlStore as SqlBackend>::FOR_UPDATE);
+    push_ids(&mut query, ids.iter().copied());
+    query.push(") order by id").push(lock);
     let rows: Vec<(i64, bool, i32, String, i64)> = query.build_query_as().fetch_all(&mut **tx).await?;
-    let polls: HashMap<i64, PollState> = rows
+    Ok(rows
         .into_iter()
         .map(|(id, open, max, protection, theme_id)| {
             let state = PollState {
@@ -214,7 +217,28 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
             };
             (id, state)
         })
-        .collect();
+        .collect())
+}
+
+/// One batch of ballots inside `tx`: every ballot is checked against its poll (open, its
+/// options, how many), the valid ones are inserted with one statement per table and one
+/// counter update per table, and the touched polls are read back. A ballot that fails a
+/// check is refused on its own; the others go on. `None`: locking last, a poll changed
+/// after it was read; nothing of the batch may be kept.
+async fn cast_in(
+    tx: &mut Transaction<'_, Db>,
+    ballots: &[Ballot],
+    locking: Locking,
+) -> StoreResult<Option<Vec<VoteOutcome>>> {
+    let mut outcomes: Vec<Option<VoteOutcome>> = vec![None; ballots.len()];
+    let mut poll_ids: Vec<i64> = ballots.iter().map(|b| b.poll_id).collect();
+    poll_ids.sort_unstable();
+    poll_ids.dedup();
+
+    // Locking first: in id order (so concurrent batches never deadlock), their state as of
+    // the lock: a close that committed meanwhile is seen, so no vote lands after it.
+    let lock = if locking == Locking::First { <SqlStore as SqlBackend>::FOR_NO_KEY_UPDATE } else { "" };
+    let polls = poll_states(tx, &poll_ids, lock).await?;
 
     // Which poll each named option belongs to, and its text (for "you already voted for").
     let mut option_ids: Vec<i64> = ballots.iter().flat_map(|b| b.options.iter().copied()).collect();
@@ -304,6 +328,17 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         });
         query.build().execute(&mut **tx).await?;
 
+        if locking == Locking::Last {
+            // The polls locked now, in id order, and still as they were read: open, and
+            // guarded the same way. Otherwise a close, a change or a delete came between.
+            let mut voted: Vec<i64> = accepted.iter().map(|&(i, _)| ballots[i].poll_id).collect();
+            voted.sort_unstable();
+            voted.dedup();
+            let now = poll_states(tx, &voted, <SqlStore as SqlBackend>::FOR_NO_KEY_UPDATE).await?;
+            if voted.iter().any(|id| now.get(id) != polls.get(id)) {
+                return Ok(None);
+            }
+        }
         let mut per_option: BTreeMap<i64, i64> = BTreeMap::new();
         let mut per_poll: BTreeMap<i64, i64> = BTreeMap::new();
         let mut per_theme: BTreeMap<i64, i64> = BTreeMap::new();
@@ -330,7 +365,7 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
             outcomes[i] = Some(VoteOutcome::Accepted { poll: read.get(&ballots[i].poll_id).cloned() });
         }
     }
-    Ok(outcomes.into_iter().map(|o| o.unwrap_or(VoteOutcome::Refused(Refusal::Closed))).collect())
+    Ok(Some(outcomes.into_iter().map(|o| o.unwrap_or(VoteOutcome::Refused(Refusal::Closed))).collect()))
 }
 
 /// `table.column += n` for each `(id, n)`, in one statement, in id order.
@@ -621,7 +656,21 @@ impl Store for SqlStore {
             return Ok(Vec::new());
         }
         let mut tx = self.writer().begin().await?;
-        let outcomes = cast_in(&mut tx, ballots).await?;
+        match cast_in(&mut tx, ballots, Locking::Last).await {
+            Ok(Some(outcomes)) => {
+                tx.commit().await?;
+                return Ok(outcomes);
+            }
+            // A poll changed, or was deleted under a ballot naming it: start over.
+            Ok(None) => {}
+            Err(StoreError::Database(sqlx::Error::Database(error))) if error.is_foreign_key_violation() => {}
+            Err(error) => return Err(error),
+        }
+        tx.rollback().await?;
+        let mut tx = self.writer().begin().await?;
+        // Locking first, every check is made under the lock: there is no "changed" to answer.
+        let changed = || StoreError::Database(sqlx::Error::Protocol("a locked poll changed".into()));
+        let outcomes = cast_in(&mut tx, ballots, Locking::First).await?.ok_or_else(changed)?;
         tx.commit().await?;
         Ok(outcomes)
     }

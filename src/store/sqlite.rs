@@ -71,6 +71,7 @@ impl SqlBackend for SqliteStore {
     /// seeding, and SQLite's lock covers a second process.
     // One connection writes: its transactions never interleave.
     const FOR_UPDATE: &'static str = "";
+    const FOR_NO_KEY_UPDATE: &'static str = "";
 
     const VOTER_CHOICES: &'static str = "select distinct option_id from votes where ballot_id in \
          (select id from ballots where poll_id = $1 and voter_key = $2) order by option_id";

@@ -205,3 +205,70 @@ async fn inside_one_batch_each_ballot_is_checked_alone_against_the_locked_polls(
     assert_eq!(app.scalar("select count(*) from ballots").await, 2);
     assert_eq!(app.counters_out_of_step().await, 0);
 }
+
+/// What an owner does to a poll while a batch naming it is being written.
+#[derive(Debug, Clone, Copy)]
+enum Change {
+    Close,
+    Delete,
+}
+
+/// A batch reads its polls, writes its ballots and votes, and locks the polls only to move
+/// their counters: a close or a delete that commits in between is found under the lock,
+/// and the batch starts over, locking first. Its ballot is then refused, none of it kept.
+#[rstest]
+#[case::closed(Change::Close)]
+#[case::deleted(Change::Delete)]
+#[tokio::test]
+async fn a_poll_closed_or_deleted_while_its_batch_is_written_takes_none_of_it(#[case] change: Change) {
+    use sqlx::Connection;
+    use votestream::domain::{Ballot, Refusal, VoteOutcome, VoterId};
+    let app = spawn_app_with(Backend::Postgres, &[]).await;
+    let poll = app.create_poll(json!({})).await;
+    let other = app.create_poll(json!({})).await;
+    // Each insert of ballots first takes a shared advisory lock, which the test holds: the
+    // batch waits there, after reading its polls and before locking them.
+    app.execute(
+        "create function pause_ballots() returns trigger language plpgsql as $$
+         begin perform pg_advisory_xact_lock_shared(4242); return null; end $$;
+         create trigger pause_ballots before insert on ballots
+         for each statement execute function pause_ballots()",
+    )
+    .await;
+    let mut holder = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+    sqlx::query("select pg_advisory_lock(4242)").execute(&mut holder).await.unwrap();
+
+    let store = app.state.polls.store().clone();
+    let (voter, bystander) = (VoterId::random(), VoterId::random());
+    let batch = [
+        Ballot::new(poll.id, vec![poll.options[0]], voter, "addr".into()),
+        Ballot::new(other.id, vec![other.options[1]], bystander, "addr".into()),
+    ];
+    let writing = tokio::spawn(async move { store.cast_ballots(&batch).await });
+    crate::support::eventually("the batch waiting in its insert", std::time::Duration::from_secs(10), async || {
+        let waiting = app.scalar("select count(*) from pg_locks where locktype = 'advisory' and not granted").await;
+        if waiting == 1 { Ok(()) } else { Err(waiting) }
+    })
+    .await;
+
+    let expected = match change {
+        Change::Close => {
+            let closed = app.patch_poll(poll.id, &poll.key, &json!({ "closed": true })).await;
+            assert_eq!(closed.status, StatusCode::OK, "the close does not wait for the batch: {}", closed.body);
+            Refusal::Closed
+        }
+        Change::Delete => {
+            let url = app.url(&format!("/api/polls/{}", poll.id));
+            let deleted = new_client().delete(url).bearer_auth(&poll.key).send().await.unwrap();
+            assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+            Refusal::UnknownPoll { poll_id: poll.id }
+        }
+    };
+    sqlx::query("select pg_advisory_unlock(4242)").execute(&mut holder).await.unwrap();
+    let outcomes = writing.await.unwrap().unwrap();
+
+    assert_eq!(outcomes[0], VoteOutcome::Refused(expected), "{change:?}: started over under the lock");
+    assert!(matches!(&outcomes[1], VoteOutcome::Accepted { poll: Some(p) } if p.voters == 1), "{outcomes:?}");
+    assert_eq!(app.scalar("select count(*) from ballots").await, 1, "only the other poll's ballot");
+    assert_eq!(app.counters_out_of_step().await, 0);
+}
