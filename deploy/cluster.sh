@@ -137,7 +137,7 @@ nginx_conf() {
       }
       next
     }
-    /# cluster: listen/   { print "        listen 127.0.0.1:" port ";"; next }
+    /# cluster: listen/   { print "        listen 127.0.0.1:" port " reuseport;"; next }
     /# cluster: pid/      { print "pid " dir "/nginx.pid;"; next }
     /# cluster: error_log/ { print "error_log " dir "/nginx-error.log warn;"; next }
     /# cluster: access_log/ { print "    access_log " dir "/nginx-access.log votestream buffer=64k flush=1s;"; next }

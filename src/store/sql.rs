@@ -185,18 +185,12 @@ struct PollState {
     theme_id: i64,
 }
 
-/// When a batch locks the polls its ballots name (`FOR_NO_KEY_UPDATE`: closes, changes and
-/// deletes wait; other batches may still insert ballots naming them).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Locking {
-    /// Last, just before the counters: every check is made on the polls as read at the
-    /// start and confirmed under the lock; if a poll changed meanwhile, the batch starts
-    /// over locking first. Batches on one poll wait for each other only while they move
-    /// its counters and commit, not through every statement.
-    Last,
-    /// First: every check is made under the lock.
-    First,
-}
+/// How many times a batch is tried when its polls change under it (or it meets another
+/// batch in a deadlock) before it fails as a whole, nothing of it kept.
+const BATCH_ATTEMPTS: usize = 3;
+
+/// PostgreSQL's SQLSTATE for a deadlock detected (`deadlock_detected`).
+const DEADLOCK: &str = "40P01";
 
 /// The polls `ids` as they are now, locked if `lock` says so.
 async fn poll_states(tx: &mut Transaction<'_, Db>, ids: &[i64], lock: &str) -> StoreResult<HashMap<i64, PollState>> {
@@ -223,22 +217,21 @@ async fn poll_states(tx: &mut Transaction<'_, Db>, ids: &[i64], lock: &str) -> S
 /// One batch of ballots inside `tx`: every ballot is checked against its poll (open, its
 /// options, how many), the valid ones are inserted with one statement per table and one
 /// counter update per table, and the touched polls are read back. A ballot that fails a
-/// check is refused on its own; the others go on. `None`: locking last, a poll changed
-/// after it was read; nothing of the batch may be kept.
-async fn cast_in(
-    tx: &mut Transaction<'_, Db>,
-    ballots: &[Ballot],
-    locking: Locking,
-) -> StoreResult<Option<Vec<VoteOutcome>>> {
+/// check is refused on its own; the others go on.
+///
+/// The polls are read without a lock; only the polls with accepted ballots are locked (`FOR
+/// NO KEY UPDATE`, in id order: closes, changes and deletes wait, other batches may still
+/// insert ballots naming them), just before their counters move, and compared with what
+/// was read. Batches on one poll thus wait for each other only while they move its counters
+/// and commit. `None`: a poll changed in between (closed, guarded otherwise); nothing of
+/// the batch may be kept, and it is tried again.
+async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResult<Option<Vec<VoteOutcome>>> {
     let mut outcomes: Vec<Option<VoteOutcome>> = vec![None; ballots.len()];
     let mut poll_ids: Vec<i64> = ballots.iter().map(|b| b.poll_id).collect();
     poll_ids.sort_unstable();
     poll_ids.dedup();
 
-    // Locking first: in id order (so concurrent batches never deadlock), their state as of
-    // the lock: a close that committed meanwhile is seen, so no vote lands after it.
-    let lock = if locking == Locking::First { <SqlStore as SqlBackend>::FOR_NO_KEY_UPDATE } else { "" };
-    let polls = poll_states(tx, &poll_ids, lock).await?;
+    let polls = poll_states(tx, &poll_ids, "").await?;
 
     // Which poll each named option belongs to, and its text (for "you already voted for").
     let mut option_ids: Vec<i64> = ballots.iter().flat_map(|b| b.options.iter().copied()).collect();
@@ -290,6 +283,10 @@ async fn cast_in(
     // One insert for every new ballot; a guard key already stored (an earlier batch) makes
     // its row a duplicate, which the database skips.
     let mut inserted: HashMap<(i64, String), Vec<i64>> = HashMap::new();
+    // In (poll, guard key) order: two batches holding the same keys (one address, one
+    // voter's double submit on two replicas) wait for each other's in one order, never in
+    // a circle.
+    candidates.sort_by(|(a, a_key), (b, b_key)| (ballots[*a].poll_id, a_key).cmp(&(ballots[*b].poll_id, b_key)));
     if !candidates.is_empty() {
         let mut query = QueryBuilder::<Db>::new("insert into ballots (poll_id, voter_key, guard_key) ");
         query.push_values(&candidates, |mut row, (i, guard_key)| {
@@ -328,16 +325,15 @@ async fn cast_in(
         });
         query.build().execute(&mut **tx).await?;
 
-        if locking == Locking::Last {
-            // The polls locked now, in id order, and still as they were read: open, and
-            // guarded the same way. Otherwise a close, a change or a delete came between.
-            let mut voted: Vec<i64> = accepted.iter().map(|&(i, _)| ballots[i].poll_id).collect();
-            voted.sort_unstable();
-            voted.dedup();
-            let now = poll_states(tx, &voted, <SqlStore as SqlBackend>::FOR_NO_KEY_UPDATE).await?;
-            if voted.iter().any(|id| now.get(id) != polls.get(id)) {
-                return Ok(None);
-            }
+        // The polls locked now, in id order (so concurrent batches never deadlock on them),
+        // and still as they were read: open, and guarded the same way. Otherwise a close or
+        // a change came in between: no vote may land after a close.
+        let mut voted: Vec<i64> = accepted.iter().map(|&(i, _)| ballots[i].poll_id).collect();
+        voted.sort_unstable();
+        voted.dedup();
+        let now = poll_states(tx, &voted, <SqlStore as SqlBackend>::FOR_NO_KEY_UPDATE).await?;
+        if voted.iter().any(|id| now.get(id) != polls.get(id)) {
+            return Ok(None);
         }
         let mut per_option: BTreeMap<i64, i64> = BTreeMap::new();
         let mut per_poll: BTreeMap<i64, i64> = BTreeMap::new();
@@ -485,7 +481,7 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     async fn seed(&self, themes: &[ThemeContent]) -> StoreResult<SeedReport> {
         let mut tx = self.writer().begin().await?;
         Self::lock_seeding(&mut tx).await?;
@@ -630,7 +626,7 @@ impl Store for SqlStore {
         .await
     }
 
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>> {
         let mut polls = load_polls(self, poll_select!("where p.id = $1 order by o.position"), &[id]).await?;
         Ok(polls.pop())
@@ -642,7 +638,7 @@ impl Store for SqlStore {
         Ok(options.into_iter().map(|(option,)| option).collect())
     }
 
-    #[tracing::instrument(skip_all, fields(theme_id = poll.theme_id))]
+    #[tracing::instrument(level = "debug", skip_all, fields(theme_id = poll.theme_id))]
     async fn create_poll(&self, poll: &NewPoll, manage_digest: &str) -> StoreResult<i64> {
         let mut tx = self.writer().begin().await?;
         let id = insert_poll(&mut tx, poll.theme_id, &poll.content, Some((poll, manage_digest))).await?;
@@ -650,29 +646,35 @@ impl Store for SqlStore {
         Ok(id)
     }
 
-    #[tracing::instrument(skip_all, fields(ballots = ballots.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(ballots = ballots.len()))]
     async fn cast_ballots(&self, ballots: &[Ballot]) -> StoreResult<Vec<VoteOutcome>> {
         if ballots.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.writer().begin().await?;
-        match cast_in(&mut tx, ballots, Locking::Last).await {
-            Ok(Some(outcomes)) => {
-                tx.commit().await?;
-                return Ok(outcomes);
+        let mut attempt = 1;
+        loop {
+            let mut tx = self.writer().begin().await?;
+            let cast = cast_in(&mut tx, ballots).await;
+            let again = match &cast {
+                Ok(Some(_)) => false,
+                // A poll changed, or was deleted under a ballot naming it (a foreign-key
+                // violation), or this batch and another each waited for the other.
+                Ok(None) => true,
+                Err(StoreError::Database(sqlx::Error::Database(error))) => {
+                    error.is_foreign_key_violation() || error.code().as_deref() == Some(DEADLOCK)
+                }
+                Err(_) => false,
+            };
+            if again && attempt < BATCH_ATTEMPTS {
+                tx.rollback().await?;
+                attempt += 1;
+                continue;
             }
-            // A poll changed, or was deleted under a ballot naming it: start over.
-            Ok(None) => {}
-            Err(StoreError::Database(sqlx::Error::Database(error))) if error.is_foreign_key_violation() => {}
-            Err(error) => return Err(error),
+            let changed = || StoreError::Database(sqlx::Error::Protocol("its polls kept changing".into()));
+            let outcomes = cast?.ok_or_else(changed)?;
+            tx.commit().await?;
+            return Ok(outcomes);
         }
-        tx.rollback().await?;
-        let mut tx = self.writer().begin().await?;
-        // Locking first, every check is made under the lock: there is no "changed" to answer.
-        let changed = || StoreError::Database(sqlx::Error::Protocol("a locked poll changed".into()));
-        let outcomes = cast_in(&mut tx, ballots, Locking::First).await?.ok_or_else(changed)?;
-        tx.commit().await?;
-        Ok(outcomes)
     }
 
     async fn owned_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<Option<Poll>> {
@@ -687,7 +689,7 @@ impl Store for SqlStore {
         }
     }
 
-    #[tracing::instrument(skip(self, manage_digest))]
+    #[tracing::instrument(level = "debug", skip(self, manage_digest))]
     async fn change_poll(&self, poll_id: i64, manage_digest: &str, change: OwnerChange) -> StoreResult<Option<Poll>> {
         let owned = |sql: &'static str| sqlx::query::<Db>(sql).bind(poll_id).bind(manage_digest);
         let query = match change {

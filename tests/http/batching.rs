@@ -210,32 +210,40 @@ async fn inside_one_batch_each_ballot_is_checked_alone_against_the_locked_polls(
 #[derive(Debug, Clone, Copy)]
 enum Change {
     Close,
+    GuardByAddress,
     Delete,
 }
 
 /// A batch reads its polls, writes its ballots and votes, and locks the polls only to move
-/// their counters: a close or a delete that commits in between is found under the lock,
-/// and the batch starts over, locking first. Its ballot is then refused, none of it kept.
+/// their counters: a close or a change of protection that commits after the votes are
+/// written is found under the lock, and a delete before the ballots are written fails them;
+/// the batch then starts over on the polls as they are now. The other poll's ballot in the
+/// same batch is stored either way.
 #[rstest]
 #[case::closed(Change::Close)]
+#[case::guarded_otherwise(Change::GuardByAddress)]
 #[case::deleted(Change::Delete)]
 #[tokio::test]
-async fn a_poll_closed_or_deleted_while_its_batch_is_written_takes_none_of_it(#[case] change: Change) {
+async fn a_poll_changed_while_its_batch_is_written_is_voted_on_as_it_is_now(#[case] change: Change) {
     use sqlx::Connection;
     use votestream::domain::{Ballot, Refusal, VoteOutcome, VoterId};
     let app = spawn_app_with(Backend::Postgres, &[]).await;
     let poll = app.create_poll(json!({})).await;
     let other = app.create_poll(json!({})).await;
-    // Each insert of ballots first takes a shared advisory lock, which the test holds: the
-    // batch waits there, after reading its polls and before locking them.
-    app.execute(
-        "create function pause_ballots() returns trigger language plpgsql as $$
+    // The batch's first insert of a try takes a shared advisory lock, which the test holds:
+    // the batch waits there. A delete must come before its ballots name the poll (it would
+    // wait for the batch after); the others after its votes are written.
+    let (table, timing) = match change {
+        Change::Delete => ("ballots", "before"),
+        Change::Close | Change::GuardByAddress => ("votes", "after"),
+    };
+    let pause = format!(
+        "create function pause_batch() returns trigger language plpgsql as $$
          begin perform pg_advisory_xact_lock_shared(4242); return null; end $$;
-         create trigger pause_ballots before insert on ballots
-         for each statement execute function pause_ballots()",
-    )
-    .await;
+         create trigger pause_batch {timing} insert on {table} for each statement execute function pause_batch()"
+    );
     let mut holder = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(pause)).execute(&mut holder).await.unwrap();
     sqlx::query("select pg_advisory_lock(4242)").execute(&mut holder).await.unwrap();
 
     let store = app.state.polls.store().clone();
@@ -245,30 +253,45 @@ async fn a_poll_closed_or_deleted_while_its_batch_is_written_takes_none_of_it(#[
         Ballot::new(other.id, vec![other.options[1]], bystander, "addr".into()),
     ];
     let writing = tokio::spawn(async move { store.cast_ballots(&batch).await });
-    crate::support::eventually("the batch waiting in its insert", std::time::Duration::from_secs(10), async || {
+    crate::support::eventually("the batch paused", std::time::Duration::from_secs(10), async || {
         let waiting = app.scalar("select count(*) from pg_locks where locktype = 'advisory' and not granted").await;
         if waiting == 1 { Ok(()) } else { Err(waiting) }
     })
     .await;
 
-    let expected = match change {
-        Change::Close => {
-            let closed = app.patch_poll(poll.id, &poll.key, &json!({ "closed": true })).await;
-            assert_eq!(closed.status, StatusCode::OK, "the close does not wait for the batch: {}", closed.body);
-            Refusal::Closed
-        }
-        Change::Delete => {
-            let url = app.url(&format!("/api/polls/{}", poll.id));
-            let deleted = new_client().delete(url).bearer_auth(&poll.key).send().await.unwrap();
-            assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
-            Refusal::UnknownPoll { poll_id: poll.id }
+    // The owner's request must not wait for the batch (with the poll locked first it would).
+    let owner = async {
+        match change {
+            Change::Close => app.patch_poll(poll.id, &poll.key, &json!({ "closed": true })).await.status,
+            Change::GuardByAddress => app.patch_poll(poll.id, &poll.key, &json!({ "protection": "ip" })).await.status,
+            Change::Delete => {
+                let url = app.url(&format!("/api/polls/{}", poll.id));
+                new_client().delete(url).bearer_auth(&poll.key).send().await.unwrap().status()
+            }
         }
     };
+    let status =
+        tokio::time::timeout(std::time::Duration::from_secs(10), owner).await.expect("the owner's change waited");
+    assert!(status.is_success(), "{change:?}: {status}");
     sqlx::query("select pg_advisory_unlock(4242)").execute(&mut holder).await.unwrap();
     let outcomes = writing.await.unwrap().unwrap();
 
-    assert_eq!(outcomes[0], VoteOutcome::Refused(expected), "{change:?}: started over under the lock");
+    let stored = app.scalar("select count(*) from ballots").await;
+    match change {
+        Change::Close => {
+            assert_eq!(outcomes[0], VoteOutcome::Refused(Refusal::Closed), "no vote lands after the close");
+            assert_eq!(stored, 1, "only the other poll's ballot");
+        }
+        Change::GuardByAddress => {
+            assert!(matches!(&outcomes[0], VoteOutcome::Accepted { poll: Some(p) } if p.voters == 1), "{outcomes:?}");
+            let by_address = app.scalar("select count(*) from ballots where guard_key = 'ip:addr'").await;
+            assert_eq!((stored, by_address), (2, 1), "the ballot kept under the rule in force when it committed");
+        }
+        Change::Delete => {
+            assert_eq!(outcomes[0], VoteOutcome::Refused(Refusal::UnknownPoll { poll_id: poll.id }));
+            assert_eq!(stored, 1, "only the other poll's ballot");
+        }
+    }
     assert!(matches!(&outcomes[1], VoteOutcome::Accepted { poll: Some(p) } if p.voters == 1), "{outcomes:?}");
-    assert_eq!(app.scalar("select count(*) from ballots").await, 1, "only the other poll's ballot");
     assert_eq!(app.counters_out_of_step().await, 0);
 }

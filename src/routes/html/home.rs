@@ -20,7 +20,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route(paths::Home::PATH, get(index))
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn index(State(store): State<DynStore>, State(breakers): State<Breakers>, mode: HxMode) -> Result<Response> {
     let cards = present::theme_cards(&store.theme_stats().await?);
     Ok(mode.render(StatusCode::OK, home::TITLE, unless_paused(&breakers.database, home::fragment(&cards))))

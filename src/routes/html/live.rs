@@ -38,7 +38,7 @@ impl FormatQuery {
     }
 }
 
-#[tracing::instrument(skip_all, fields(poll_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(poll_id = id))]
 async fn poll_events(
     State(state): State<AppState>,
     client: ClientIp,
@@ -50,7 +50,7 @@ async fn poll_events(
     poll_stream(&state, (client, voter), id, query.format()?, &headers).await
 }
 
-#[tracing::instrument(skip_all, fields(slug = %slug))]
+#[tracing::instrument(level = "debug", skip_all, fields(slug = %slug))]
 async fn theme_events(
     paths::ThemeEvents { slug }: paths::ThemeEvents,
     State(state): State<AppState>,

@@ -103,7 +103,7 @@ impl Intent {
 
 /// Creates the poll, or (without JavaScript as with it) adds or removes an option row and
 /// shows the form again.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<PollForm>) -> Result<Response> {
     let intent = Intent::parse(form.intent.as_deref())?;
     let themes = state.polls.store().themes().await?;
@@ -180,7 +180,7 @@ async fn render_vote_page(
     }
 }
 
-#[tracing::instrument(skip_all, fields(poll_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(poll_id = id))]
 async fn show(
     State(state): State<AppState>,
     PollId(id): PollId,
@@ -194,7 +194,7 @@ async fn show(
 }
 
 /// `/embed/polls/{id}`: the poll alone, for an iframe (the framing rule is in `guard::headers`).
-#[tracing::instrument(skip_all, fields(poll_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(poll_id = id))]
 async fn show_embedded(
     State(state): State<AppState>,
     PollId(id): PollId,
@@ -212,7 +212,7 @@ struct VoteForm {
     option: Vec<String>,
 }
 
-#[tracing::instrument(skip_all, fields(poll_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(poll_id = id))]
 async fn vote(
     State(state): State<AppState>,
     PollId(id): PollId,
@@ -224,7 +224,7 @@ async fn vote(
     cast(&state, id, &voter, (mode, Frame::Site(origin)), form).await
 }
 
-#[tracing::instrument(skip_all, fields(poll_id = id))]
+#[tracing::instrument(level = "debug", skip_all, fields(poll_id = id))]
 async fn vote_embedded(
     State(state): State<AppState>,
     PollId(id): PollId,

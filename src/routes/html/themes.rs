@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route(paths::Theme::PATH, get(show))
 }
 
-#[tracing::instrument(skip_all, fields(slug = %slug))]
+#[tracing::instrument(level = "debug", skip_all, fields(slug = %slug))]
 async fn show(
     paths::Theme { slug }: paths::Theme,
     State(store): State<DynStore>,

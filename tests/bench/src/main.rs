@@ -286,14 +286,15 @@ async fn reads(bench: &mut Bench, what: &str, request: &Request, ports: &[u16], 
     run.rate()
 }
 
-/// Fresh replicas, then `viewers` on the stream through nginx, 20 votes a second for 200
-/// votes: latency from send, memory per viewer. Returns the memory added (replicas, nginx).
-async fn fan_out(bench: &mut Bench, viewers: usize, stream: Stream) -> Result<(f64, f64)> {
+/// Fresh replicas, then `viewers` on the stream through nginx and `votes` (count, interval
+/// between sends): latency from send, memory per viewer. Returns the memory added
+/// (replicas, nginx).
+async fn fan_out(bench: &mut Bench, viewers: usize, stream: Stream, votes: (usize, Duration)) -> Result<(f64, f64)> {
     bench.fresh_replicas().await;
     let poll = bench.poll().await?;
     let before = bench.memory();
     let mut after = before;
-    let votes = (200, Duration::from_millis(50));
+    let per_second = 1.0 / votes.1.as_secs_f64();
     let processes = bench.processes();
     let seen =
         fanout::run(bench.base(), poll.id, stream, viewers, votes, &processes, async || after = bench.memory()).await?;
@@ -310,7 +311,7 @@ async fn fan_out(bench: &mut Bench, viewers: usize, stream: Stream) -> Result<(f
         "target p99 ≤ 150 ms at 10,000".into(),
         format!("per frame delivered ({} frames): {}", seen.frames, seen.usage.cell(seen.frames, CORES)),
         format!(
-            "{}/{} votes reached all {viewers}, 20 votes/s (each viewer's pause: the 100 ms throttle, or its share of SSE_FRAMES_PER_SECOND per replica); fresh replicas {:.1} KiB/viewer, nginx {:.1} KiB/viewer (kernel socket buffers not counted)",
+            "{}/{} votes reached all {viewers}, {per_second:.0} votes/s (each viewer's pause: the 100 ms throttle, or its share of SSE_FRAMES_PER_SECOND per replica); fresh replicas {:.1} KiB/viewer, nginx {:.1} KiB/viewer (kernel socket buffers not counted)",
             seen.delivered,
             seen.votes,
             replicas / viewers as f64,
@@ -325,12 +326,13 @@ async fn fan_out(bench: &mut Bench, viewers: usize, stream: Stream) -> Result<(f
 /// the same work.
 const WRITER_BATCH: &str = "
 begin;
-select id, closed_at is null and (closes_at is null or closes_at > 0), max_choices, protection, theme_id from polls where id in (:poll) order by id for update;
+select id, closed_at is null and (closes_at is null or closes_at > 0), max_choices, protection, theme_id from polls where id in (:poll) order by id;
 select id, poll_id, text from options where id in (:option);
 with b as (insert into ballots (poll_id, voter_key, guard_key)
              select :poll, v, v from (select md5(random()::text || clock_timestamp()::text || g::text) v from generate_series(1, :batch) g) s
              on conflict do nothing returning id)
 insert into votes (ballot_id, poll_id, option_id) select id, :poll, :option from b;
+select id, closed_at is null and (closes_at is null or closes_at > 0), max_choices, protection, theme_id from polls where id in (:poll) order by id for no key update;
 update options set votes = votes + :batch where id = :option;
 update polls set voters = voters + :batch where id = :poll;
 update themes set vote_count = vote_count + :batch where id = :theme;
@@ -462,9 +464,15 @@ async fn read_rows(bench: &mut Bench, ceiling: f64) -> Result<i64> {
 /// the memory slope between the two HTML runs.
 async fn fanout_rows(bench: &mut Bench) -> Result<()> {
     println!("live fan-out");
-    let small = fan_out(bench, 1_000, Stream::Html).await?;
-    let large = fan_out(bench, 10_000, Stream::Html).await?;
-    fan_out(bench, 1_000, Stream::Json).await?;
+    let throttled = (200, Duration::from_millis(50));
+    let small = fan_out(bench, 1_000, Stream::Html, throttled).await?;
+    let large = fan_out(bench, 10_000, Stream::Html, throttled).await?;
+    fan_out(bench, 1_000, Stream::Json, throttled).await?;
+    // A minute at one vote a second with as many viewers as this process may hold sockets
+    // (50,000 where the open-file limit allows): each nginx worker holds two per viewer it
+    // serves, the generator one.
+    let most = (open_files_limit() * 9 / 10 / 1_000 * 1_000).min(50_000);
+    fan_out(bench, most, Stream::Html, (60, Duration::from_secs(1))).await?;
     bench.row(
         "memory per idle viewer, slope from 1,000 to 10,000",
         format!("{:.1} KiB replicas", (large.0 - small.0) / 9_000.0),
@@ -473,6 +481,13 @@ async fn fanout_rows(bench: &mut Bench) -> Result<()> {
         format!("nginx {:.1} KiB beside it", (large.1 - small.1) / 9_000.0),
     );
     Ok(())
+}
+
+/// This process's open-file limit (soft), from `/proc/self/limits`; 1,024 if unreadable.
+fn open_files_limit() -> usize {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap_or_default();
+    line.split_whitespace().nth(3).and_then(|n| n.parse().ok()).unwrap_or(1_024)
 }
 
 /// Every part `BENCH_ONLY` asks for (all when unset): ceilings, votes, mix, reads, large,
