@@ -24,6 +24,20 @@ pub trait Cache: Send + Sync + 'static {
 /// The cache the settings ask for.
 pub type DynCache = Arc<dyn Cache>;
 
+/// No cache (`CACHE_TTL_SECS=0`): every read goes to the database.
+pub struct NoCache;
+
+#[async_trait]
+impl Cache for NoCache {
+    async fn get(&self, _key: &str) -> Option<String> {
+        None
+    }
+
+    async fn put(&self, _key: &str, _value: String) {}
+
+    async fn forget(&self, _key: &str) {}
+}
+
 /// In-process cache, bounded in entries.
 pub struct LocalCache(moka::future::Cache<String, String>);
 

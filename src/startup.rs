@@ -18,7 +18,7 @@ use tower::Service;
 use crate::announce::Announcer;
 use crate::app::Polls;
 use crate::breaker::{Breaker, Breakers, SystemClock};
-use crate::cache::{DynCache, LocalCache, RedisCache};
+use crate::cache::{DynCache, LocalCache, NoCache, RedisCache};
 use crate::config::{Backend, HostRule, Settings};
 use crate::guard::head;
 use crate::guard::limits::Limits;
@@ -187,6 +187,8 @@ pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppS
             )
         }
     };
+    // CACHE_TTL_SECS=0: no copies at all, the database read every time.
+    let cache: DynCache = if settings.redis.cache_ttl.is_zero() { Arc::new(NoCache) } else { cache };
     let limits = Limits::new(&settings.limits);
     if settings.limits.enabled {
         limits.forget_idle_clients(shutdown.clone());

@@ -112,6 +112,7 @@ pub struct Redis {
     pub url: Option<Secret<String>>,
     /// Namespace of our channels and keys.
     pub prefix: String,
+    /// How long a cached poll lives; zero: nothing is cached.
     pub cache_ttl: Duration,
     pub breaker: BreakerSettings,
 }
@@ -371,7 +372,7 @@ impl Redis {
         Ok(Self {
             url,
             prefix: read::identifier(read.text(&redis::REDIS_PREFIX))?,
-            cache_ttl: read.secs(&redis::CACHE_TTL_SECS)?,
+            cache_ttl: Duration::from_secs(read.parse(&redis::CACHE_TTL_SECS, "expected a whole number of seconds")?),
             breaker: BreakerSettings {
                 timeout: read.millis(&redis::REDIS_TIMEOUT_MS)?,
                 failures: read.count(&redis::REDIS_BREAKER_FAILURES)?,

@@ -117,7 +117,8 @@ section! {
         REDIS_URL = "";
         /// Namespace of our Redis channels and keys, so deployments can share a Redis.
         REDIS_PREFIX = "votestream";
-        /// How long a cached poll lives (entries are dropped on every vote anyway).
+        /// How long a cached poll lives (entries are dropped on every vote anyway); 0 caches
+        /// nothing, so every read goes to the database.
         CACHE_TTL_SECS = "30";
         /// The Redis breaker (cache and publish calls): a call's time limit.
         REDIS_TIMEOUT_MS = "300";

@@ -1,7 +1,9 @@
 //! PostgreSQL backend: one pool; seeding serialised across replicas by an advisory lock.
 
 use anyhow::Context;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 
 use super::{SqlBackend, StoreResult};
@@ -21,10 +23,19 @@ pub struct PgStore {
 impl PgStore {
     /// Opens a pool to `settings.database_url`.
     pub async fn connect(settings: &Storage) -> anyhow::Result<Self> {
+        let url = settings.database_url.expose();
+        let options = PgConnectOptions::from_str(url)
+            .with_context(|| format!("reading {}", settings.database_url_redacted()))?
+            // Every statement here is a short index lookup or write. PostgreSQL compiles a
+            // plan it estimates above `jit_above_cost` (a returning voter's ballot on a big
+            // `votes` table before its first ANALYZE) to machine code on every run: 5–15 ms
+            // of CPU for a lookup that takes 0.1 ms (just bench, the mix: 825 µs of
+            // PostgreSQL CPU per request with it, 199 without).
+            .options([("jit", "off")]);
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
-            .connect(settings.database_url.expose())
+            .connect_with(options)
             .await
             .with_context(|| format!("connecting to {}", settings.database_url_redacted()))?;
         Ok(Self { pool })

@@ -4,7 +4,7 @@ use rstest::rstest;
 use rstest_reuse::apply;
 
 use crate::on_each_backend;
-use crate::support::{Backend, new_client, spawn_app};
+use crate::support::{Backend, TestApp, new_client, spawn_app, spawn_app_with};
 
 #[apply(on_each_backend)]
 #[tokio::test]
@@ -248,4 +248,21 @@ async fn cached_results_are_refreshed_by_every_vote(#[case] backend: Backend) {
     assert_eq!(app.get_hx(&path).await.text(".total"), "1 vote in total");
     assert_eq!(app.api(&format!("/api/polls/{poll}/results")).await["total"], 1);
     assert_eq!(app.api(&format!("/api/polls/{poll}")).await["total"], 1);
+}
+
+/// `CACHE_TTL_SECS=0` and `READ_FRESH_MS=0` (what `just bench` uses to measure the database
+/// path): no copy anywhere, so a change made in the database behind the app's back shows
+/// on the very next read. With the defaults the cached copy is still shown.
+#[tokio::test]
+async fn with_no_cache_every_read_asks_the_database() {
+    let read = async |app: &TestApp, poll: i64| app.get(&format!("/polls/{poll}")).await.text("h1");
+    let uncached = spawn_app_with(Backend::Postgres, &[("CACHE_TTL_SECS", "0"), ("READ_FRESH_MS", "0")]).await;
+    let cached = spawn_app_with(Backend::Postgres, &[]).await;
+    for (app, fresh) in [(&uncached, true), (&cached, false)] {
+        let poll = app.create_poll(serde_json::json!({ "question": "Before?" })).await;
+        assert_eq!(read(app, poll.id).await, "Before?");
+        app.execute("update polls set question = 'After?' where question = 'Before?'").await;
+        let expected = if fresh { "After?" } else { "Before?" };
+        assert_eq!(read(app, poll.id).await, expected, "no cache: {fresh}");
+    }
 }

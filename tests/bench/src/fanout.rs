@@ -2,12 +2,17 @@
 //! one, or the JSON one), each from a loopback address of its own kind (127.0.0.2…),
 //! counted subscribed when their first frame arrives; then votes at a steady rate, each
 //! timed from its *send* to the moment the last viewer holds a tally that includes it.
+//! The viewers live in groups of at most `PER_GROUP`, each a process of its own (this
+//! bench's binary, `viewers …`): a process may hold only so many sockets. Times are read
+//! from the wall clock, which the processes share.
 
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
@@ -22,6 +27,15 @@ pub enum Stream {
     Html,
     /// `/polls/{id}/events?format=json`.
     Json,
+}
+
+/// Viewers per process, under the open-file limit (each holds one socket).
+const PER_GROUP: usize = 15_000;
+
+/// Microseconds on the wall clock: the same in every process.
+fn now_us() -> u64 {
+    let since = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
 }
 
 /// What a run saw.
@@ -72,7 +86,6 @@ async fn viewer(
     stream: Stream,
     (subscribed, frames_seen): (Arc<AtomicUsize>, Arc<AtomicU64>),
     (arrived, last_arrival): (Arc<Vec<AtomicU64>>, Arc<Vec<AtomicU64>>),
-    epoch: Instant,
 ) -> Result<()> {
     let socket = TcpSocket::new_v4()?;
     socket.bind((source, 0).into())?;
@@ -95,7 +108,7 @@ async fn viewer(
         // Whole frames only; the rest waits for the next read.
         let Some(end) = pending.rfind("\n\n") else { continue };
         let frames: String = pending.drain(..end + 2).collect();
-        let now = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+        let now = now_us();
         if first && frames.contains("data:") {
             first = false;
             subscribed.fetch_add(1, Ordering::SeqCst);
@@ -115,10 +128,88 @@ async fn viewer(
     }
 }
 
-/// Opens `viewers` streams of `poll` through nginx on `port`, waits until each has its
-/// first frame, calls `connected` (to measure memory then), then sends `votes` votes
-/// `interval` apart through nginx, and waits (at most 30 s after the last) for every
-/// viewer to hold every vote.
+/// `votestream-bench viewers PORT POLL html|json COUNT VOTES FIRST`: `COUNT` viewers (the
+/// `FIRST`th on) of `POLL`'s stream through nginx on `PORT`. Says `subscribed FRAMES` once
+/// each has its first frame; told `report` (on stdin), waits (at most 30 s) until each holds
+/// all `VOTES` votes, says `arrived K VIEWERS LAST_US` for each vote and `end`, and exits
+/// when stdin closes.
+pub async fn group(args: &[String]) -> Result<()> {
+    let arg = |i: usize| args.get(i).with_context(|| format!("viewers: argument {i} missing"));
+    let port: u16 = arg(0)?.parse()?;
+    let poll: i64 = arg(1)?.parse()?;
+    let stream = if arg(2)? == "json" { Stream::Json } else { Stream::Html };
+    let (count, votes, first): (usize, usize, usize) = (arg(3)?.parse()?, arg(4)?.parse()?, arg(5)?.parse()?);
+    let arrived: Arc<Vec<AtomicU64>> = Arc::new((0..=votes).map(|_| AtomicU64::new(0)).collect());
+    let last_arrival: Arc<Vec<AtomicU64>> = Arc::new((0..=votes).map(|_| AtomicU64::new(0)).collect());
+    let subscribed = Arc::new(AtomicUsize::new(0));
+    let frames_seen = Arc::new(AtomicU64::new(0));
+    let path = match stream {
+        Stream::Html => format!("/polls/{poll}/events"),
+        Stream::Json => format!("/polls/{poll}/events?format=json"),
+    };
+    let mut tasks = Vec::new();
+    for i in first..first + count {
+        // 127.0.0.2 … 127.0.0.251: many clients, as nginx and the replicas would see them.
+        let source = std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % 250) as u8);
+        let counters = (subscribed.clone(), frames_seen.clone());
+        let task = viewer(source, port, path.clone(), stream, counters, (arrived.clone(), last_arrival.clone()));
+        tasks.push(tokio::spawn(task));
+        if i % 500 == 499 {
+            // Let the accept queues drain between bursts of connections.
+            tokio::task::yield_now().await;
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(150);
+    while subscribed.load(Ordering::SeqCst) < count {
+        if Instant::now() > deadline || tasks.iter().any(tokio::task::JoinHandle::is_finished) {
+            let failed = tasks.iter().filter(|t| t.is_finished()).count();
+            anyhow::bail!("{} of {count} viewers subscribed; {failed} streams ended", subscribed.load(Ordering::SeqCst));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut out = tokio::io::stdout();
+    out.write_all(format!("subscribed {}\n", frames_seen.load(Ordering::SeqCst)).as_bytes()).await?;
+    out.flush().await?;
+    let mut input = BufReader::new(tokio::io::stdin()).lines();
+    anyhow::ensure!(input.next_line().await?.as_deref() == Some("report"), "viewers: expected `report`");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while (1..=votes).any(|k| arrived[k].load(Ordering::SeqCst) < count as u64) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut report = String::new();
+    for k in 1..=votes {
+        let (n, last) = (arrived[k].load(Ordering::SeqCst), last_arrival[k].load(Ordering::SeqCst));
+        report.push_str(&format!("arrived {k} {n} {last}\n"));
+    }
+    report.push_str(&format!("frames {}\nend\n", frames_seen.load(Ordering::SeqCst)));
+    out.write_all(report.as_bytes()).await?;
+    out.flush().await?;
+    while input.next_line().await?.is_some() {}
+    for task in &tasks {
+        task.abort();
+    }
+    Ok(())
+}
+
+/// A group of viewers in its own process, and its lines.
+struct Group {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    lines: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Group {
+    /// The next line, within `wait`.
+    async fn line(&mut self, wait: Duration) -> Result<String> {
+        let line = tokio::time::timeout(wait, self.lines.next_line()).await.context("a viewer group is silent")??;
+        line.context("a viewer group ended (its error is above)")
+    }
+}
+
+/// Opens `viewers` streams of `poll` through nginx on `port` (in groups), waits until each
+/// has its first frame, calls `connected` (to measure memory then), then sends `votes` votes
+/// `interval` apart through nginx, and waits (at most 30 s after the last) for every viewer
+/// to hold every vote.
 pub async fn run(
     port: u16,
     poll: i64,
@@ -128,71 +219,77 @@ pub async fn run(
     processes: &Processes,
     connected: impl AsyncFnOnce(),
 ) -> Result<Seen> {
-    let arrived: Arc<Vec<AtomicU64>> = Arc::new((0..=votes).map(|_| AtomicU64::new(0)).collect());
-    let last_arrival: Arc<Vec<AtomicU64>> = Arc::new((0..=votes).map(|_| AtomicU64::new(0)).collect());
-    let subscribed = Arc::new(AtomicUsize::new(0));
-    let frames_seen = Arc::new(AtomicU64::new(0));
-    let epoch = Instant::now();
-    let path = match stream {
-        Stream::Html => format!("/polls/{poll}/events"),
-        Stream::Json => format!("/polls/{poll}/events?format=json"),
-    };
-    let mut tasks = Vec::new();
-    for i in 0..viewers {
-        // 127.0.0.2 … 127.0.0.251: many clients, as nginx and the replicas would see them.
-        let source = std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % 250) as u8);
-        let task = viewer(
-            source,
-            port,
-            path.clone(),
-            stream,
-            (subscribed.clone(), frames_seen.clone()),
-            (arrived.clone(), last_arrival.clone()),
-            epoch,
-        );
-        tasks.push(tokio::spawn(task));
-        if i % 500 == 499 {
-            // Let the accept queues drain between bursts of connections.
-            tokio::task::yield_now().await;
-        }
+    let groups = viewers.div_ceil(PER_GROUP);
+    let exe = std::env::current_exe()?;
+    let kind = if stream == Stream::Json { "json" } else { "html" };
+    let mut started = Vec::with_capacity(groups);
+    for g in 0..groups {
+        let (first, count) = (viewers * g / groups, viewers * (g + 1) / groups - viewers * g / groups);
+        let numbers = [port.to_string(), poll.to_string(), kind.into(), count.to_string(), votes.to_string(), first.to_string()];
+        let mut child = tokio::process::Command::new(&exe)
+            .arg("viewers")
+            .args(numbers)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let stdin = child.stdin.take().context("its stdin")?;
+        let lines = BufReader::new(child.stdout.take().context("its stdout")?).lines();
+        started.push(Group { child, stdin, lines });
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while subscribed.load(Ordering::SeqCst) < viewers {
-        if Instant::now() > deadline || tasks.iter().any(tokio::task::JoinHandle::is_finished) {
-            let failed = tasks.iter().filter(|t| t.is_finished()).count();
-            anyhow::bail!(
-                "{} of {viewers} viewers subscribed; {failed} streams ended",
-                subscribed.load(Ordering::SeqCst)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut frames_before = 0;
+    for group in &mut started {
+        let line = group.line(Duration::from_secs(180)).await?;
+        let frames = line.strip_prefix("subscribed ").with_context(|| format!("a viewer group said {line:?}"))?;
+        frames_before += frames.parse::<u64>()?;
     }
     connected().await;
-    let (frames_before, cpu_before) = (frames_seen.load(Ordering::SeqCst), processes.sample());
+    let processes = processes.with_helpers(started.iter().filter_map(|g| g.child.id()).collect());
+    let cpu_before = processes.sample();
     let mut sent = Vec::with_capacity(votes);
     let mut senders = Vec::with_capacity(votes);
     let start = Instant::now();
     for k in 0..votes {
         tokio::time::sleep_until((start + interval * k as u32).into()).await;
-        sent.push(u64::try_from(epoch.elapsed().as_micros()).unwrap_or(0));
+        sent.push(now_us());
         senders.push(tokio::spawn(vote(port, poll)));
     }
     for sender in senders {
         sender.await.context("a vote task")?.context("a vote")?;
     }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while (1..=votes).any(|k| arrived[k].load(Ordering::SeqCst) < viewers as u64) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    for group in &mut started {
+        group.stdin.write_all(b"report\n").await?;
+        group.stdin.flush().await?;
     }
-    let frames = frames_seen.load(Ordering::SeqCst) - frames_before;
+    let (mut arrived, mut last_arrival, mut frames) = (vec![0u64; votes + 1], vec![0u64; votes + 1], 0);
+    for group in &mut started {
+        loop {
+            let line = group.line(Duration::from_secs(60)).await?;
+            let words: Vec<&str> = line.split(' ').collect();
+            match words.as_slice() {
+                ["arrived", k, n, last] => {
+                    let k: usize = k.parse()?;
+                    arrived[k] += n.parse::<u64>()?;
+                    last_arrival[k] = last_arrival[k].max(last.parse()?);
+                }
+                ["frames", n] => frames += n.parse::<u64>()?,
+                ["end"] => break,
+                _ => anyhow::bail!("a viewer group said {line:?}"),
+            }
+        }
+    }
     let usage = processes.sample().since(&cpu_before);
-    for task in &tasks {
-        task.abort();
+    for group in started {
+        drop(group.stdin);
+        let mut child = group.child;
+        let _ = tokio::time::timeout(Duration::from_secs(30), child.wait()).await;
     }
-    let delivered = (1..=votes).filter(|&k| arrived[k].load(Ordering::SeqCst) >= viewers as u64).count();
+    let frames = frames - frames_before;
+    let everyone = viewers as u64;
+    let delivered = (1..=votes).filter(|&k| arrived[k] >= everyone).count();
     let mut delays_ms: Vec<f64> = (1..=votes)
-        .filter(|&k| arrived[k].load(Ordering::SeqCst) >= viewers as u64)
-        .map(|k| last_arrival[k].load(Ordering::SeqCst).saturating_sub(sent[k - 1]) as f64 / 1000.0)
+        .filter(|&k| arrived[k] >= everyone)
+        .map(|k| last_arrival[k].saturating_sub(sent[k - 1]) as f64 / 1000.0)
         .collect();
     delays_ms.sort_by(f64::total_cmp);
     Ok(Seen { delays_ms, delivered, votes, frames, usage })

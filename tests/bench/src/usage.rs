@@ -9,6 +9,8 @@ const TICKS_PER_SECOND: f64 = 100.0;
 /// The processes to watch, by part: each part is the process trees under its root pids.
 pub struct Processes {
     parts: Vec<(String, Vec<u32>)>,
+    /// Processes of the generator's besides this one (viewer groups).
+    helpers: Vec<u32>,
 }
 
 /// CPU ticks per part (the generator last), at one moment or over a run.
@@ -17,7 +19,12 @@ pub struct Usage(pub Vec<(String, u64)>);
 
 impl Processes {
     pub fn new(parts: Vec<(String, Vec<u32>)>) -> Self {
-        Self { parts }
+        Self { parts, helpers: Vec::new() }
+    }
+
+    /// The same parts, with `helpers` counted as the generator's too.
+    pub fn with_helpers(&self, helpers: Vec<u32>) -> Self {
+        Self { parts: self.parts.clone(), helpers }
     }
 
     /// Ticks used so far by each part's processes and their descendants (with the
@@ -32,7 +39,8 @@ impl Processes {
                 (name.clone(), total)
             })
             .collect();
-        usage.push(("generator".into(), ticks_of("self").map_or(0, |e| e.ticks)));
+        let helpers: u64 = self.helpers.iter().filter_map(|pid| table.get(pid)).map(|e| e.ticks).sum();
+        usage.push(("generator".into(), ticks_of("self").map_or(0, |e| e.ticks) + helpers));
         Usage(usage)
     }
 }
