@@ -1,6 +1,7 @@
 //! `votestream [serve|migrate|seed]`: see the README.
 
-use std::process::ExitCode;
+use std::os::unix::process::CommandExt;
+use std::process::{Command, ExitCode};
 
 /// mimalloc rather than glibc's malloc: a page request makes a few hundred small
 /// allocations across threads, where glibc spent about a tenth of a replica's time
@@ -8,9 +9,28 @@ use std::process::ExitCode;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> ExitCode {
-    match votestream::cli::run(std::env::args().skip(1)).await {
+/// mimalloc reads its options from the environment as the process starts. This one commits
+/// memory as it is used rather than a whole arena ahead: an idle live viewer holds 11 KiB of
+/// a replica instead of 17 (glibc: 14), measured with 5,000 streams.
+const LAZY_COMMIT: (&str, &str) = ("MIMALLOC_ARENA_EAGER_COMMIT", "0");
+
+fn main() -> ExitCode {
+    if std::env::var_os(LAZY_COMMIT.0).is_none()
+        && let Ok(exe) = std::env::current_exe()
+    {
+        // The same program, arguments and pid, with the option set; returns only if it
+        // could not (then the server runs as it is).
+        let error = Command::new(exe).args(std::env::args_os().skip(1)).env(LAZY_COMMIT.0, LAZY_COMMIT.1).exec();
+        eprintln!("votestream: starting with {}={} failed ({error}); going on without", LAZY_COMMIT.0, LAZY_COMMIT.1);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("votestream: no runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(votestream::cli::run(std::env::args().skip(1))) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("votestream: {error:#}");

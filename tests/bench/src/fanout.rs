@@ -12,10 +12,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, Result};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpSocket;
 
 use crate::usage::{Processes, Usage};
@@ -80,7 +80,7 @@ fn totals(text: &str, stream: Stream) -> Vec<u64> {
 /// One viewer: connects from `source`, asks for `path`, and records for each vote `k` the
 /// first time it holds a tally of at least `k`.
 async fn viewer(
-    source: std::net::Ipv4Addr,
+    source: (std::net::Ipv4Addr, u16),
     port: u16,
     path: String,
     stream: Stream,
@@ -88,7 +88,11 @@ async fn viewer(
     (arrived, last_arrival): (Arc<Vec<AtomicU64>>, Arc<Vec<AtomicU64>>),
 ) -> Result<()> {
     let socket = TcpSocket::new_v4()?;
-    socket.bind((source, 0).into())?;
+    // A port of its own below the ephemeral range: a port picked by the kernel for a bound
+    // socket is one nginx can no longer pick for its connections to the replicas (at 50,000
+    // viewers it ran out). Reusable while an earlier run's connection waits out TIME_WAIT.
+    socket.set_reuseaddr(true)?;
+    socket.bind(source.into())?;
     let connection = socket.connect(([127, 0, 0, 1], port).into()).await?;
     let (mut sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(connection)).await?;
     tokio::spawn(driver);
@@ -129,7 +133,7 @@ async fn viewer(
 }
 
 /// `votestream-bench viewers PORT POLL html|json COUNT VOTES FIRST`: `COUNT` viewers (the
-/// `FIRST`th on) of `POLL`'s stream through nginx on `PORT`. Says `subscribed FRAMES` once
+/// `FIRST`th on, counted over the whole bench) of `POLL`'s stream through nginx on `PORT`. Says `subscribed FRAMES` once
 /// each has its first frame; told `report` (on stdin), waits (at most 30 s) until each holds
 /// all `VOTES` votes, says `arrived K VIEWERS LAST_US` for each vote and `end`, and exits
 /// when stdin closes.
@@ -149,8 +153,9 @@ pub async fn group(args: &[String]) -> Result<()> {
     };
     let mut tasks = Vec::new();
     for i in first..first + count {
-        // 127.0.0.2 … 127.0.0.251: many clients, as nginx and the replicas would see them.
-        let source = std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % 250) as u8);
+        // 127.0.0.2 … 127.0.0.251: many clients, as nginx and the replicas would see them;
+        // from port 10,000 up, each viewer of the bench its own address and port.
+        let source = (std::net::Ipv4Addr::new(127, 0, 0, 2 + (i % 250) as u8), 10_000 + (i / 250) as u16);
         let counters = (subscribed.clone(), frames_seen.clone());
         let task = viewer(source, port, path.clone(), stream, counters, (arrived.clone(), last_arrival.clone()));
         tasks.push(tokio::spawn(task));
@@ -163,7 +168,12 @@ pub async fn group(args: &[String]) -> Result<()> {
     while subscribed.load(Ordering::SeqCst) < count {
         if Instant::now() > deadline || tasks.iter().any(tokio::task::JoinHandle::is_finished) {
             let failed = tasks.iter().filter(|t| t.is_finished()).count();
-            anyhow::bail!("{} of {count} viewers subscribed; {failed} streams ended", subscribed.load(Ordering::SeqCst));
+            let first = match tasks.iter().position(tokio::task::JoinHandle::is_finished) {
+                Some(at) => format!("{:?}", tasks.swap_remove(at).await),
+                None => "none".into(),
+            };
+            let subscribed = subscribed.load(Ordering::SeqCst);
+            anyhow::bail!("{subscribed} of {count} viewers subscribed; {failed} streams ended, the first: {first}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -214,7 +224,7 @@ pub async fn run(
     port: u16,
     poll: i64,
     stream: Stream,
-    viewers: usize,
+    (viewers, before): (usize, usize),
     (votes, interval): (usize, Duration),
     processes: &Processes,
     connected: impl AsyncFnOnce(),
@@ -224,8 +234,9 @@ pub async fn run(
     let kind = if stream == Stream::Json { "json" } else { "html" };
     let mut started = Vec::with_capacity(groups);
     for g in 0..groups {
-        let (first, count) = (viewers * g / groups, viewers * (g + 1) / groups - viewers * g / groups);
-        let numbers = [port.to_string(), poll.to_string(), kind.into(), count.to_string(), votes.to_string(), first.to_string()];
+        let (first, count) = (before + viewers * g / groups, viewers * (g + 1) / groups - viewers * g / groups);
+        let numbers =
+            [port.to_string(), poll.to_string(), kind.into(), count.to_string(), votes.to_string(), first.to_string()];
         let mut child = tokio::process::Command::new(&exe)
             .arg("viewers")
             .args(numbers)
