@@ -50,7 +50,7 @@ fn nginx_accepts_the_config_the_cluster_runs_which_differs_only_in_ports_and_pat
         assert!(rest.any(|t| t == *line), "the cluster's copy lost or changed {line:?}");
     }
     assert!(templated.contains("server 127.0.0.1:18091 max_fails=2 fail_timeout=1s;"), "{templated}");
-    assert!(templated.contains("listen 127.0.0.1:18080;"));
+    assert!(templated.contains("listen 127.0.0.1:18080 reuseport;"), "its workers share connections evenly");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
