@@ -151,13 +151,11 @@ impl AppError {
         }
     }
 
-    /// What the client is told. Internal errors are logged here, once, and not described.
+    /// What the client is told. Internal errors are not described (their cause goes to the
+    /// log with the request's line: [`Cause`]).
     pub fn public_message(&self) -> String {
         match self {
-            Self::Internal(error) => {
-                tracing::error!(error = format!("{error:#}"), "request failed");
-                "Something went wrong on our side. Please try again in a moment.".to_owned()
-            }
+            Self::Internal(_) => "Something went wrong on our side. Please try again in a moment.".to_owned(),
             other => other.to_string(),
         }
     }
@@ -205,6 +203,12 @@ impl AppError {
 /// A refusal on its way out: its status and headers now, its words in an extension. The
 /// route family's refusal layer (`routes::refusals`) renders it, as JSON or as the error
 /// page or htmx fragment, through the one renderer (`web::refusal`).
+/// Why a request failed on our side, put on its response for the request's log line
+/// (`telemetry::requests`): the cause is logged once, with the request's id and route,
+/// sampled or not.
+#[derive(Debug, Clone)]
+pub struct Cause(pub String);
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut body = ErrorBody::new(self.public_message());
@@ -217,6 +221,9 @@ impl IntoResponse for AppError {
         let mut response = self.status().into_response();
         self.add_headers(&mut response);
         response.extensions_mut().insert(body);
+        if let Self::Internal(error) = &self {
+            response.extensions_mut().insert(Cause(format!("{error:#}")));
+        }
         response
     }
 }

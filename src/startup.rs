@@ -172,7 +172,9 @@ pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppS
                     redis::Publisher::new(commands.clone(), &settings.redis.prefix, breaker.clone()),
                     metrics.clone(),
                 ),
-                Arc::new(RedisCache::new(commands, &settings.redis.prefix, settings.redis.cache_ttl, breaker)),
+                cache_unless_off(settings.redis.cache_ttl, || {
+                    Arc::new(RedisCache::new(commands, &settings.redis.prefix, settings.redis.cache_ttl, breaker))
+                }),
             )
         }
         None => {
@@ -183,12 +185,12 @@ pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppS
             }
             (
                 Live::new(hub, LocalBus, metrics.clone()),
-                Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.redis.cache_ttl)),
+                cache_unless_off(settings.redis.cache_ttl, || {
+                    Arc::new(LocalCache::new(LOCAL_CACHE_ENTRIES, settings.redis.cache_ttl))
+                }),
             )
         }
     };
-    // CACHE_TTL_SECS=0: no copies at all, the database read every time.
-    let cache: DynCache = if settings.redis.cache_ttl.is_zero() { Arc::new(NoCache) } else { cache };
     let limits = Limits::new(&settings.limits);
     if settings.limits.enabled {
         limits.forget_idle_clients(shutdown.clone());
@@ -215,4 +217,10 @@ pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppS
     });
     let router = routes::router(state.clone(), settings, VoterCookies::new(&settings.cookies, &settings.storage)?);
     Ok((router, state))
+}
+
+/// The cache `make` builds, or none at all with `CACHE_TTL_SECS=0`: the database read
+/// every time.
+fn cache_unless_off(ttl: std::time::Duration, make: impl FnOnce() -> DynCache) -> DynCache {
+    if ttl.is_zero() { Arc::new(NoCache) } else { make() }
 }

@@ -14,12 +14,13 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::vars::logs::RUST_LOG;
 use crate::config::{LogFormat, Logs};
+use crate::error::Cause;
 use crate::guard::client::ClientIp;
 
 /// Installs the global subscriber. A second call (tests) is a no-op.
 pub fn init(format: &LogFormat) {
-    // Unset, `RUST_LOG.default`: our events and one line per request; sqlx's migration
-    // notices and per-query lines only when something is wrong.
+    // Unset, `RUST_LOG.default`: our events and the sampled request lines (`requests`);
+    // sqlx's migration notices and per-query lines only when something is wrong.
     let filter = EnvFilter::try_from_env(RUST_LOG.name).unwrap_or_else(|_| EnvFilter::new(RUST_LOG.default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     let _already_set = match format {
@@ -79,19 +80,29 @@ impl Seen {
 pub async fn requests(State(log): State<RequestLog>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let seen = Seen::of(&request);
-    if log.sampled() {
+    let (span, response) = if log.sampled() {
         let span = seen.span();
         let response = next.run(request).instrument(span.clone()).await;
-        let (status, latency_us) = (response.status().as_u16(), micros(started));
-        span.in_scope(|| tracing::info!(status, latency_us, "answered"));
-        return response;
-    }
-    let response = next.run(request).await;
-    let status = response.status();
-    if status.is_server_error() || started.elapsed() >= log.slow {
-        let (status, latency_us) = (status.as_u16(), micros(started));
-        seen.span().in_scope(|| tracing::warn!(status, latency_us, "answered with a server error or slowly"));
-    }
+        (span, response)
+    } else {
+        let response = next.run(request).await;
+        if !response.status().is_server_error() && started.elapsed() < log.slow {
+            return response;
+        }
+        (seen.span(), response)
+    };
+    let (status, latency_us) = (response.status(), micros(started));
+    let cause = response.extensions().get::<Cause>().map(|Cause(cause)| cause.as_str());
+    span.in_scope(|| {
+        let code = status.as_u16();
+        if status.is_server_error() {
+            tracing::error!(status = code, latency_us, cause, "answered with a server error");
+        } else if started.elapsed() >= log.slow {
+            tracing::warn!(status = code, latency_us, "answered slowly");
+        } else {
+            tracing::info!(status = code, latency_us, "answered");
+        }
+    });
     response
 }
 
@@ -106,7 +117,6 @@ mod tests {
 
     use axum::Router;
     use axum::body::Body;
-    use axum::http::StatusCode;
     use axum::routing::get;
     use tower::ServiceExt;
 
@@ -135,10 +145,14 @@ mod tests {
         let logs = Logs { format: LogFormat::Text, requests_every, slow };
         let app = Router::new()
             .route("/ok/{n}", get(|| async { "fine" }))
-            .route("/broken", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
+            .route(
+                "/broken",
+                get(|| async { crate::error::AppError::Internal(anyhow::anyhow!("the disk is on fire")) }),
+            )
             .layer(axum::middleware::from_fn_with_state(RequestLog::new(&logs), requests));
         for path in paths {
-            let request = Request::builder().uri(*path).header("x-request-id", format!("id{path}")).body(Body::empty());
+            let id = path.replace('/', "-");
+            let request = Request::builder().uri(*path).header("x-request-id", id).body(Body::empty());
             app.clone().oneshot(request.expect("a request")).await.expect("an answer");
         }
         let text = String::from_utf8(written.0.lock().expect("the log buffer").clone()).expect("text");
@@ -150,14 +164,13 @@ mod tests {
         let slow = Duration::from_secs(60);
         let logged = lines(3, slow, &["/ok/1", "/ok/2", "/ok/3", "/ok/4", "/broken", "/ok/5"]).await;
         assert_eq!(logged.len(), 3, "the 1st and 4th of every three, and the error: {logged:?}");
-        assert!(
-            logged[0].contains(r#"route="/ok/{n}""#) && logged[0].contains(r#"request_id="id/ok/1""#),
-            "{logged:?}"
-        );
+        assert!(logged[0].contains(r#"route="/ok/{n}""#) && logged[0].contains(r#"request_id="-ok-1""#), "{logged:?}");
         assert!(logged[0].contains("status=200"), "{logged:?}");
-        assert!(logged[1].contains(r#"request_id="id/ok/4""#), "{logged:?}");
-        assert!(logged[2].contains("WARN") && logged[2].contains("status=500"), "{logged:?}");
+        assert!(logged[1].contains(r#"request_id="-ok-4""#), "{logged:?}");
+        assert!(logged[2].contains("ERROR") && logged[2].contains("status=500"), "{logged:?}");
         assert!(logged[2].contains(r#"route="/broken""#), "{logged:?}");
+        assert!(logged[2].contains(r#"cause="the disk is on fire""#), "the cause, with the request: {logged:?}");
+        assert!(logged.iter().all(|line| !line.contains("/ok/1")), "the route's template, never the path: {logged:?}");
 
         let none = lines(0, slow, &["/ok/1", "/ok/2", "/broken"]).await;
         assert_eq!(none.len(), 1, "0: only the server error: {none:?}");
@@ -169,6 +182,6 @@ mod tests {
     async fn a_slow_request_is_logged_though_not_sampled() {
         let logged = lines(0, Duration::ZERO, &["/ok/1"]).await;
         assert_eq!(logged.len(), 1, "{logged:?}");
-        assert!(logged[0].contains("slowly") && logged[0].contains("status=200"), "{logged:?}");
+        assert!(logged[0].contains("answered slowly") && logged[0].contains("status=200"), "{logged:?}");
     }
 }

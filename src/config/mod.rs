@@ -372,7 +372,7 @@ impl Redis {
         Ok(Self {
             url,
             prefix: read::identifier(read.text(&redis::REDIS_PREFIX))?,
-            cache_ttl: Duration::from_secs(read.parse(&redis::CACHE_TTL_SECS, "expected a whole number of seconds")?),
+            cache_ttl: read.secs_or_zero(&redis::CACHE_TTL_SECS)?,
             breaker: BreakerSettings {
                 timeout: read.millis(&redis::REDIS_TIMEOUT_MS)?,
                 failures: read.count(&redis::REDIS_BREAKER_FAILURES)?,

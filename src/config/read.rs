@@ -47,6 +47,11 @@ impl<L: Fn(&str) -> Option<String>> Reader<L> {
         positive(var, value)
     }
 
+    /// Whole seconds, 0 allowed (0 turns the thing off).
+    pub fn secs_or_zero(&self, var: &Var) -> Result<Duration, ConfigError> {
+        Ok(Duration::from_secs(self.parse(var, "expected a whole number of seconds")?))
+    }
+
     /// Milliseconds, 0 allowed (0 turns the thing off).
     pub fn millis_or_zero(&self, var: &Var) -> Result<Duration, ConfigError> {
         Ok(Duration::from_millis(self.parse(var, "expected milliseconds")?))

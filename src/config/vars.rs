@@ -118,7 +118,8 @@ section! {
         /// Namespace of our Redis channels and keys, so deployments can share a Redis.
         REDIS_PREFIX = "votestream";
         /// How long a cached poll lives (entries are dropped on every vote anyway); 0 caches
-        /// nothing, so every read goes to the database.
+        /// nothing, so every read goes to the database (set it alike on every replica: one
+        /// that caches nothing also drops nothing from the others' shared copies).
         CACHE_TTL_SECS = "30";
         /// The Redis breaker (cache and publish calls): a call's time limit.
         REDIS_TIMEOUT_MS = "300";

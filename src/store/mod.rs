@@ -32,6 +32,10 @@ pub enum StoreError {
     /// took effect is unknown.
     #[error("the database did not answer in time")]
     TimedOut,
+    /// The polls of a batch changed (closed, guarded otherwise, deleted) each time it was
+    /// tried: nothing of it was stored. Load on one poll, not an outage.
+    #[error("the batch's polls kept changing while it was written")]
+    KeptChanging,
     /// The batch this ballot was written in failed, for this reason, for all of its ballots.
     #[error("the batch of ballots failed: {0}")]
     Batch(std::sync::Arc<StoreError>),
@@ -58,7 +62,7 @@ impl StoreError {
                     .is_some_and(|code| code.starts_with("08") || code.starts_with("57P") || code.starts_with("53")),
                 _ => false,
             },
-            Self::Migrate(_) => false,
+            Self::Migrate(_) | Self::KeptChanging => false,
         }
     }
 

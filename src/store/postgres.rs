@@ -61,9 +61,9 @@ impl SqlBackend for PgStore {
     const FOR_UPDATE: &'static str = " for update";
     const FOR_NO_KEY_UPDATE: &'static str = " for no key update";
 
-    /// Each ballot's votes read through the votes' `(ballot_id, option_id)` index whatever
-    /// the statistics say: the lateral subquery runs once per ballot (`offset 0` keeps it
-    /// from being flattened into a join the planner might hash over the whole table).
+    /// Each ballot's votes looked up by its id: the lateral subquery runs once per ballot
+    /// (`offset 0` keeps it from being flattened into a join the planner might hash over
+    /// the whole of `votes` while its statistics are young), so it is an index lookup.
     const VOTER_CHOICES: &'static str = "select distinct v.option_id from ballots b cross join lateral \
          (select option_id from votes where ballot_id = b.id offset 0) v \
          where b.poll_id = $1 and b.voter_key = $2 order by v.option_id";

@@ -398,8 +398,9 @@ const PLACE_CAP: i64 = 1000;
 ///
 /// Read through the votes' `(ballot_id, option_id)` index whatever PostgreSQL's statistics
 /// say: the order follows the index and the limit (a ballot names at most `MAX_OPTIONS`)
-/// makes a scan of the whole table cost more. Joined to `ballots` in one statement, a table
-/// that grew fast before its first `ANALYZE` was read whole for each lookup instead.
+/// makes a scan of the whole table cost more. A plain join to `ballots`, on a table that
+/// grew fast before its first `ANALYZE`, was hashed over the whole of `votes` instead (a
+/// voter's own choices use a lateral lookup per ballot: `SqlBackend::VOTER_CHOICES`).
 async fn options_of_ballots<'e>(
     executor: impl sqlx::Executor<'e, Database = Db>,
     ballots: &[i64],
@@ -670,8 +671,7 @@ impl Store for SqlStore {
                 attempt += 1;
                 continue;
             }
-            let changed = || StoreError::Database(sqlx::Error::Protocol("its polls kept changing".into()));
-            let outcomes = cast?.ok_or_else(changed)?;
+            let outcomes = cast?.ok_or(StoreError::KeptChanging)?;
             tx.commit().await?;
             return Ok(outcomes);
         }

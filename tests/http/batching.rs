@@ -254,7 +254,12 @@ async fn a_poll_changed_while_its_batch_is_written_is_voted_on_as_it_is_now(#[ca
     ];
     let writing = tokio::spawn(async move { store.cast_ballots(&batch).await });
     crate::support::eventually("the batch paused", std::time::Duration::from_secs(10), async || {
-        let waiting = app.scalar("select count(*) from pg_locks where locktype = 'advisory' and not granted").await;
+        let waiting = app
+            .scalar(
+                "select count(*) from pg_locks where locktype = 'advisory' and objid = 4242 and not granted
+                    and database = (select oid from pg_database where datname = current_database())",
+            )
+            .await;
         if waiting == 1 { Ok(()) } else { Err(waiting) }
     })
     .await;

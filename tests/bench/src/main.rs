@@ -128,7 +128,14 @@ impl Bench {
             .map(|l| if l.starts_with("worker_processes") { format!("worker_processes {workers};") } else { l.into() })
             .collect();
         std::fs::write(&conf, text.join("\n"))?;
-        let reload = std::process::Command::new("nginx").arg("-c").arg(&conf).args(["-s", "reload"]).output()?;
+        let errors = self.cluster.logs_dir().join("nginx-error.log");
+        let reload = std::process::Command::new("nginx")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-e")
+            .arg(errors)
+            .args(["-s", "reload"])
+            .output()?;
         anyhow::ensure!(reload.status.success(), "nginx reload: {}", String::from_utf8_lossy(&reload.stderr));
         let master = self.cluster.pid("nginx").context("nginx's pid")?;
         for _ in 0..100 {
@@ -511,9 +518,13 @@ async fn fanout_rows(bench: &mut Bench) -> Result<()> {
     // under the open-file limit, spread by reuseport.
     let limit = open_files_limit();
     let most = 50_000.min(3 * limit.saturating_sub(2_000) / 1_000 * 1_000);
-    bench.nginx_workers((2 * most).div_ceil(limit * 7 / 10).max(2)).await?;
-    fan_out(bench, most, Stream::Html, (60, Duration::from_secs(1)), "target: 50,000 held, every vote delivered")
-        .await?;
+    if most >= 10_000 {
+        bench.nginx_workers((2 * most).div_ceil(limit * 7 / 10).max(2)).await?;
+        let target = "target: 50,000 held, every vote delivered";
+        fan_out(bench, most, Stream::Html, (60, Duration::from_secs(1)), target).await?;
+    } else {
+        bench.problems.push(format!("the open-file limit ({limit}) allows no large audience: run `ulimit -n` higher"));
+    }
     idle_connections(bench).await?;
     bench.row(
         "memory per idle viewer, slope from 1,000 to 10,000",
