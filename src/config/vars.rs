@@ -62,7 +62,9 @@ section! {
         REPLICA_NAME = "", said "`$HOSTNAME`, else `local`";
         /// A request taking longer gets 408.
         REQUEST_TIMEOUT_SECS = "10";
-        /// A connection that has not sent its request headers by then is closed.
+        /// A connection that has not sent its request headers by then is closed, and so is a
+        /// kept-alive one that waits that long for its next request (a proxy's idle upstream
+        /// connections must be let go sooner: `deploy/nginx.conf`, `keepalive_timeout`).
         HEADER_READ_TIMEOUT_SECS = "5";
         /// Larger request bodies get 413.
         BODY_LIMIT_BYTES = "65536";

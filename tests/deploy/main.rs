@@ -98,3 +98,23 @@ fn the_kubernetes_manifests_validate_against_the_api_schemas() {
     assert_eq!(report.matches("passed").count(), 7, "{report}");
     assert!(Path::new(&k8s.join("deployment.yaml")).exists());
 }
+
+/// nginx must let an idle connection to a replica go before the replica closes it (after
+/// `HEADER_READ_TIMEOUT_SECS` without a request): otherwise a vote sent down one as it
+/// closes is answered 502 (seen at 50,000 viewers with one vote a second).
+#[test]
+fn nginx_lets_idle_replica_connections_go_before_the_replicas_close_them() {
+    let config = std::fs::read_to_string(root().join("deploy/nginx.conf")).unwrap();
+    let upstream = config.split("upstream votestream {").nth(1).unwrap().split('}').next().unwrap();
+    let line =
+        upstream.lines().map(str::trim).find(|l| l.starts_with("keepalive_timeout")).expect("a keepalive_timeout");
+    let nginx: u64 = line
+        .trim_start_matches("keepalive_timeout")
+        .trim()
+        .trim_end_matches(';')
+        .trim_end_matches('s')
+        .parse()
+        .unwrap();
+    let replica: u64 = votestream::config::vars::http::HEADER_READ_TIMEOUT_SECS.default.parse().unwrap();
+    assert!(nginx < replica, "nginx keeps idle upstream connections {nginx} s, the replicas {replica} s");
+}
