@@ -14,23 +14,18 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// a replica instead of 17 (glibc: 14), measured with 5,000 streams.
 const LAZY_COMMIT: (&str, &str) = ("MIMALLOC_ARENA_EAGER_COMMIT", "0");
 
-fn main() -> ExitCode {
+#[tokio::main]
+async fn main() -> ExitCode {
     if std::env::var_os(LAZY_COMMIT.0).is_none()
         && let Ok(exe) = std::env::current_exe()
     {
-        // The same program, arguments and pid, with the option set; returns only if it
-        // could not (then the server runs as it is).
+        // The same program, arguments and pid, with the option set (exec replaces the whole
+        // process, runtime threads and all); returns only if it could not, and then the
+        // server runs as it is.
         let error = Command::new(exe).args(std::env::args_os().skip(1)).env(LAZY_COMMIT.0, LAZY_COMMIT.1).exec();
         eprintln!("votestream: starting with {}={} failed ({error}); going on without", LAZY_COMMIT.0, LAZY_COMMIT.1);
     }
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("votestream: no runtime: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(votestream::cli::run(std::env::args().skip(1))) {
+    match votestream::cli::run(std::env::args().skip(1)).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("votestream: {error:#}");

@@ -168,6 +168,14 @@ fn page_binds(page: Page) -> [i64; 2] {
     [page.after.unwrap_or(0), i64::from(page.size)]
 }
 
+/// `ids` in ascending order, each once.
+fn sorted_unique(ids: impl IntoIterator<Item = i64>) -> Vec<i64> {
+    let mut ids: Vec<i64> = ids.into_iter().collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
 /// `$n, $n+1, …` binds for `values`, pushed onto `query` separated by commas.
 fn push_ids(query: &mut QueryBuilder<Db>, ids: impl IntoIterator<Item = i64>) {
     let mut list = query.separated(", ");
@@ -227,16 +235,11 @@ async fn poll_states(tx: &mut Transaction<'_, Db>, ids: &[i64], lock: &str) -> S
 /// the batch may be kept, and it is tried again.
 async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResult<Option<Vec<VoteOutcome>>> {
     let mut outcomes: Vec<Option<VoteOutcome>> = vec![None; ballots.len()];
-    let mut poll_ids: Vec<i64> = ballots.iter().map(|b| b.poll_id).collect();
-    poll_ids.sort_unstable();
-    poll_ids.dedup();
-
+    let poll_ids = sorted_unique(ballots.iter().map(|b| b.poll_id));
     let polls = poll_states(tx, &poll_ids, "").await?;
 
     // Which poll each named option belongs to, and its text (for "you already voted for").
-    let mut option_ids: Vec<i64> = ballots.iter().flat_map(|b| b.options.iter().copied()).collect();
-    option_ids.sort_unstable();
-    option_ids.dedup();
+    let option_ids = sorted_unique(ballots.iter().flat_map(|b| b.options.iter().copied()));
     let mut query = QueryBuilder::<Db>::new("select id, poll_id, text from options where id in (");
     push_ids(&mut query, option_ids.iter().copied());
     query.push(")");
@@ -325,16 +328,6 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         });
         query.build().execute(&mut **tx).await?;
 
-        // The polls locked now, in id order (so concurrent batches never deadlock on them),
-        // and still as they were read: open, and guarded the same way. Otherwise a close or
-        // a change came in between: no vote may land after a close.
-        let mut voted: Vec<i64> = accepted.iter().map(|&(i, _)| ballots[i].poll_id).collect();
-        voted.sort_unstable();
-        voted.dedup();
-        let now = poll_states(tx, &voted, <SqlStore as SqlBackend>::FOR_NO_KEY_UPDATE).await?;
-        if voted.iter().any(|id| now.get(id) != polls.get(id)) {
-            return Ok(None);
-        }
         let mut per_option: BTreeMap<i64, i64> = BTreeMap::new();
         let mut per_poll: BTreeMap<i64, i64> = BTreeMap::new();
         let mut per_theme: BTreeMap<i64, i64> = BTreeMap::new();
@@ -344,6 +337,15 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         }
         for &(i, _) in &accepted {
             *per_poll.entry(ballots[i].poll_id).or_default() += 1;
+        }
+        // The polls voted on (`per_poll`'s keys, in id order, so concurrent batches never
+        // deadlock on them) locked now, and still as they were read: open, and guarded the
+        // same way. Otherwise a close or a change came in between: no vote may land after a
+        // close.
+        let voted: Vec<i64> = per_poll.keys().copied().collect();
+        let now = poll_states(tx, &voted, <SqlStore as SqlBackend>::FOR_NO_KEY_UPDATE).await?;
+        if voted.iter().any(|id| now.get(id) != polls.get(id)) {
+            return Ok(None);
         }
         add_counts(tx, "options", "votes", &per_option).await?;
         add_counts(tx, "polls", "voters", &per_poll).await?;
