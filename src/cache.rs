@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use redis::AsyncCommands;
-use redis::aio::ConnectionManager;
 
 use crate::breaker::Breaker;
+use crate::live::redis::Commands;
 
 /// A string cache with a fixed time-to-live.
 #[async_trait]
@@ -63,11 +63,12 @@ impl Cache for LocalCache {
     }
 }
 
-/// Redis cache: keys `{prefix}:cache:{key}`, values with `SET … EX`. Every call goes
+/// Redis cache: keys `{prefix}:cache:{key}`, values with `SET … EX`; one key per command,
+/// so on a Redis Cluster the keys spread over every slot and no command spans two. Every call goes
 /// through Redis's breaker, whose timeout keeps a slow or unreachable Redis to a moment's
 /// cost; an open breaker is a miss without a call.
 pub struct RedisCache {
-    connection: ConnectionManager,
+    connection: Commands,
     prefix: String,
     ttl_secs: u64,
     breaker: Arc<Breaker>,
@@ -75,7 +76,7 @@ pub struct RedisCache {
 
 impl RedisCache {
     /// Uses `connection` with `ttl` per entry, through `breaker`.
-    pub fn new(connection: ConnectionManager, prefix: &str, ttl: Duration, breaker: Arc<Breaker>) -> Self {
+    pub fn new(connection: Commands, prefix: &str, ttl: Duration, breaker: Arc<Breaker>) -> Self {
         Self { connection, prefix: prefix.to_owned(), ttl_secs: ttl.as_secs().max(1), breaker }
     }
 

@@ -37,6 +37,12 @@ pub async fn run(mut args: impl Iterator<Item = String>) -> anyhow::Result<()> {
     match command.as_str() {
         "serve" => serve(settings).await,
         "migrate" => {
+            if settings.storage.transaction_pooling {
+                bail!(
+                    "migrations take a session lock a transaction pooler cannot keep: run `votestream migrate` \
+                     with DATABASE_URL naming PostgreSQL itself and DB_TRANSACTION_POOLING unset"
+                );
+            }
             let store = store::connect(&settings.storage).await?;
             store.migrate().await.context("applying migrations")?;
             tracing::info!("migrations applied");

@@ -56,6 +56,11 @@ struct DependencyLabels {
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StandbyLabels {
+    standby: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct PoolLabels {
     state: &'static str,
 }
@@ -72,6 +77,8 @@ pub struct Metrics {
     lag: Histogram,
     breakers: Family<DependencyLabels, Gauge>,
     pool: Family<PoolLabels, Gauge>,
+    standby_reading: Family<StandbyLabels, Gauge>,
+    standby_lag: Family<StandbyLabels, Gauge>,
     batches: Histogram,
     waiting: Gauge,
 }
@@ -114,6 +121,18 @@ impl Metrics {
         registry.register("breaker_state", "Circuit breakers: 0 closed, 1 half-open, 2 open", breakers.clone());
         let pool = Family::default();
         registry.register("db_pool_connections", "Database connections, in use and idle", pool.clone());
+        let standby_reading = Family::default();
+        registry.register(
+            "db_standby_reading",
+            "Read standbys: 1 taking page reads, 0 skipped (down, or further behind than DB_READ_MAX_LAG_MS)",
+            standby_reading.clone(),
+        );
+        let standby_lag = Family::default();
+        registry.register(
+            "db_standby_lag_milliseconds",
+            "How far each read standby's replay is behind, as last checked (-1: down)",
+            standby_lag.clone(),
+        );
         let batches = Histogram::new(exponential_buckets(1.0, 2.0, 11));
         registry.register("vote_batch_size", "Ballots per transaction of the vote writer", batches.clone());
         let waiting = Gauge::default();
@@ -129,6 +148,8 @@ impl Metrics {
             lag,
             breakers,
             pool,
+            standby_reading,
+            standby_lag,
             batches,
             waiting,
         })
@@ -209,6 +230,11 @@ impl Metrics {
         if let Some(pool) = store.pool() {
             self.pool.get_or_create(&PoolLabels { state: "in_use" }).set(i64::from(pool.in_use));
             self.pool.get_or_create(&PoolLabels { state: "idle" }).set(i64::from(pool.idle));
+        }
+        for standby in store.standbys() {
+            let labels = StandbyLabels { standby: standby.name };
+            self.standby_reading.get_or_create(&labels).set(i64::from(standby.reading));
+            self.standby_lag.get_or_create(&labels).set(standby.lag_ms.unwrap_or(-1));
         }
         let mut text = String::new();
         // Writing to a String cannot fail.

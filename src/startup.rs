@@ -161,9 +161,9 @@ pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppS
     let metrics = Metrics::new();
     let (live, cache): (Live, DynCache) = match &settings.redis.url {
         Some(url) => {
-            let client = redis::client(url.expose())?;
-            let commands = redis::command_connection(&client)?;
-            redis::start_subscriber(&client, &settings.redis.prefix, hub.clone(), metrics.clone(), shutdown.clone())?;
+            let target = redis::Target::new(url.expose(), settings.redis.cluster_nodes())?;
+            let commands = redis::command_connection(&target)?;
+            redis::start_subscriber(&target, &settings.redis.prefix, hub.clone(), metrics.clone(), shutdown.clone())?;
             tracing::info!(redis = settings.redis.url_redacted().unwrap_or_default(), "live bus and cache on Redis");
             let breaker = breakers.redis.clone().context("a Redis breaker with REDIS_URL")?;
             (

@@ -151,7 +151,7 @@ impl Polls {
             // Closed in the database now: the cached open copy goes even if the read back
             // below fails (no later sweep returns this poll again).
             self.cache.forget(&cache_key(poll_id)).await;
-            if let Some(poll) = self.store.poll(poll_id).await? {
+            if let Some(poll) = self.store.poll_as_written(poll_id).await? {
                 tracing::info!(poll_id, "poll closed at its closing time");
                 self.announce(PollUpdate::of(&poll)).await;
             }

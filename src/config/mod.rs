@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
+pub use read::redact;
 use read::Reader;
 use vars::{cookies, embed, http, limits, live, logs, redis, storage};
 
@@ -95,6 +96,12 @@ pub struct Http {
 pub struct Storage {
     /// Never logged whole (it may hold a password): see [`Storage::database_url_redacted`].
     pub database_url: Secret<String>,
+    /// Streaming standbys for page reads (`DATABASE_READ_URL`), each kept secret like the primary's.
+    pub read_urls: Vec<Secret<String>>,
+    /// A standby further behind is skipped.
+    pub read_max_lag: Duration,
+    /// Through a transaction-pooling PgBouncer: no session state, no named statements.
+    pub transaction_pooling: bool,
     pub seed_demo: bool,
     pub max_connections: u32,
     /// Longest a request waits for a free connection before it is answered 503.
@@ -334,8 +341,27 @@ impl Storage {
             let reason = format!("at most {MAX_VOTE_BATCH}");
             return Err(ConfigError::new(storage::VOTE_BATCH_MAX.name, batch_max.to_string(), &reason));
         }
+        let (read_name, read_urls) = read.text(&storage::DATABASE_READ_URL);
+        let read_urls: Vec<Secret<String>> = read_urls
+            .split(',')
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(|url| match read::backend_of(url) {
+                Ok(Backend::Postgres) if read::backend_of(&database_url) == Ok(Backend::Postgres) => {
+                    Ok(Secret(url.to_owned()))
+                }
+                _ => Err(ConfigError::new(
+                    read_name,
+                    read::redact(url),
+                    "expected postgres://… URLs of standbys of a PostgreSQL DATABASE_URL",
+                )),
+            })
+            .collect::<Result<_, _>>()?;
         Ok(Self {
             database_url: Secret(database_url),
+            read_urls,
+            read_max_lag: read.millis(&storage::DB_READ_MAX_LAG_MS)?,
+            transaction_pooling: read.flag(&storage::DB_TRANSACTION_POOLING)?,
             seed_demo: read.flag(&storage::SEED_DEMO)?,
             max_connections: read.count(&storage::DB_MAX_CONNECTIONS)?,
             acquire_timeout: read.millis(&storage::DB_ACQUIRE_TIMEOUT_MS)?,
@@ -360,12 +386,35 @@ impl Storage {
     }
 }
 
+/// The scheme of a `REDIS_URL` naming a Redis Cluster by some of its nodes.
+pub const CLUSTER_SCHEME: &str = "redis+cluster://";
+
 impl Redis {
+    /// The cluster's seed nodes as `redis://` URLs, when `url` names a Redis Cluster.
+    pub fn cluster_nodes(&self) -> Option<Vec<String>> {
+        let rest = self.url.as_ref()?.expose().strip_prefix(CLUSTER_SCHEME)?;
+        let (credentials, hosts) = rest.rsplit_once('@').map_or(("", rest), |(c, h)| (c, h));
+        let hosts = hosts.trim_end_matches('/');
+        Some(
+            hosts
+                .split(',')
+                .filter(|host| !host.is_empty())
+                .map(|host| if credentials.is_empty() { format!("redis://{host}") } else { format!("redis://{credentials}@{host}") })
+                .collect(),
+        )
+    }
+
     fn read(read: &Reader<impl Fn(&str) -> Option<String>>) -> Result<Self, ConfigError> {
         let url = match read.set(&redis::REDIS_URL) {
-            Some(url) if url.starts_with("redis://") || url.starts_with("rediss://") => Some(Secret(url)),
+            Some(url) if ["redis://", "rediss://", CLUSTER_SCHEME].iter().any(|scheme| url.starts_with(scheme)) => {
+                Some(Secret(url))
+            }
             Some(url) => {
-                return Err(ConfigError::new(redis::REDIS_URL.name, read::redact(&url), "expected a redis://… URL"));
+                return Err(ConfigError::new(
+                    redis::REDIS_URL.name,
+                    read::redact(&url),
+                    "expected a redis://… or redis+cluster://… URL",
+                ));
             }
             None => None,
         };
@@ -624,6 +673,36 @@ mod tests {
         }
         let key_error = settings(&[("COOKIE_KEY", "secret")]).expect_err("short key").to_string();
         assert!(!key_error.contains("secret"), "the key is never shown: {key_error}");
+    }
+
+    #[test]
+    fn standbys_are_read_as_a_list_and_only_beside_a_postgres_primary() {
+        let s = settings(&[
+            ("DATABASE_URL", "postgres://vs:pw@primary/vs"),
+            ("DATABASE_READ_URL", " postgres://vs:pw@standby-1/vs, postgres://vs:pw@standby-2/vs ,"),
+            ("DB_READ_MAX_LAG_MS", "250"),
+        ])
+        .expect("valid");
+        let urls: Vec<&str> = s.storage.read_urls.iter().map(|url| url.expose().as_str()).collect();
+        assert_eq!(urls, ["postgres://vs:pw@standby-1/vs", "postgres://vs:pw@standby-2/vs"]);
+        assert_eq!(s.storage.read_max_lag, std::time::Duration::from_millis(250));
+        assert!(settings(&[]).expect("defaults").storage.read_urls.is_empty());
+        let error = settings(&[("DATABASE_READ_URL", "postgres://vs:secret@standby/vs")])
+            .expect_err("a standby beside SQLite")
+            .to_string();
+        assert!(error.contains("DATABASE_READ_URL") && !error.contains("secret"), "{error}");
+    }
+
+    #[test]
+    fn a_redis_cluster_url_names_its_seed_nodes() {
+        let s = settings(&[("REDIS_URL", "redis+cluster://:pw@127.0.0.1:7000,127.0.0.1:7001/")]).expect("valid");
+        assert_eq!(
+            s.redis.cluster_nodes().expect("a cluster"),
+            ["redis://:pw@127.0.0.1:7000", "redis://:pw@127.0.0.1:7001"]
+        );
+        assert_eq!(settings(&[("REDIS_URL", "redis://127.0.0.1:6379")]).expect("valid").redis.cluster_nodes(), None);
+        let error = settings(&[("REDIS_URL", "memcached://h:1")]).expect_err("bad scheme").to_string();
+        assert!(error.contains("redis+cluster://"), "{error}");
     }
 
     #[test]

@@ -91,7 +91,19 @@ section! {
         DATABASE_URL = "sqlite://data/votestream.db";
         /// Load the demo themes and polls on start if missing.
         SEED_DEMO = "true";
-        /// Database pool size.
+        /// Comma-separated `postgres://…` URLs of streaming standbys: page and list reads go
+        /// to one of them (in turn) while it is up and no further behind than
+        /// `DB_READ_MAX_LAG_MS`, else to the primary. Writes, the tally read back after a
+        /// vote, owners' pages and a voter's own page always read the primary.
+        DATABASE_READ_URL = "";
+        /// A standby whose replay is further behind than this is skipped until it catches up.
+        DB_READ_MAX_LAG_MS = "1000";
+        /// `true` when `DATABASE_URL` (and `DATABASE_READ_URL`) go through a PgBouncer in
+        /// `pool_mode = transaction`: every statement then runs unnamed inside a transaction,
+        /// no startup parameter is sent, and `serve` does not migrate (run `votestream
+        /// migrate` against the database itself first).
+        DB_TRANSACTION_POOLING = "false";
+        /// Database pool size (per URL: the primary's and each standby's).
         DB_MAX_CONNECTIONS = "10";
         /// Longest a request waits for a free database connection before a 503.
         DB_ACQUIRE_TIMEOUT_MS = "2000";
@@ -115,7 +127,9 @@ section! {
     /// The live bus across replicas and the shared cache.
     redis {
         /// `redis://…`: live updates across replicas and the shared cache; unset keeps both
-        /// inside the process (one replica).
+        /// inside the process (one replica). `redis+cluster://host:port,host:port,…` names a
+        /// Redis Cluster by some of its nodes: each poll's updates then go by sharded Pub/Sub
+        /// (`SPUBLISH`/`SSUBSCRIBE`), inside the shard that holds the poll's channel.
         REDIS_URL = "";
         /// Namespace of our Redis channels and keys, so deployments can share a Redis.
         REDIS_PREFIX = "votestream";

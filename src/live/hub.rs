@@ -111,7 +111,8 @@ impl Hub {
         if let Some(watcher) = self.subscribe(poll_id) {
             return Ok(Some(watcher));
         }
-        let Some(poll) = self.store.poll(poll_id).await? else { return Ok(None) };
+        // From the primary: the live state is never older than a write already answered.
+        let Some(poll) = self.store.poll_as_written(poll_id).await? else { return Ok(None) };
         Ok(Some(self.watch_loaded(&poll)))
     }
 
@@ -168,7 +169,7 @@ impl Hub {
         if !self.polls().contains_key(&poll_id) {
             return Ok(());
         }
-        if let Some(poll) = self.store.poll(poll_id).await? {
+        if let Some(poll) = self.store.poll_as_written(poll_id).await? {
             self.apply(&PollUpdate::of(&poll));
         }
         Ok(())

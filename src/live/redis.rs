@@ -1,5 +1,8 @@
 //! Redis Pub/Sub: one subscriber connection per replica (RESP3 push messages), following
-//! the set of polls this replica's viewers watch; and a publisher.
+//! the set of polls this replica's viewers watch; and a publisher. On one Redis node the
+//! channels are ordinary ones (`SUBSCRIBE`/`PUBLISH`); on a Redis Cluster they are sharded
+//! (`SSUBSCRIBE`/`SPUBLISH`): a poll's updates travel only inside the shard that owns its
+//! channel's slot, and the cluster connection follows failovers and resubscribes.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -7,8 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, IntoConnectionInfo, ProtocolVersion, PushInfo, PushKind, Value};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::{ClusterClientBuilder, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{AsyncCommands, Cmd, IntoConnectionInfo, Pipeline, ProtocolVersion, PushInfo, PushKind, RedisFuture, Value};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -36,21 +41,130 @@ impl Channels {
     }
 }
 
-/// A Redis client speaking RESP3 (needed for push messages on a multiplexed connection).
-pub fn client(url: &str) -> anyhow::Result<redis::Client> {
-    let info = url.into_connection_info().context("REDIS_URL is not a valid redis:// URL")?;
-    let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
-    redis::Client::open(info.set_redis_settings(settings)).context("opening the Redis client")
+/// Where the bus and the cache live.
+pub enum Target {
+    /// One Redis node: a client speaking RESP3 (needed for push messages on a multiplexed
+    /// connection).
+    Node(redis::Client),
+    /// A Redis Cluster, by some of its nodes (`redis://` URLs).
+    Cluster(Vec<String>),
 }
 
-/// A connection for commands (publish, cache), connecting lazily and reconnecting by itself.
-/// One quick retry per command: callers give up fast and fall back, they never queue.
-pub fn command_connection(client: &redis::Client) -> anyhow::Result<ConnectionManager> {
-    let config = ConnectionManagerConfig::new()
-        .set_number_of_retries(1)
-        .set_connection_timeout(Some(Duration::from_millis(500)))
-        .set_response_timeout(Some(Duration::from_secs(1)));
-    client.get_connection_manager_lazy(config).context("creating the Redis connection")
+impl Target {
+    /// The Redis `url` names (`redis://…`), or the cluster `cluster_nodes` name.
+    pub fn new(url: &str, cluster_nodes: Option<Vec<String>>) -> anyhow::Result<Self> {
+        if let Some(nodes) = cluster_nodes {
+            anyhow::ensure!(!nodes.is_empty(), "REDIS_URL names a Redis Cluster without any node");
+            for node in &nodes {
+                node.as_str().into_connection_info().context("REDIS_URL names a cluster node that is not host:port")?;
+            }
+            return Ok(Self::Cluster(nodes));
+        }
+        let info = url.into_connection_info().context("REDIS_URL is not a valid redis:// URL")?;
+        let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+        Ok(Self::Node(redis::Client::open(info.set_redis_settings(settings)).context("opening the Redis client")?))
+    }
+
+    /// A cluster client for `nodes`, with RESP3 and these time limits.
+    fn cluster(nodes: &[String], connect: Duration, respond: Duration) -> ClusterClientBuilder {
+        ClusterClientBuilder::new(nodes.to_vec())
+            .use_protocol(ProtocolVersion::RESP3)
+            .connection_timeout(connect)
+            .response_timeout(respond)
+    }
+}
+
+/// A connection for commands (publish, cache): to one node or across a cluster, connecting
+/// lazily and reconnecting by itself.
+#[derive(Clone)]
+pub enum Commands {
+    Node(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Commands {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Node(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(&'a mut self, pipeline: &'a Pipeline, offset: usize, count: usize) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Node(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Node(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
+    }
+}
+
+impl Commands {
+    /// Publishes `payload` on a poll's channel: inside its shard on a cluster.
+    async fn publish(&mut self, channel: &str, payload: &str) -> redis::RedisResult<()> {
+        match self {
+            Self::Node(connection) => connection.publish(channel, payload).await,
+            Self::Cluster(connection) => connection.spublish(channel, payload).await,
+        }
+    }
+}
+
+/// A connection for commands. One quick retry per command: callers give up fast and fall
+/// back, they never queue.
+pub fn command_connection(target: &Target) -> anyhow::Result<Commands> {
+    match target {
+        Target::Node(client) => {
+            let config = ConnectionManagerConfig::new()
+                .set_number_of_retries(1)
+                .set_connection_timeout(Some(Duration::from_millis(500)))
+                .set_response_timeout(Some(Duration::from_secs(1)));
+            Ok(Commands::Node(client.get_connection_manager_lazy(config).context("creating the Redis connection")?))
+        }
+        Target::Cluster(nodes) => {
+            let client = Target::cluster(nodes, Duration::from_millis(500), Duration::from_secs(1))
+                .retries(1)
+                .build()
+                .context("creating the Redis Cluster client")?;
+            Ok(Commands::Cluster(client.get_pending_async_connection_with_config(ClusterConfig::new())))
+        }
+    }
+}
+
+/// The one subscriber connection: ordinary channels on a node, sharded ones on a cluster.
+enum Subscriber {
+    Node(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl Subscriber {
+    async fn subscribe(&mut self, channel: String) -> redis::RedisResult<()> {
+        match self {
+            Self::Node(connection) => connection.subscribe(channel).await,
+            Self::Cluster(connection) => connection.ssubscribe(channel).await,
+        }
+    }
+
+    async fn unsubscribe(&mut self, channel: String) -> redis::RedisResult<()> {
+        match self {
+            Self::Node(connection) => connection.unsubscribe(channel).await,
+            Self::Cluster(connection) => connection.sunsubscribe(channel).await,
+        }
+    }
+
+    /// Whether Redis answers: on a cluster, every master.
+    async fn ping(&mut self) -> bool {
+        let ping = redis::cmd("PING");
+        match self {
+            Self::Node(connection) => ping.query_async::<()>(connection).await.is_ok(),
+            Self::Cluster(connection) => ping.query_async::<()>(connection).await.is_ok(),
+        }
+    }
 }
 
 /// Updates that could not be published yet, the latest per poll.
@@ -62,7 +176,7 @@ type Pending = std::sync::Mutex<std::collections::HashMap<i64, PollUpdate>>;
 /// otherwise not hear of it until the next vote.
 #[derive(Clone)]
 pub struct Publisher {
-    connection: ConnectionManager,
+    connection: Commands,
     channels: Channels,
     breaker: Arc<Breaker>,
     pending: Arc<Pending>,
@@ -72,7 +186,7 @@ impl Publisher {
     /// Publishes on `connection`, on channels named `{prefix}:poll:{id}`, through `breaker`
     /// (its timeout bounds a publish; while it is open nothing is sent now, and the update
     /// waits for the next retry).
-    pub fn new(connection: ConnectionManager, prefix: &str, breaker: Arc<Breaker>) -> Self {
+    pub fn new(connection: Commands, prefix: &str, breaker: Arc<Breaker>) -> Self {
         let publisher = Self {
             connection,
             channels: Channels { prefix: prefix.to_owned() },
@@ -83,7 +197,7 @@ impl Publisher {
         publisher
     }
 
-    fn clone_without_pending(&self) -> (ConnectionManager, Channels, Arc<Breaker>) {
+    fn clone_without_pending(&self) -> (Commands, Channels, Arc<Breaker>) {
         (self.connection.clone(), self.channels.clone(), self.breaker.clone())
     }
 
@@ -93,7 +207,7 @@ impl Publisher {
 }
 
 /// `PUBLISH {prefix}:poll:{id} {json}` through the breaker; whether Redis took it.
-async fn publish(connection: &ConnectionManager, channels: &Channels, breaker: &Breaker, update: &PollUpdate) -> bool {
+async fn publish(connection: &Commands, channels: &Channels, breaker: &Breaker, update: &PollUpdate) -> bool {
     let payload = match serde_json::to_string(update) {
         Ok(payload) => payload,
         Err(error) => {
@@ -106,9 +220,9 @@ async fn publish(connection: &ConnectionManager, channels: &Channels, breaker: &
     // The first command after a lost connection fails while the manager reconnects:
     // one more try, within the same time budget.
     let attempt = async {
-        match connection.publish::<_, _, ()>(&channel, &payload).await {
+        match connection.publish(&channel, &payload).await {
             Ok(()) => Ok(()),
-            Err(_) => connection.publish::<_, _, ()>(&channel, &payload).await,
+            Err(_) => connection.publish(&channel, &payload).await,
         }
     };
     match breaker.call(|_| true, attempt).await {
@@ -126,7 +240,7 @@ async fn publish(connection: &ConnectionManager, channels: &Channels, breaker: &
 
 /// Sends the kept updates again every [`RETRY`], until the publisher is gone.
 async fn retry_pending(
-    (connection, channels, breaker): (ConnectionManager, Channels, Arc<Breaker>),
+    (connection, channels, breaker): (Commands, Channels, Arc<Breaker>),
     pending: std::sync::Weak<Pending>,
 ) {
     loop {
@@ -169,7 +283,7 @@ impl super::Bus for Publisher {
 /// Starts this replica's one subscriber. It applies messages to `hub` as they arrive and
 /// follows `hub`'s watched set until `token` is cancelled.
 pub fn start_subscriber(
-    client: &redis::Client,
+    target: &Target,
     prefix: &str,
     hub: Arc<Hub>,
     metrics: SharedMetrics,
@@ -186,12 +300,25 @@ pub fn start_subscriber(
             Ok::<(), redis::aio::SendError>(())
         }
     };
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_push_sender(on_push)
-        .set_automatic_resubscription();
-    let connection = client.get_connection_manager_lazy(config).context("creating the Redis subscriber")?;
+    let connection = match target {
+        Target::Node(client) => {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(Duration::from_secs(2)))
+                .set_response_timeout(Some(Duration::from_secs(2)))
+                .set_push_sender(on_push)
+                .set_automatic_resubscription();
+            Subscriber::Node(client.get_connection_manager_lazy(config).context("creating the Redis subscriber")?)
+        }
+        // The cluster connection resubscribes by itself, on whichever node owns each
+        // channel's slot after a failover.
+        Target::Cluster(nodes) => Subscriber::Cluster(
+            Target::cluster(nodes, Duration::from_secs(2), Duration::from_secs(2))
+                .push_sender(on_push)
+                .build()
+                .context("creating the Redis Cluster subscriber")?
+                .get_pending_async_connection_with_config(ClusterConfig::new()),
+        ),
+    };
     tokio::spawn(follow_watched(connection, channels, hub, gap, token));
     Ok(())
 }
@@ -205,7 +332,7 @@ struct Gap {
 
 fn handle_push(hub: &Hub, channels: &Channels, gap: &Gap, metrics: &Metrics, push: PushInfo) {
     match push.kind {
-        PushKind::Message => {
+        PushKind::Message | PushKind::SMessage => {
             let [Value::BulkString(name), Value::BulkString(payload)] = push.data.as_slice() else { return };
             let Some(poll_id) = channels.poll(name) else { return };
             match serde_json::from_slice::<PollUpdate>(payload) {
@@ -226,14 +353,10 @@ fn handle_push(hub: &Hub, channels: &Channels, gap: &Gap, metrics: &Metrics, pus
     }
 }
 
-async fn ping(connection: &mut ConnectionManager) -> bool {
-    redis::cmd("PING").query_async::<()>(connection).await.is_ok()
-}
-
 /// Keeps the subscriptions equal to the watched set, one command at a time so they never
 /// reorder, and reloads polls whose updates may have been missed.
 async fn follow_watched(
-    mut connection: ConnectionManager,
+    mut connection: Subscriber,
     channels: Channels,
     hub: Arc<Hub>,
     gap: Arc<Gap>,
@@ -270,7 +393,7 @@ async fn follow_watched(
                 failed = true;
             }
         }
-        let back = !failed && gap.flag.load(Ordering::SeqCst) && ping(&mut connection).await;
+        let back = !failed && gap.flag.load(Ordering::SeqCst) && connection.ping().await;
         if back {
             gap.flag.store(false, Ordering::SeqCst);
             tracing::info!(polls = wanted.len(), "Redis subscriber back; reloading watched polls");

@@ -6,8 +6,8 @@ use sqlx::{Database, Pool, Transaction};
 
 use super::StoreResult;
 
-/// The four things the shared SQL needs from a backend: its pools, its migrations, and
-/// how replicas take turns seeding.
+/// What the shared SQL needs from a backend: its pools (and standbys), its migrations, its
+/// dialect's few differences, and how replicas take turns seeding.
 pub trait SqlBackend {
     /// The sqlx database.
     type Db: Database;
@@ -26,6 +26,17 @@ pub trait SqlBackend {
     /// The options a voter's ballots on a poll name (`$1` the poll, `$2` the voter's key),
     /// in one statement: a returning voter's page looks this up on every view.
     const VOTER_CHOICES: &'static str;
+    /// Whether the connections go through a transaction pooler (PgBouncer,
+    /// `pool_mode = transaction`): statements are then unnamed and each runs in a transaction.
+    const TRANSACTION_POOLED: bool;
+    /// A standby fit for a page read now, with its pool; `None`: read the primary.
+    fn standby(&self) -> Option<(&Pool<Self::Db>, &super::standby::Standby)> {
+        None
+    }
+    /// Every standby as last checked.
+    fn standby_states(&self) -> Vec<super::StandbyState> {
+        Vec::new()
+    }
     /// Serialises seeding across processes sharing the database, inside `tx`.
     fn lock_seeding(tx: &mut Transaction<'_, Self::Db>) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -203,6 +203,10 @@ impl Store for GuardedStore {
         self.read(Read::Poll(id), self.inner.poll(id)).await
     }
 
+    async fn poll_as_written(&self, id: i64) -> StoreResult<Option<Poll>> {
+        self.read(Read::Poll(id), self.inner.poll_as_written(id)).await
+    }
+
     async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>> {
         self.guard(self.inner.choices(poll_id, voter)).await
     }
@@ -243,6 +247,10 @@ impl Store for GuardedStore {
             self.written();
         }
         Ok(closed)
+    }
+
+    fn standbys(&self) -> Vec<super::StandbyState> {
+        self.inner.standbys()
     }
 
     fn pool(&self) -> Option<super::PoolStats> {

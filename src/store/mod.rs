@@ -11,10 +11,13 @@ use crate::domain::{
 
 mod backend;
 pub mod guarded;
+mod pgbouncer;
 pub mod postgres;
 pub mod sqlite;
+pub mod standby;
 
 pub use backend::SqlBackend;
+pub use standby::StandbyState;
 
 /// Errors from storage. Their detail goes to the log, never to a client.
 #[derive(Debug, thiserror::Error)]
@@ -133,8 +136,11 @@ pub trait Store: Send + Sync + 'static {
     async fn place_in_theme(&self, theme_id: i64, poll_id: i64) -> StoreResult<Place>;
     /// One page of the polls `filter` lets through, oldest first.
     async fn polls(&self, page: Page, filter: PollFilter) -> StoreResult<Vec<Poll>>;
-    /// One poll.
+    /// One poll, from a standby when one is fit (then up to `DB_READ_MAX_LAG_MS` old).
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>>;
+    /// One poll as the primary has it: for whoever must see a write already made (the
+    /// voter's own page, the owner's, the tally announced after a change).
+    async fn poll_as_written(&self, id: i64) -> StoreResult<Option<Poll>>;
     /// The options this browser chose in this poll (empty if it has not voted).
     async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>>;
     /// Stores a checked poll, owned by whoever holds the key with this digest; its id.
@@ -152,6 +158,10 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<bool>;
     /// Closes every open poll whose closing time has come; their ids.
     async fn close_due(&self) -> StoreResult<Vec<i64>>;
+    /// The read standbys as last checked (none configured: empty).
+    fn standbys(&self) -> Vec<StandbyState> {
+        Vec::new()
+    }
     /// The connection pools' state, when there are pools.
     fn pool(&self) -> Option<PoolStats> {
         None
@@ -166,7 +176,10 @@ pub type DynStore = Arc<dyn Store>;
 /// Connects to the backend `settings.database_url` names.
 pub async fn connect(settings: &Storage) -> anyhow::Result<DynStore> {
     match settings.backend() {
-        Backend::Postgres => Ok(Arc::new(postgres::PgStore::connect(settings).await?)),
+        Backend::Postgres if settings.transaction_pooling => {
+            Ok(Arc::new(postgres::PooledPgStore(postgres::Pg::connect(settings).await?)))
+        }
+        Backend::Postgres => Ok(Arc::new(postgres::PgStore(postgres::Pg::connect(settings).await?))),
         Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::connect(settings).await?)),
     }
 }

@@ -9,16 +9,83 @@
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap};
 
-use sqlx::{QueryBuilder, Transaction};
+use sqlx::pool::PoolConnection;
+use sqlx::query::{Query, QueryAs};
+use sqlx::{Database, FromRow, Pool, QueryBuilder, Transaction};
 
 use super::SqlStore;
 use crate::domain::{
     Ballot, MAX_OPTIONS, NewPoll, OwnerChange, Page, Place, Poll, PollContent, PollOption, Protection, Refusal,
     ResultsShown, Settings, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
 };
-use crate::store::{PollFilter, PoolStats, SeedReport, SqlBackend, Store, StoreError, StoreResult};
+use crate::store::{PollFilter, PoolStats, StandbyState, SeedReport, SqlBackend, Store, StoreError, StoreResult};
 
 type Db = <SqlStore as SqlBackend>::Db;
+
+/// Whether statements are prepared once per connection under a name and kept: not through
+/// a transaction pooler, where the next transaction may meet another server connection.
+const NAMED: bool = !SqlStore::TRANSACTION_POOLED;
+
+/// A statement, named and kept per connection when [`NAMED`].
+fn query(sql: &'static str) -> Query<'static, Db, <Db as Database>::Arguments> {
+    sqlx::query(sql).persistent(NAMED)
+}
+
+/// A statement whose rows are read as `O`, named and kept per connection when [`NAMED`].
+fn query_as<O>(sql: &'static str) -> QueryAs<'static, Db, O, <Db as Database>::Arguments>
+where
+    O: for<'r> FromRow<'r, <Db as Database>::Row>,
+{
+    sqlx::query_as(sql).persistent(NAMED)
+}
+
+/// A connection for statements outside a transaction of their own. Through a transaction
+/// pooler it is a transaction: sqlx prepares a statement and runs it in two exchanges, and
+/// PgBouncer keeps a client on one server connection only for a transaction.
+enum Session {
+    Own(PoolConnection<Db>),
+    Pinned(Transaction<'static, Db>),
+}
+
+impl Session {
+    async fn on(pool: &Pool<Db>) -> StoreResult<Self> {
+        Ok(if SqlStore::TRANSACTION_POOLED { Self::Pinned(pool.begin().await?) } else { Self::Own(pool.acquire().await?) })
+    }
+
+    fn conn(&mut self) -> &mut <Db as Database>::Connection {
+        match self {
+            Self::Own(connection) => connection,
+            Self::Pinned(tx) => tx,
+        }
+    }
+
+    /// Ends the transaction, if it is one (it only read).
+    async fn done(self) -> StoreResult<()> {
+        if let Self::Pinned(tx) = self {
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `read` on a pool for page reads: a standby that is up and close enough behind, in
+/// turn, else the primary. A standby that fails is marked down and the read runs again on
+/// the primary: the standby's trouble never reaches the reader.
+async fn on_pages<'s, T, F, Fut>(store: &'s SqlStore, read: F) -> StoreResult<T>
+where
+    F: Fn(&'s Pool<Db>) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<T>>,
+{
+    if let Some((pool, standby)) = store.standby() {
+        match read(pool).await {
+            Err(error) if error.is_outage() || matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut)) => {
+                standby.failed(&error);
+            }
+            answer => return answer,
+        }
+    }
+    read(store.reader()).await
+}
 
 /// A theme row: id, key, slug, name, icon, color, description.
 type ThemeRow = (i64, String, String, String, String, String, String);
@@ -97,7 +164,7 @@ async fn insert_poll(
         Some((new, digest)) => (new.max_choices, new.settings, Some(digest)),
         None => (1, Settings::default(), None),
     };
-    let (poll_id,): (i64,) = sqlx::query_as(
+    let (poll_id,): (i64,) = query_as(
         "insert into polls (theme_id, question, max_choices, results_shown, protection, closes_at, manage_hash)
          values ($1, $2, $3, $4, $5, $6, $7) returning id",
     )
@@ -110,12 +177,12 @@ async fn insert_poll(
     .bind(manage_hash)
     .fetch_one(&mut **tx)
     .await?;
-    sqlx::query("update themes set poll_count = poll_count + 1 where id = $1")
+    query("update themes set poll_count = poll_count + 1 where id = $1")
         .bind(theme_id)
         .execute(&mut **tx)
         .await?;
     for (position, option) in (0_i32..).zip(&poll.options) {
-        sqlx::query("insert into options (poll_id, position, text) values ($1, $2, $3)")
+        query("insert into options (poll_id, position, text) values ($1, $2, $3)")
             .bind(poll_id)
             .bind(position)
             .bind(option.as_str())
@@ -127,7 +194,7 @@ async fn insert_poll(
 
 /// The theme's id, and whether it had to be added.
 async fn seed_theme(tx: &mut Transaction<'_, Db>, position: i32, seed: &Theme<()>) -> StoreResult<(i64, bool)> {
-    let inserted: Option<(i64,)> = sqlx::query_as(
+    let inserted: Option<(i64,)> = query_as(
         "insert into themes (key, slug, name, icon, color, description, position)
          values ($1, $2, $3, $4, $5, $6, $7)
          on conflict do nothing
@@ -146,7 +213,7 @@ async fn seed_theme(tx: &mut Transaction<'_, Db>, position: i32, seed: &Theme<()
         return Ok((id, true));
     }
     let (id,): (i64,) =
-        sqlx::query_as("select id from themes where slug = $1 or key = $2 order by slug = $1 desc limit 1")
+        query_as("select id from themes where slug = $1 or key = $2 order by slug = $1 desc limit 1")
             .bind(&seed.slug)
             .bind(&seed.key)
             .fetch_one(&mut **tx)
@@ -154,13 +221,64 @@ async fn seed_theme(tx: &mut Transaction<'_, Db>, position: i32, seed: &Theme<()
     Ok((id, false))
 }
 
-/// Polls with their options from one joined query taking `binds` in order.
-async fn load_polls(store: &SqlStore, query: &'static str, binds: &[i64]) -> StoreResult<Vec<Poll>> {
-    let mut rows = sqlx::query_as(query);
+/// Polls with their options from one joined query taking `binds` in order, read from `pool`.
+async fn load_polls(pool: &Pool<Db>, sql: &'static str, binds: &[i64]) -> StoreResult<Vec<Poll>> {
+    let mut rows = query_as(sql);
     for bind in binds {
         rows = rows.bind(*bind);
     }
-    Ok(assemble(rows.fetch_all(store.reader()).await?))
+    let mut session = Session::on(pool).await?;
+    let rows = rows.fetch_all(session.conn()).await?;
+    session.done().await?;
+    Ok(assemble(rows))
+}
+
+/// Rows of `sql` (no binds) read from `pool`.
+async fn fetch_all<O>(pool: &Pool<Db>, sql: &'static str) -> StoreResult<Vec<O>>
+where
+    O: for<'r> FromRow<'r, <Db as Database>::Row> + Send + Unpin,
+{
+    let mut session = Session::on(pool).await?;
+    let rows = query_as(sql).fetch_all(session.conn()).await?;
+    session.done().await?;
+    Ok(rows)
+}
+
+/// A poll with its options, by id.
+const POLL_BY_ID: &str = poll_select!("where p.id = $1 order by o.position");
+
+/// How many of a theme's polls come before (or are) `poll_id`.
+async fn count_up_to(session: &mut Session, theme_id: i64, poll_id: i64) -> StoreResult<i64> {
+    let (count,): (i64,) = query_as("select count(*) from polls where theme_id = $1 and id <= $2")
+        .bind(theme_id)
+        .bind(poll_id)
+        .fetch_one(session.conn())
+        .await?;
+    Ok(count)
+}
+
+/// Where `poll_id` stands among its theme's polls, counted from the nearer end, each side
+/// capped: a poll near either end of a big theme reads a few index entries, not the whole theme.
+async fn place_in_theme(session: &mut Session, theme_id: i64, poll_id: i64) -> StoreResult<Place> {
+    let mut query = QueryBuilder::<Db>::new("select (select cast(poll_count as bigint) from themes where id = ");
+    query.push_bind(theme_id);
+    for side in [" and id > ", " and id <= "] {
+        query.push("), (select count(*) from (select 1 from polls where theme_id = ").push_bind(theme_id);
+        query.push(side).push_bind(poll_id).push(format!(" limit {PLACE_CAP}) counted"));
+    }
+    query.push("), (select min(id) from polls where theme_id = ").push_bind(theme_id);
+    query.push(" and id > ").push_bind(poll_id).push(")");
+    let (of, after, before, next): (i64, i64, i64, Option<i64>) =
+        query.build_query_as().persistent(NAMED).fetch_one(session.conn()).await?;
+    let position = if after < PLACE_CAP {
+        of - after
+    } else if before < PLACE_CAP {
+        before
+    } else {
+        // Deep in the middle of a big theme: the whole count, once.
+        count_up_to(session, theme_id, poll_id).await?
+    };
+    Ok(Place { position: position.clamp(1, of.max(1)), of: of.max(1), next })
 }
 
 /// A page's binds: the id to start after (0: from the start; ids are positive) and the size.
@@ -207,7 +325,7 @@ async fn poll_states(tx: &mut Transaction<'_, Db>, ids: &[i64], lock: &str) -> S
     query.push("), max_choices, protection, theme_id from polls where id in (");
     push_ids(&mut query, ids.iter().copied());
     query.push(") order by id").push(lock);
-    let rows: Vec<(i64, bool, i32, String, i64)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let rows: Vec<(i64, bool, i32, String, i64)> = query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
     Ok(rows
         .into_iter()
         .map(|(id, open, max, protection, theme_id)| {
@@ -243,7 +361,7 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
     let mut query = QueryBuilder::<Db>::new("select id, poll_id, text from options where id in (");
     push_ids(&mut query, option_ids.iter().copied());
     query.push(")");
-    let rows: Vec<(i64, i64, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let rows: Vec<(i64, i64, String)> = query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
     let options: HashMap<i64, (i64, String)> = rows.into_iter().map(|(id, poll, text)| (id, (poll, text))).collect();
 
     // Check each ballot; the first of two alike in one batch goes on, the second is its
@@ -296,7 +414,7 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
             row.push_bind(ballots[*i].poll_id).push_bind(ballots[*i].voter.as_str()).push_bind(guard_key.clone());
         });
         query.push(" on conflict do nothing returning id, poll_id, voter_key, guard_key");
-        let rows: Vec<(i64, i64, String, Option<String>)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        let rows: Vec<(i64, i64, String, Option<String>)> = query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
         for (id, poll_id, voter_key, guard_key) in rows {
             inserted.entry((poll_id, guard_key.unwrap_or(voter_key))).or_default().push(id);
         }
@@ -326,7 +444,7 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         query.push_values(&votes, |mut row, (ballot, poll, option)| {
             row.push_bind(*ballot).push_bind(*poll).push_bind(*option);
         });
-        query.build().execute(&mut **tx).await?;
+        query.build().persistent(NAMED).execute(&mut **tx).await?;
 
         let mut per_option: BTreeMap<i64, i64> = BTreeMap::new();
         let mut per_poll: BTreeMap<i64, i64> = BTreeMap::new();
@@ -357,7 +475,7 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         let mut query = QueryBuilder::<Db>::new(poll_select!("where p.id in ("));
         push_ids(&mut query, per_poll.keys().copied());
         query.push(") order by p.id, o.position");
-        let read: Vec<PollRow> = query.build_query_as().fetch_all(&mut **tx).await?;
+        let read: Vec<PollRow> = query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
         let read: HashMap<i64, Poll> = assemble(read).into_iter().map(|p| (p.id, p)).collect();
         for (i, _) in accepted {
             outcomes[i] = Some(VoteOutcome::Accepted { poll: read.get(&ballots[i].poll_id).cloned() });
@@ -380,7 +498,7 @@ async fn add_counts(
     query.push(" else 0 end where id in (");
     push_ids(&mut query, deltas.keys().copied());
     query.push(")");
-    query.build().execute(&mut **tx).await?;
+    query.build().persistent(NAMED).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -415,7 +533,7 @@ async fn options_of_ballots<'e>(
     // A number this code computed, not input: written into the statement so the planner
     // sees it.
     query.push(format!(") order by ballot_id, option_id limit {}", ballots.len() * MAX_OPTIONS));
-    Ok(query.build_query_as().fetch_all(executor).await?)
+    Ok(query.build_query_as().persistent(NAMED).fetch_all(executor).await?)
 }
 
 /// Why each of `duplicates` (ballot index, guard key) is refused: the earlier ballot with
@@ -434,7 +552,7 @@ async fn earlier_ballots(
         any.push("(poll_id = ").push_bind_unseparated(ballots[*i].poll_id);
         any.push_unseparated(" and guard_key = ").push_bind_unseparated(key.clone()).push_unseparated(")");
     }
-    let rows: Vec<(i64, i64, String, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+    let rows: Vec<(i64, i64, String, String)> = query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
     let earlier: HashMap<i64, (i64, String, String)> =
         rows.into_iter().map(|(id, poll, key, voter)| (id, (poll, key, voter))).collect();
     let ids: Vec<i64> = earlier.keys().copied().collect();
@@ -444,7 +562,7 @@ async fn earlier_ballots(
         let mut query = QueryBuilder::<Db>::new("select id, position, text from options where id in (");
         push_ids(&mut query, named.iter().map(|(_, option)| *option));
         query.push(")");
-        let rows: Vec<(i64, i32, String)> = query.build_query_as().fetch_all(&mut **tx).await?;
+        let rows: Vec<(i64, i32, String)> = query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
         texts = rows.into_iter().map(|(id, position, text)| (id, (position, text))).collect();
     }
     // (poll, guard key, voter key, option, text), by the option's position.
@@ -475,12 +593,17 @@ async fn earlier_ballots(
 #[async_trait]
 impl Store for SqlStore {
     async fn migrate(&self) -> StoreResult<()> {
-        self.migrator().run(self.writer()).await?;
+        // Through a transaction pooler the migrator's session lock would outlive it on some
+        // server connection: `votestream migrate` runs against the database itself.
+        if !SqlStore::TRANSACTION_POOLED {
+            self.migrator().run(self.writer()).await?;
+        }
         Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("select 1").execute(self.reader()).await?;
+        // The simple protocol: nothing prepared, so nothing to keep a server connection for.
+        sqlx::raw_sql("select 1").execute(self.reader()).await?;
         Ok(())
     }
 
@@ -494,7 +617,7 @@ impl Store for SqlStore {
             report.themes_added += usize::from(added);
             for poll in &seed.polls {
                 let exists: Option<(i64,)> =
-                    sqlx::query_as("select id from polls where theme_id = $1 and question = $2 limit 1")
+                    query_as("select id from polls where theme_id = $1 and question = $2 limit 1")
                         .bind(theme_id)
                         .bind(poll.question.as_str())
                         .fetch_optional(&mut *tx)
@@ -510,21 +633,23 @@ impl Store for SqlStore {
     }
 
     async fn themes(&self) -> StoreResult<Vec<Theme>> {
-        let rows: Vec<ThemeRow> =
-            sqlx::query_as("select id, key, slug, name, icon, color, description from themes order by position, id")
-                .fetch_all(self.reader())
-                .await?;
+        let rows: Vec<ThemeRow> = on_pages(self, |pool| {
+            fetch_all(pool, "select id, key, slug, name, icon, color, description from themes order by position, id")
+        })
+        .await?;
         Ok(rows.into_iter().map(theme).collect())
     }
 
     async fn theme_stats(&self) -> StoreResult<Vec<ThemeStats>> {
-        let rows: Vec<(i64, String, String, String, String, String, String, i64, i64)> = sqlx::query_as(
-            // Counters kept by every write: no scan of polls or votes.
-            "select id, key, slug, name, icon, color, description,
-                    cast(poll_count as bigint), cast(vote_count as bigint)
-               from themes order by position, id",
-        )
-        .fetch_all(self.reader())
+        let rows: Vec<(i64, String, String, String, String, String, String, i64, i64)> = on_pages(self, |pool| {
+            fetch_all(
+                pool,
+                // Counters kept by every write: no scan of polls or votes.
+                "select id, key, slug, name, icon, color, description,
+                        cast(poll_count as bigint), cast(vote_count as bigint)
+                   from themes order by position, id",
+            )
+        })
         .await?;
         Ok(rows
             .into_iter()
@@ -537,74 +662,70 @@ impl Store for SqlStore {
     }
 
     async fn theme(&self, slug_or_key: &str) -> StoreResult<Option<Theme>> {
-        let row: Option<ThemeRow> = sqlx::query_as(
-            "select id, key, slug, name, icon, color, description from themes
-              where slug = $1 or key = $1 order by slug = $1 desc limit 1",
-        )
-        .bind(slug_or_key)
-        .fetch_optional(self.reader())
+        let row: Option<ThemeRow> = on_pages(self, |pool| async move {
+            let mut session = Session::on(pool).await?;
+            let row = query_as(
+                "select id, key, slug, name, icon, color, description from themes
+                  where slug = $1 or key = $1 order by slug = $1 desc limit 1",
+            )
+            .bind(slug_or_key)
+            .fetch_optional(session.conn())
+            .await?;
+            session.done().await?;
+            Ok(row)
+        })
         .await?;
         Ok(row.map(theme))
     }
 
     async fn theme_by_id(&self, id: i64) -> StoreResult<Option<Theme>> {
-        let row: Option<ThemeRow> =
-            sqlx::query_as("select id, key, slug, name, icon, color, description from themes where id = $1")
+        let row: Option<ThemeRow> = on_pages(self, |pool| async move {
+            let mut session = Session::on(pool).await?;
+            let row = query_as("select id, key, slug, name, icon, color, description from themes where id = $1")
                 .bind(id)
-                .fetch_optional(self.reader())
+                .fetch_optional(session.conn())
                 .await?;
+            session.done().await?;
+            Ok(row)
+        })
+        .await?;
         Ok(row.map(theme))
     }
 
     async fn polls_of_theme(&self, theme_id: i64, page: Page) -> StoreResult<Vec<Poll>> {
         let [after, size] = page_binds(page);
-        load_polls(
-            self,
-            poll_select!(
-                "where p.id in (select id from polls where theme_id = $1 and id > $2 order by id limit $3)
-                 order by p.id, o.position"
-            ),
-            &[theme_id, after, size],
-        )
+        let binds = [theme_id, after, size];
+        on_pages(self, |pool| {
+            load_polls(
+                pool,
+                poll_select!(
+                    "where p.id in (select id from polls where theme_id = $1 and id > $2 order by id limit $3)
+                     order by p.id, o.position"
+                ),
+                &binds,
+            )
+        })
         .await
     }
 
     async fn polls_of_theme_up_to(&self, theme_id: i64, poll_id: i64) -> StoreResult<i64> {
-        let (count,): (i64,) = sqlx::query_as("select count(*) from polls where theme_id = $1 and id <= $2")
-            .bind(theme_id)
-            .bind(poll_id)
-            .fetch_one(self.reader())
-            .await?;
-        Ok(count)
+        on_pages(self, |pool| async move {
+            let mut session = Session::on(pool).await?;
+            let count = count_up_to(&mut session, theme_id, poll_id).await?;
+            session.done().await?;
+            Ok(count)
+        })
+        .await
     }
 
     async fn place_in_theme(&self, theme_id: i64, poll_id: i64) -> StoreResult<Place> {
-        // Counted from the nearer end, each side capped: a poll near either end of a big
-        // theme reads a few index entries, not the whole theme.
-        let mut query = QueryBuilder::<Db>::new("select (select cast(poll_count as bigint) from themes where id = ");
-        query.push_bind(theme_id);
-        for side in [" and id > ", " and id <= "] {
-            query.push("), (select count(*) from (select 1 from polls where theme_id = ").push_bind(theme_id);
-            query.push(side).push_bind(poll_id).push(format!(" limit {PLACE_CAP}) counted"));
-        }
-        query.push("), (select min(id) from polls where theme_id = ").push_bind(theme_id);
-        query.push(" and id > ").push_bind(poll_id).push(")");
-        let (of, after, before, next): (i64, i64, i64, Option<i64>) =
-            query.build_query_as().fetch_one(self.reader()).await?;
-        let position = if after < PLACE_CAP {
-            of - after
-        } else if before < PLACE_CAP {
-            before
-        } else {
-            // Deep in the middle of a big theme: the whole count, once.
-            let (counted,): (i64,) = sqlx::query_as("select count(*) from polls where theme_id = $1 and id <= $2")
-                .bind(theme_id)
-                .bind(poll_id)
-                .fetch_one(self.reader())
-                .await?;
-            counted
-        };
-        Ok(Place { position: position.clamp(1, of.max(1)), of: of.max(1), next })
+        on_pages(self, |pool| async move {
+            let mut session = Session::on(pool).await?;
+            let place = place_in_theme(&mut session, theme_id, poll_id).await?;
+            session.done().await?;
+            Ok(place)
+        })
+        .await
     }
 
     async fn polls(&self, page: Page, filter: PollFilter) -> StoreResult<Vec<Poll>> {
@@ -615,32 +736,45 @@ impl Store for SqlStore {
             Some(true) => 1,
             Some(false) => 2,
         };
-        load_polls(
-            self,
-            poll_select!(
-                "where p.id in (select id from polls
-                                 where id > $1 and ($3 = 0 or theme_id = $3)
-                                   and ($4 = 0 or ($4 = 1 and closed_at is null) or ($4 = 2 and closed_at is not null))
-                                 order by id limit $2)
-                 order by p.id, o.position"
-            ),
-            &[after, size, filter.theme_id.unwrap_or(0), open],
-        )
+        let binds = [after, size, filter.theme_id.unwrap_or(0), open];
+        on_pages(self, |pool| {
+            load_polls(
+                pool,
+                poll_select!(
+                    "where p.id in (select id from polls
+                                     where id > $1 and ($3 = 0 or theme_id = $3)
+                                       and ($4 = 0 or ($4 = 1 and closed_at is null) or ($4 = 2 and closed_at is not null))
+                                     order by id limit $2)
+                     order by p.id, o.position"
+                ),
+                &binds,
+            )
+        })
         .await
     }
 
     #[tracing::instrument(level = "debug", skip(self))]
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>> {
-        let mut polls = load_polls(self, poll_select!("where p.id = $1 order by o.position"), &[id]).await?;
-        Ok(polls.pop())
+        let binds = [id];
+        let mut polls = on_pages(self, |pool| load_polls(pool, POLL_BY_ID, &binds)).await?;
+        match polls.pop() {
+            // A standby may not have the poll yet (created a moment ago): the primary says.
+            None if self.standby().is_some() => self.poll_as_written(id).await,
+            found => Ok(found),
+        }
+    }
+
+    async fn poll_as_written(&self, id: i64) -> StoreResult<Option<Poll>> {
+        Ok(load_polls(self.reader(), POLL_BY_ID, &[id]).await?.pop())
     }
 
     async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>> {
+        let mut session = Session::on(self.reader()).await?;
         let options: Vec<(i64,)> =
-            sqlx::query_as(SqlStore::VOTER_CHOICES).bind(poll_id).bind(voter.as_str()).fetch_all(self.reader()).await?;
+            query_as(SqlStore::VOTER_CHOICES).bind(poll_id).bind(voter.as_str()).fetch_all(session.conn()).await?;
+        session.done().await?;
         Ok(options.into_iter().map(|(option,)| option).collect())
     }
-
     #[tracing::instrument(level = "debug", skip_all, fields(theme_id = poll.theme_id))]
     async fn create_poll(&self, poll: &NewPoll, manage_digest: &str) -> StoreResult<i64> {
         let mut tx = self.writer().begin().await?;
@@ -680,20 +814,22 @@ impl Store for SqlStore {
     }
 
     async fn owned_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<Option<Poll>> {
-        let owned: Option<(i64,)> = sqlx::query_as("select id from polls where id = $1 and manage_hash = $2")
+        let mut session = Session::on(self.reader()).await?;
+        let owned: Option<(i64,)> = query_as("select id from polls where id = $1 and manage_hash = $2")
             .bind(poll_id)
             .bind(manage_digest)
-            .fetch_optional(self.reader())
+            .fetch_optional(session.conn())
             .await?;
+        session.done().await?;
         match owned {
-            Some(_) => self.poll(poll_id).await,
+            Some(_) => self.poll_as_written(poll_id).await,
             None => Ok(None),
         }
     }
 
     #[tracing::instrument(level = "debug", skip(self, manage_digest))]
     async fn change_poll(&self, poll_id: i64, manage_digest: &str, change: OwnerChange) -> StoreResult<Option<Poll>> {
-        let owned = |sql: &'static str| sqlx::query::<Db>(sql).bind(poll_id).bind(manage_digest);
+        let owned = |sql: &'static str| query(sql).bind(poll_id).bind(manage_digest);
         let query = match change {
             OwnerChange::Close => owned(
                 "update polls set closed_at = coalesce(closed_at, current_timestamp), revision = revision + 1
@@ -713,29 +849,32 @@ impl Store for SqlStore {
             .bind(settings.protection.as_str())
             .bind(settings.closes_at),
         };
-        if query.execute(self.writer()).await?.rows_affected() == 0 {
+        let mut session = Session::on(self.writer()).await?;
+        let changed = query.execute(session.conn()).await?.rows_affected();
+        session.done().await?;
+        if changed == 0 {
             return Ok(None);
         }
-        self.poll(poll_id).await
+        self.poll_as_written(poll_id).await
     }
 
     async fn delete_poll(&self, poll_id: i64, manage_digest: &str) -> StoreResult<bool> {
         let mut tx = self.writer().begin().await?;
         // The poll locked first, with what it adds to its theme's counters: of two deletes at
         // once, the second waits here, then finds nothing and changes nothing.
-        let mut query = QueryBuilder::<Db>::new(
+        let mut lookup = QueryBuilder::<Db>::new(
             "select theme_id, cast((select coalesce(sum(votes), 0) from options where poll_id = p.id) as bigint)
                from polls p where id = ",
         );
-        query.push_bind(poll_id).push(" and manage_hash = ").push_bind(manage_digest);
-        query.push(<SqlStore as SqlBackend>::FOR_UPDATE);
-        let found: Option<(i64, i64)> = query.build_query_as().fetch_optional(&mut *tx).await?;
+        lookup.push_bind(poll_id).push(" and manage_hash = ").push_bind(manage_digest);
+        lookup.push(<SqlStore as SqlBackend>::FOR_UPDATE);
+        let found: Option<(i64, i64)> = lookup.build_query_as().persistent(NAMED).fetch_optional(&mut *tx).await?;
         let Some((theme_id, votes)) = found else { return Ok(false) };
-        let done = sqlx::query("delete from polls where id = $1").bind(poll_id).execute(&mut *tx).await?;
+        let done = query("delete from polls where id = $1").bind(poll_id).execute(&mut *tx).await?;
         if done.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query("update themes set poll_count = poll_count - 1, vote_count = vote_count - $2 where id = $1")
+        query("update themes set poll_count = poll_count - 1, vote_count = vote_count - $2 where id = $1")
             .bind(theme_id)
             .bind(votes)
             .execute(&mut *tx)
@@ -745,15 +884,21 @@ impl Store for SqlStore {
     }
 
     async fn close_due(&self) -> StoreResult<Vec<i64>> {
-        let rows: Vec<(i64,)> = sqlx::query_as(
+        let mut session = Session::on(self.writer()).await?;
+        let rows: Vec<(i64,)> = query_as(
             "update polls set closed_at = current_timestamp, revision = revision + 1
               where closed_at is null and closes_at is not null and closes_at <= $1
               returning id",
         )
         .bind(unix_now())
-        .fetch_all(self.writer())
+        .fetch_all(session.conn())
         .await?;
+        session.done().await?;
         Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    fn standbys(&self) -> Vec<StandbyState> {
+        self.standby_states()
     }
 
     fn pool(&self) -> Option<PoolStats> {
@@ -770,12 +915,15 @@ impl Store for SqlStore {
     }
 
     async fn totals(&self) -> StoreResult<Totals> {
-        let (themes, polls, options, votes): (i64, i64, i64, i64) = sqlx::query_as(
-            "select (select count(*) from themes), (select count(*) from polls),
-                    (select count(*) from options), (select count(*) from votes)",
-        )
-        .fetch_one(self.reader())
+        let rows: Vec<(i64, i64, i64, i64)> = on_pages(self, |pool| {
+            fetch_all(
+                pool,
+                "select (select count(*) from themes), (select count(*) from polls),
+                        (select count(*) from options), (select count(*) from votes)",
+            )
+        })
         .await?;
+        let (themes, polls, options, votes) = rows.first().copied().unwrap_or_default();
         Ok(Totals { themes, polls, options, votes })
     }
 }

@@ -71,6 +71,7 @@ impl SqlBackend for SqliteStore {
     /// seeding, and SQLite's lock covers a second process.
     // One connection writes: its transactions never interleave.
     const FOR_UPDATE: &'static str = "";
+    const TRANSACTION_POOLED: bool = false;
     const FOR_NO_KEY_UPDATE: &'static str = "";
 
     const VOTER_CHOICES: &'static str = "select distinct option_id from votes where ballot_id in \

@@ -165,6 +165,14 @@ async fn render_vote_page(
         Err(error) if error.is_unavailable() => Err(()),
         Err(error) => return Err(error.into()),
     };
+    // A standby may not have replayed this voter's own ballot's count yet: their page shows
+    // the poll as the primary has it.
+    let poll = match &choices {
+        Ok(chosen) if !chosen.is_empty() && !store.standbys().is_empty() => {
+            store.poll_as_written(poll.id).await?.ok_or_else(|| AppError::poll_not_found(poll.id))?
+        }
+        _ => poll,
+    };
     let mut page = present::vote_page(&poll, &theme, place, choices, refusal);
     match frame {
         Frame::Embedded => {

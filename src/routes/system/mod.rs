@@ -52,6 +52,16 @@ async fn readyz(State(store): State<DynStore>, State(breakers): State<Breakers>)
             "database": breakers.database.state().to_string(),
             "redis": breakers.redis.as_ref().map(|b| b.state().to_string()),
         },
+        // A standby that is down or behind only sends its reads to the primary: still ready.
+        "standbys": store.standbys().into_iter().map(|s| json!({
+            "standby": s.name,
+            "state": match (s.up, s.reading) {
+                (false, _) => "down",
+                (true, false) => "lagging",
+                (true, true) => "reading",
+            },
+            "lag_ms": s.lag_ms,
+        })).collect::<Vec<_>>(),
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
