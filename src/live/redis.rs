@@ -367,7 +367,15 @@ async fn follow_watched(
     loop {
         let wanted: HashSet<i64> = hub.watched().into_iter().collect();
         let mut failed = false;
-        let to_add: Vec<i64> = wanted.difference(&subscribed).copied().collect();
+        // After a broken connection every channel is subscribed again, until one round of it
+        // succeeds: on a cluster whose master died, a channel's subscription lives again
+        // only once it is made on the replica promoted in its place (an answering PING
+        // says nothing of that).
+        let to_add: Vec<i64> = if gap.flag.load(Ordering::SeqCst) {
+            wanted.iter().copied().collect()
+        } else {
+            wanted.difference(&subscribed).copied().collect()
+        };
         let to_remove: Vec<i64> = subscribed.difference(&wanted).copied().collect();
         for poll_id in to_add {
             match connection.subscribe(channels.of(poll_id)).await {

@@ -54,7 +54,12 @@ impl Pg {
             let mut pools = Vec::new();
             for url in &settings.read_urls {
                 let options = Self::options(settings, url)?;
-                let name = format!("{}:{}", options.get_host(), options.get_port());
+                let name = format!(
+                    "{}:{}/{}",
+                    options.get_host(),
+                    options.get_port(),
+                    options.get_database().unwrap_or_default()
+                );
                 pools.push((name, Self::pool_options(settings).connect_lazy_with(options)));
             }
             Some(Standbys::watch(pools, settings.read_max_lag))

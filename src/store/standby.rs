@@ -24,7 +24,7 @@ const LAG_SQL: &str = "select case when not pg_is_in_recovery() then null \
 /// What `/readyz` and `/metrics` show of one standby.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StandbyState {
-    /// `host:port` of its URL (never the credentials).
+    /// `host:port/database` of its URL (never the credentials).
     pub name: String,
     /// Answering, and still a standby.
     pub up: bool,
