@@ -104,11 +104,15 @@ start_postgres() {
     as_pg "$bin/initdb" -U postgres --auth=trust -E UTF8 -D "$data" >/dev/null
   fi
   as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 30 \
-    -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=''" start >/dev/null
+    -o "-p $pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' $(scaled && echo "$scaled_pg")" start >/dev/null
   as_pg "$bin/createdb" -h 127.0.0.1 -p "$pg_port" -U postgres votestream 2>/dev/null || true
 }
 
 scaled() { [ "$(cat "$dir/topology" 2>/dev/null || echo "${CLUSTER_TOPOLOGY:-single}")" = scaled ]; }
+
+# Scaled: PostgreSQL allows 50 connections, far fewer than the replicas' pools add up to
+# (PgBouncer's two pools of 20 share them); the standby answers reads while it replays.
+scaled_pg="-c max_connections=50 -c hot_standby=on"
 
 # SQL on a server of the cluster, as its superuser.
 psql_on() { as_pg "$(pg_bin)/psql" -h 127.0.0.1 -p "$1" -U postgres -d votestream -qAt -c "$2"; }
@@ -125,7 +129,7 @@ start_standby() {
     as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$pg_port" -U postgres -D "$data" -R -X stream -c fast >/dev/null
   fi
   as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 30 \
-    -o "-p $standby_port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c hot_standby=on" start >/dev/null
+    -o "-p $standby_port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' $scaled_pg" start >/dev/null
 }
 
 stop_standby() {
@@ -369,10 +373,13 @@ status() {
   fi
 }
 
-# The standby takes over: the primary stops at once (as if lost), the standby is promoted,
-# and PgBouncer's `votestream` points at it from its next transaction (a reload).
+# The standby takes over: the primary goes (every connection cut), the standby is promoted,
+# and PgBouncer's `votestream` points at it from its next transaction (a reload). The
+# primary goes by a fast shutdown, which streams its last WAL to the standby before it
+# exits: replication is asynchronous, so a primary that crashes outright may take the
+# commits of its last moments with it (deploy/SCALING.md: synchronous_standby_names).
 fail_over() {
-  as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres" -m immediate -w stop >/dev/null 2>&1 || true
+  as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres" -m fast -w stop >/dev/null 2>&1 || true
   as_pg "$(pg_bin)/pg_ctl" -D "$dir/standby" -w -t 30 promote >/dev/null
   bouncer_conf "$standby_port" >/dev/null
   kill -HUP "$(cat "$dir/pgbouncer/pgbouncer.pid")"

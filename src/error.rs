@@ -59,7 +59,7 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 impl From<StoreError> for AppError {
     fn from(error: StoreError) -> Self {
         if let StoreError::Batch(cause) = &error
-            && !matches!(**cause, StoreError::TimedOut)
+            && !cause.in_doubt()
         {
             // The batch's transaction did not commit: none of it is stored.
             return Self::Unavailable(
@@ -67,10 +67,9 @@ impl From<StoreError> for AppError {
                     .into(),
             );
         }
-        if matches!(&error, StoreError::TimedOut)
-            || matches!(&error, StoreError::Batch(cause) if matches!(**cause, StoreError::TimedOut))
-        {
-            // The call was abandoned mid-way: say what is known, and no more.
+        if error.in_doubt() {
+            // The call was abandoned mid-way, or its commit's answer lost: say what is known,
+            // and no more.
             tracing::warn!(%error, "refused: the database did not answer in time");
             Self::Unavailable(
                 "VoteStream's database did not answer in time. What you sent may or may not have been saved: \

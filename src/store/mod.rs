@@ -35,6 +35,9 @@ pub enum StoreError {
     /// took effect is unknown.
     #[error("the database did not answer in time")]
     TimedOut,
+    /// The connection broke while a commit was under way: whether it took effect is unknown.
+    #[error("the connection broke during a commit: {0}")]
+    CommitInDoubt(sqlx::Error),
     /// The polls of a batch changed (closed, guarded otherwise, deleted) each time it was
     /// tried: nothing of it was stored. Load on one poll, not an outage.
     #[error("the batch's polls kept changing while it was written")]
@@ -51,7 +54,7 @@ impl StoreError {
     pub fn is_outage(&self) -> bool {
         match self {
             Self::Batch(cause) => cause.is_outage(),
-            Self::Unavailable | Self::TimedOut => true,
+            Self::Unavailable | Self::TimedOut | Self::CommitInDoubt(_) => true,
             Self::Database(error) => match error {
                 sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_)
@@ -66,6 +69,16 @@ impl StoreError {
                 _ => false,
             },
             Self::Migrate(_) | Self::KeptChanging => false,
+        }
+    }
+
+    /// Whether the write may have taken effect although the call failed: it was abandoned
+    /// (timed out), or the connection broke during its commit.
+    pub fn in_doubt(&self) -> bool {
+        match self {
+            Self::TimedOut | Self::CommitInDoubt(_) => true,
+            Self::Batch(cause) => cause.in_doubt(),
+            _ => false,
         }
     }
 

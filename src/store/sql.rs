@@ -808,7 +808,17 @@ impl Store for SqlStore {
                 continue;
             }
             let outcomes = cast?.ok_or(StoreError::KeptChanging)?;
-            tx.commit().await?;
+            // A connection lost during the commit (the server, or a pooler between, gone)
+            // leaves it unknown whether the commit took effect.
+            tx.commit().await.map_err(|error| match StoreError::from(error) {
+                StoreError::Database(error)
+                    if matches!(&error, sqlx::Error::Io(_) | sqlx::Error::Protocol(_))
+                        || matches!(&error, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08"))) =>
+                {
+                    StoreError::CommitInDoubt(error)
+                }
+                other => other,
+            })?;
             return Ok(outcomes);
         }
     }

@@ -28,19 +28,6 @@ fn voter() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(15)).build().unwrap()
 }
 
-/// A poll for the test, created through nginx; its id and option ids.
-async fn new_poll(cluster: &Cluster) -> (i64, Vec<i64>) {
-    let body = serde_json::json!({
-        "question": "Which replica answers?", "theme": "Sports",
-        "options": [{ "text": "One" }, { "text": "Two" }, { "text": "Three" }],
-    });
-    let created = voter().post(format!("{}/api/polls", cluster.url)).json(&body).send().await.unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let json: serde_json::Value = created.json().await.unwrap();
-    let options = json["options"].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect();
-    (json["id"].as_i64().unwrap(), options)
-}
-
 /// One vote by a new voter through `base`: the voter id and the replica when acknowledged,
 /// what came back otherwise.
 async fn vote(base: &str, poll: i64, option: i64) -> Result<(String, String), String> {
@@ -74,7 +61,7 @@ async fn assert_each_stored_once(cluster: &Cluster, poll: i64, acknowledged: &[S
 async fn votes_spread_over_every_replica_and_viewers_see_votes_from_all_of_them() {
     let _one = ONE_AT_A_TIME.lock().await;
     let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 3, &[]).await;
-    let (poll, options) = new_poll(&cluster).await;
+    let (poll, options) = cluster.new_poll().await;
     let mut viewer = SseClient::connect(&format!("{}/api/polls/{poll}/stream", cluster.url), None).await;
     assert_eq!(viewer.status, StatusCode::OK);
     assert_eq!(viewer.next_event(WAIT).await.unwrap().json()["total"], 0);
@@ -123,7 +110,7 @@ async fn nginx_passes_the_request_id_compresses_pages_not_streams_and_keeps_fing
     })
     .await;
 
-    let (poll, _) = new_poll(&cluster).await;
+    let (poll, _) = cluster.new_poll().await;
     let stream = client
         .get(format!("{}/polls/{poll}/events", cluster.url))
         .header("accept-encoding", "gzip")
@@ -153,7 +140,7 @@ async fn nginx_passes_the_request_id_compresses_pages_not_streams_and_keeps_fing
 async fn killing_a_replica_under_load_loses_no_acknowledged_vote_and_viewers_catch_up() {
     let _one = ONE_AT_A_TIME.lock().await;
     let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 3, &[]).await;
-    let (poll, options) = new_poll(&cluster).await;
+    let (poll, options) = cluster.new_poll().await;
     let stop = Arc::new(AtomicBool::new(false));
     let total = Arc::new(std::sync::atomic::AtomicI64::new(-1));
     let stream_url = format!("{}/api/polls/{poll}/stream", cluster.url);
@@ -250,7 +237,7 @@ async fn nginx_routes_to(cluster: &Cluster, n: usize) {
 async fn a_rolling_restart_under_load_fails_no_read_and_loses_no_vote() {
     let _one = ONE_AT_A_TIME.lock().await;
     let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 3, &[]).await;
-    let (poll, options) = new_poll(&cluster).await;
+    let (poll, options) = cluster.new_poll().await;
     let done = Arc::new(AtomicBool::new(false));
     let votes_so_far = Arc::new(AtomicUsize::new(0));
 

@@ -1,6 +1,7 @@
 //! The production topology through the real `deploy/cluster.sh`: PostgreSQL, Redis, the
 //! replicas (this build's binary) and nginx with `deploy/nginx.conf`, each cluster in a
-//! folder and on ports of its own, stopped with `cluster.sh down` when dropped.
+//! folder and on ports of its own, stopped with `cluster.sh down` when dropped. The scaled
+//! topology adds a streaming standby, PgBouncer and a Redis Cluster.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +23,8 @@ pub struct Cluster {
     /// Whether `dir` goes when the cluster does (a test's), or only its data (the bench's
     /// logs stay to be read).
     remove_dir: bool,
+    /// `single` or `scaled` (`CLUSTER_TOPOLOGY`).
+    topology: &'static str,
 }
 
 /// The checkout: this crate is `tests/harness`.
@@ -32,8 +35,14 @@ pub fn root() -> PathBuf {
 /// A base port whose neighbours the cluster uses (+1, +2, +11…) are free now.
 fn free_base(replicas: usize) -> u16 {
     for _ in 0..200 {
-        let base: u16 = 20_000 + rand::random::<u16>() % 40_000;
-        let ports = [0, 1, 2].into_iter().chain((1..=replicas).map(|n| 10 + n)).map(|offset| base + offset as u16);
+        // Below 55,000: a Redis Cluster node talks to the others on its port + 10,000.
+        let base: u16 = 20_000 + rand::random::<u16>() % 35_000;
+        // nginx, PostgreSQL, Redis; the scaled topology's standby, PgBouncer and six Redis
+        // Cluster nodes (and their cluster bus ports); the replicas.
+        let ports = (0..=10)
+            .chain(10_005..=10_010)
+            .chain((1..=replicas).map(|n| 10 + n))
+            .map(|offset| base + offset as u16);
         if ports.into_iter().all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return base;
         }
@@ -50,6 +59,12 @@ impl Cluster {
         Self::start_in(dir, true, binary, replicas, env).await
     }
 
+    /// As [`Cluster::start`], in the scaled topology (`CLUSTER_TOPOLOGY=scaled`).
+    pub async fn start_scaled(binary: impl AsRef<Path>, replicas: usize, env: &[(&str, &str)]) -> Self {
+        let dir = root().join("target").join("cluster-tests").join(format!("{:x}", rand::random::<u64>()));
+        Self::launch(dir, true, "scaled", binary, replicas, env).await
+    }
+
     /// As [`Cluster::start`], in `dir` (emptied first); when dropped, the database's data
     /// goes and the logs stay unless `remove_dir`.
     pub async fn start_in(
@@ -59,7 +74,22 @@ impl Cluster {
         replicas: usize,
         env: &[(&str, &str)],
     ) -> Self {
-        for (tool, package) in [("nginx", "nginx"), ("redis-server", "redis-server"), ("curl", "curl")] {
+        Self::launch(dir, remove_dir, "single", binary, replicas, env).await
+    }
+
+    async fn launch(
+        dir: PathBuf,
+        remove_dir: bool,
+        topology: &'static str,
+        binary: impl AsRef<Path>,
+        replicas: usize,
+        env: &[(&str, &str)],
+    ) -> Self {
+        let scaled_tools: &[(&str, &str)] = if topology == "scaled" { &[("pgbouncer", "pgbouncer")] } else { &[] };
+        for (tool, package) in [("nginx", "nginx"), ("redis-server", "redis-server"), ("curl", "curl")]
+            .iter()
+            .chain(scaled_tools)
+        {
             if which(tool).is_none() {
                 crate::missing_server(tool, &format!("apt-get install {package}"));
             }
@@ -68,7 +98,8 @@ impl Cluster {
         let _ = std::fs::remove_dir_all(&dir);
         let binary = binary.as_ref().to_owned();
         let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        let cluster = Self { url: format!("http://127.0.0.1:{port}"), dir, port, replicas, binary, env, remove_dir };
+        let cluster =
+            Self { url: format!("http://127.0.0.1:{port}"), dir, port, replicas, binary, env, remove_dir, topology };
         let mut command = cluster.script("up");
         command.env("CLUSTER_REPLICAS", replicas.to_string());
         let output = tokio::task::spawn_blocking(move || command.output()).await.unwrap().unwrap();
@@ -98,6 +129,7 @@ impl Cluster {
             .env("CLUSTER_DIR", &self.dir)
             .env("CLUSTER_PORT", self.port.to_string())
             .env("CLUSTER_BIN", &self.binary)
+            .env("CLUSTER_TOPOLOGY", self.topology)
             .env("RATE_LIMIT", "off")
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
@@ -162,6 +194,8 @@ impl Cluster {
     pub fn pid(&self, name: &str) -> Option<u32> {
         let file = match name {
             "postgres" => self.dir.join("postgres/postmaster.pid"),
+            "standby" => self.dir.join("standby/postmaster.pid"),
+            "pgbouncer" => self.dir.join("pgbouncer/pgbouncer.pid"),
             _ => self.dir.join(format!("{name}.pid")),
         };
         std::fs::read_to_string(file).ok()?.lines().next()?.trim().parse().ok()
@@ -177,6 +211,104 @@ impl Cluster {
     /// The cluster's database.
     pub fn database_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/votestream", self.database_port())
+    }
+
+    /// The scaled topology's standby, itself (after `fail-over`: the primary).
+    pub fn standby_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/votestream", self.port + 3)
+    }
+
+    /// The scaled topology's PgBouncer port.
+    pub fn bouncer_port(&self) -> u16 {
+        self.port + 4
+    }
+
+    /// The scaled topology's Redis Cluster nodes' ports.
+    pub fn redis_nodes(&self) -> Vec<u16> {
+        (5..=10).map(|offset| self.port + offset).collect()
+    }
+
+    /// The port of the Redis Cluster master that owns `channel`'s slot now.
+    pub async fn redis_master_of(&self, channel: &str) -> u16 {
+        for port in self.redis_nodes() {
+            let Ok(client) = ::redis::Client::open(format!("redis://127.0.0.1:{port}")) else { continue };
+            let Ok(mut connection) = client.get_multiplexed_async_connection().await else { continue };
+            let Ok(slot) = ::redis::cmd("CLUSTER").arg("KEYSLOT").arg(channel).query_async::<i64>(&mut connection).await
+            else {
+                continue;
+            };
+            // Each range: start, end, then the master as [ip, port, id, …], then its replicas.
+            let Ok(ranges) = ::redis::cmd("CLUSTER").arg("SLOTS").query_async::<Vec<::redis::Value>>(&mut connection).await
+            else {
+                continue;
+            };
+            for range in ranges {
+                let ::redis::Value::Array(parts) = range else { continue };
+                let [::redis::Value::Int(start), ::redis::Value::Int(end), ::redis::Value::Array(master), ..] =
+                    parts.as_slice()
+                else {
+                    continue;
+                };
+                if (*start..=*end).contains(&slot)
+                    && let Some(::redis::Value::Int(master_port)) = master.get(1)
+                {
+                    return u16::try_from(*master_port).unwrap();
+                }
+            }
+        }
+        panic!("no Redis Cluster node says who owns {channel}");
+    }
+
+    /// How many clients of the Redis Cluster node on `port` subscribe to the sharded `channel`.
+    pub async fn shard_subscribers(&self, port: u16, channel: &str) -> i64 {
+        let Ok(client) = ::redis::Client::open(format!("redis://127.0.0.1:{port}")) else { return 0 };
+        let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return 0 };
+        let counts: Vec<(String, i64)> = ::redis::cmd("PUBSUB")
+            .arg("SHARDNUMSUB")
+            .arg(channel)
+            .query_async(&mut connection)
+            .await
+            .unwrap_or_default();
+        counts.first().map_or(0, |(_, n)| *n)
+    }
+
+    /// A `SHOW …` of PgBouncer's admin console, as rows of name → value.
+    pub async fn bouncer_show(&self, what: &str) -> Vec<std::collections::HashMap<String, String>> {
+        use sqlx::{Column, Row};
+        let url = format!("postgres://postgres@127.0.0.1:{}/pgbouncer", self.bouncer_port());
+        let mut connection = sqlx::PgConnection::connect(&url).await.unwrap();
+        // The admin console speaks the simple protocol only.
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(format!("show {what}"))).fetch_all(&mut connection).await.unwrap();
+        rows.iter()
+            .map(|row| {
+                row.columns()
+                    .iter()
+                    .map(|column| {
+                        let value = row
+                            .try_get::<Option<String>, _>(column.ordinal())
+                            .ok()
+                            .flatten()
+                            .or_else(|| row.try_get::<Option<i64>, _>(column.ordinal()).ok().flatten().map(|n| n.to_string()))
+                            .or_else(|| row.try_get::<Option<i32>, _>(column.ordinal()).ok().flatten().map(|n| n.to_string()))
+                            .unwrap_or_default();
+                        (column.name().to_owned(), value)
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// A poll for the test, created through nginx; its id and option ids.
+    pub async fn new_poll(&self) -> (i64, Vec<i64>) {
+        let body = serde_json::json!({
+            "question": "Which replica answers?", "theme": "Sports",
+            "options": [{ "text": "One" }, { "text": "Two" }, { "text": "Three" }],
+        });
+        let created = reqwest::Client::new().post(format!("{}/api/polls", self.url)).json(&body).send().await.unwrap();
+        assert_eq!(created.status(), reqwest::StatusCode::CREATED);
+        let json: serde_json::Value = created.json().await.unwrap();
+        let options = json["options"].as_array().unwrap().iter().map(|o| o["id"].as_i64().unwrap()).collect();
+        (json["id"].as_i64().unwrap(), options)
     }
 
     /// Runs a query returning one number.

@@ -10,6 +10,7 @@
 mod app;
 pub mod ballots;
 pub mod cluster;
+pub mod load;
 pub mod postgres;
 pub mod redis;
 pub mod sse;
