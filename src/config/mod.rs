@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 
-pub use read::redact;
 use read::Reader;
+pub use read::redact;
 use vars::{cookies, embed, http, limits, live, logs, redis, storage};
 
 /// A setting that is present but malformed.
@@ -399,7 +399,13 @@ impl Redis {
             hosts
                 .split(',')
                 .filter(|host| !host.is_empty())
-                .map(|host| if credentials.is_empty() { format!("redis://{host}") } else { format!("redis://{credentials}@{host}") })
+                .map(|host| {
+                    if credentials.is_empty() {
+                        format!("redis://{host}")
+                    } else {
+                        format!("redis://{credentials}@{host}")
+                    }
+                })
                 .collect(),
         )
     }

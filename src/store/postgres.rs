@@ -137,7 +137,11 @@ macro_rules! pg_backend {
 
             async fn lock_seeding(tx: &mut Transaction<'_, Postgres>) -> StoreResult<()> {
                 // Unnamed: also runs through a transaction pooler.
-                sqlx::query("select pg_advisory_xact_lock($1)").persistent(false).bind(SEED_LOCK).execute(&mut **tx).await?;
+                sqlx::query("select pg_advisory_xact_lock($1)")
+                    .persistent(false)
+                    .bind(SEED_LOCK)
+                    .execute(&mut **tx)
+                    .await?;
                 Ok(())
             }
         }

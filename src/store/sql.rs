@@ -18,7 +18,7 @@ use crate::domain::{
     Ballot, MAX_OPTIONS, NewPoll, OwnerChange, Page, Place, Poll, PollContent, PollOption, Protection, Refusal,
     ResultsShown, Settings, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
 };
-use crate::store::{PollFilter, PoolStats, StandbyState, SeedReport, SqlBackend, Store, StoreError, StoreResult};
+use crate::store::{PollFilter, PoolStats, SeedReport, SqlBackend, StandbyState, Store, StoreError, StoreResult};
 
 type Db = <SqlStore as SqlBackend>::Db;
 
@@ -49,7 +49,11 @@ enum Session {
 
 impl Session {
     async fn on(pool: &Pool<Db>) -> StoreResult<Self> {
-        Ok(if SqlStore::TRANSACTION_POOLED { Self::Pinned(pool.begin().await?) } else { Self::Own(pool.acquire().await?) })
+        Ok(if SqlStore::TRANSACTION_POOLED {
+            Self::Pinned(pool.begin().await?)
+        } else {
+            Self::Own(pool.acquire().await?)
+        })
     }
 
     fn conn(&mut self) -> &mut <Db as Database>::Connection {
@@ -177,10 +181,7 @@ async fn insert_poll(
     .bind(manage_hash)
     .fetch_one(&mut **tx)
     .await?;
-    query("update themes set poll_count = poll_count + 1 where id = $1")
-        .bind(theme_id)
-        .execute(&mut **tx)
-        .await?;
+    query("update themes set poll_count = poll_count + 1 where id = $1").bind(theme_id).execute(&mut **tx).await?;
     for (position, option) in (0_i32..).zip(&poll.options) {
         query("insert into options (poll_id, position, text) values ($1, $2, $3)")
             .bind(poll_id)
@@ -212,12 +213,11 @@ async fn seed_theme(tx: &mut Transaction<'_, Db>, position: i32, seed: &Theme<()
     if let Some((id,)) = inserted {
         return Ok((id, true));
     }
-    let (id,): (i64,) =
-        query_as("select id from themes where slug = $1 or key = $2 order by slug = $1 desc limit 1")
-            .bind(&seed.slug)
-            .bind(&seed.key)
-            .fetch_one(&mut **tx)
-            .await?;
+    let (id,): (i64,) = query_as("select id from themes where slug = $1 or key = $2 order by slug = $1 desc limit 1")
+        .bind(&seed.slug)
+        .bind(&seed.key)
+        .fetch_one(&mut **tx)
+        .await?;
     Ok((id, false))
 }
 
@@ -325,7 +325,8 @@ async fn poll_states(tx: &mut Transaction<'_, Db>, ids: &[i64], lock: &str) -> S
     query.push("), max_choices, protection, theme_id from polls where id in (");
     push_ids(&mut query, ids.iter().copied());
     query.push(") order by id").push(lock);
-    let rows: Vec<(i64, bool, i32, String, i64)> = query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
+    let rows: Vec<(i64, bool, i32, String, i64)> =
+        query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
     Ok(rows
         .into_iter()
         .map(|(id, open, max, protection, theme_id)| {
@@ -414,7 +415,8 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
             row.push_bind(ballots[*i].poll_id).push_bind(ballots[*i].voter.as_str()).push_bind(guard_key.clone());
         });
         query.push(" on conflict do nothing returning id, poll_id, voter_key, guard_key");
-        let rows: Vec<(i64, i64, String, Option<String>)> = query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
+        let rows: Vec<(i64, i64, String, Option<String>)> =
+            query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
         for (id, poll_id, voter_key, guard_key) in rows {
             inserted.entry((poll_id, guard_key.unwrap_or(voter_key))).or_default().push(id);
         }

@@ -80,7 +80,7 @@ fn the_kubernetes_manifests_validate_against_the_api_schemas() {
     let kustomization = std::fs::read_to_string(k8s.join("kustomization.yaml")).unwrap();
     let resources: Vec<PathBuf> =
         kustomization.lines().filter_map(|l| l.trim().strip_prefix("- ")).map(|name| k8s.join(name)).collect();
-    assert_eq!(resources.len(), 7, "{kustomization}");
+    assert_eq!(resources.len(), 9, "{kustomization}");
     let mut files: Vec<String> = std::fs::read_dir(&k8s)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -95,8 +95,22 @@ fn the_kubernetes_manifests_validate_against_the_api_schemas() {
     let mut validate = Command::new(validator);
     validate.args(["--kubernetes-version", "1.30.0", "--strict"]).args(resources.iter().map(|p| p.as_path()));
     let report = check(validate, "kubernetes-validate");
-    assert_eq!(report.matches("passed").count(), 7, "{report}");
+    // One line per object, and pgbouncer.yaml holds five (its ConfigMap, Secret, Deployment,
+    // Service and PodDisruptionBudget): every top-level `kind:` passed.
+    let objects: usize = resources
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap().lines().filter(|l| l.starts_with("kind:")).count())
+        .sum();
+    assert_eq!(objects, 13, "{kustomization}");
+    assert_eq!(report.matches("passed").count(), objects, "{report}");
     assert!(Path::new(&k8s.join("deployment.yaml")).exists());
+    // The scaled topology: the replicas go through PgBouncer in transaction pooling, say
+    // so, and migrate elsewhere.
+    let read = |name: &str| std::fs::read_to_string(k8s.join(name)).unwrap();
+    assert!(read("pgbouncer.yaml").contains("pool_mode = transaction"));
+    assert!(read("configmap.yaml").contains("DB_TRANSACTION_POOLING: \"true\""));
+    assert!(read("secret.yaml").contains("DATABASE_READ_URL:") && read("secret.yaml").contains("redis+cluster://"));
+    assert!(read("migrate-job.yaml").contains(r#"args: ["migrate"]"#), "the migrations run in a Job");
 }
 
 /// nginx must let an idle connection to a replica go before the replica closes it (after

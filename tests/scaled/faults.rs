@@ -128,7 +128,8 @@ async fn the_read_standby_stopped_then_lagging_sends_pages_to_the_primary_and_a_
     crate::support::eventually("the new poll listed in its theme on every replica", WAIT, async || {
         let mut listed = 0;
         for n in 1..=cluster.replicas {
-            let page = reqwest::get(format!("{}/themes/sports?after={}", cluster.replica_url(n), id - 1)).await.unwrap();
+            let page =
+                reqwest::get(format!("{}/themes/sports?after={}", cluster.replica_url(n), id - 1)).await.unwrap();
             listed += usize::from(page.text().await.unwrap().contains(&question));
         }
         if listed == cluster.replicas { Ok(()) } else { Err(listed) }

@@ -65,8 +65,7 @@ fn channel(poll: i64) -> String {
 async fn viewers_on_every_replica(cluster: &Cluster, poll: i64) -> Vec<SseClient> {
     let mut viewers = Vec::new();
     for n in 1..=cluster.replicas {
-        let mut viewer =
-            SseClient::connect(&format!("{}/api/polls/{poll}/stream", cluster.replica_url(n)), None).await;
+        let mut viewer = SseClient::connect(&format!("{}/api/polls/{poll}/stream", cluster.replica_url(n)), None).await;
         assert!(viewer.next_event(WAIT).await.is_some(), "replica-{n}'s stream opens with the tally");
         viewers.push(viewer);
     }

@@ -33,7 +33,8 @@ async fn pages_read_the_standby_votes_reach_every_replica_by_their_shard_and_the
     assert_eq!(created.status(), StatusCode::CREATED);
     let id = created.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
     let listed = async |n: usize| {
-        let page = client.get(format!("{}/themes/sports?after={}", cluster.replica_url(n), id - 1)).send().await.unwrap();
+        let page =
+            client.get(format!("{}/themes/sports?after={}", cluster.replica_url(n), id - 1)).send().await.unwrap();
         assert_eq!(page.status(), StatusCode::OK);
         page.text().await.unwrap().contains(&question)
     };
@@ -44,8 +45,10 @@ async fn pages_read_the_standby_votes_reach_every_replica_by_their_shard_and_the
     }
     cluster.run("resume-standby", "").await;
     for n in 1..=cluster.replicas {
-        support::eventually(&format!("replica-{n} lists the poll once replayed"), crate::WAIT, async || listed(n).await)
-            .await;
+        support::eventually(&format!("replica-{n} lists the poll once replayed"), crate::WAIT, async || {
+            listed(n).await
+        })
+        .await;
     }
 
     // Every demo poll's page through nginx, each cached once.
@@ -106,7 +109,8 @@ async fn twenty_replicas_of_ten_connections_each_share_a_postgres_of_fifty_throu
     // Every page read goes to the database: no page memory, no cache.
     let env = [("DB_MAX_CONNECTIONS", "10"), ("READ_FRESH_MS", "0"), ("CACHE_TTL_SECS", "0")];
     let cluster = scaled(20, &env).await;
-    let max_connections = cluster.scalar("select cast(setting as bigint) from pg_settings where name = 'max_connections'").await;
+    let max_connections =
+        cluster.scalar("select cast(setting as bigint) from pg_settings where name = 'max_connections'").await;
     assert_eq!(max_connections, 50);
 
     // Each replica at once: 12 page reads at a time, three rounds.
@@ -130,7 +134,9 @@ async fn twenty_replicas_of_ten_connections_each_share_a_postgres_of_fifty_throu
     let app_clients = clients.iter().filter(|c| c["database"].starts_with("votestream")).count();
     let servers = cluster.bouncer_show("servers").await.len();
     let open = cluster
-        .scalar("select count(*) from pg_stat_activity where datname = 'votestream' and backend_type = 'client backend'")
+        .scalar(
+            "select count(*) from pg_stat_activity where datname = 'votestream' and backend_type = 'client backend'",
+        )
         .await;
     println!(
         "20 replicas × DB_MAX_CONNECTIONS=10: {} page reads, {app_clients} client connections to PgBouncer, \

@@ -15,6 +15,7 @@
 
 mod fanout;
 mod load;
+mod topology;
 mod usage;
 mod votes;
 
@@ -87,15 +88,26 @@ impl Bench {
         (1..=3).filter_map(|n| self.cluster.pid(&format!("replica-{n}"))).collect()
     }
 
-    /// The cluster's processes by part, as they are now (replicas restart).
+    /// The cluster's processes by part, as they are now (replicas restart). On the scaled
+    /// topology `postgres` is the primary, and the standby, PgBouncer and the Redis
+    /// Cluster's nodes are parts too.
     fn processes(&self) -> Processes {
         let one = |name: &str| self.cluster.pid(name).into_iter().collect::<Vec<_>>();
-        Processes::new(vec![
+        let mut parts = vec![
             ("nginx".into(), one("nginx")),
             ("replicas".into(), self.replica_pids()),
             ("postgres".into(), one("postgres")),
-            ("redis".into(), one("redis")),
-        ])
+        ];
+        if self.cluster.topology() == "scaled" {
+            parts.push(("standby".into(), one("standby")));
+            parts.push(("pgbouncer".into(), one("pgbouncer")));
+            let nodes =
+                self.cluster.redis_nodes().iter().filter_map(|p| self.cluster.pid(&format!("redis-{p}"))).collect();
+            parts.push(("redis".into(), nodes));
+        } else {
+            parts.push(("redis".into(), one("redis")));
+        }
+        Processes::new(parts)
     }
 
     /// Resident memory of the replicas and of nginx (master and workers), in KiB.
@@ -577,8 +589,11 @@ fn open_files_limit() -> usize {
 }
 
 /// Every part `BENCH_ONLY` asks for (all when unset): ceilings, votes, mix, reads, large,
-/// fanout.
+/// fanout; `topology` only when asked for.
 async fn measure(bench: &mut Bench) -> Result<()> {
+    if std::env::var("BENCH_ONLY").is_ok_and(|only| only.split(',').any(|p| p.trim() == "topology")) {
+        topology::rows(bench).await?;
+    }
     let ceiling = if wanted("ceilings") { ceilings(bench).await? } else { f64::NAN };
     if wanted("votes") {
         vote_rows(bench, ceiling).await?;
@@ -608,7 +623,11 @@ async fn main() -> Result<()> {
     let seconds: f64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10.0);
     let dir = root.join("target/bench");
     println!("starting the cluster (logs in {})", dir.display());
-    let cluster = Cluster::start_in(dir.clone(), false, root.join("target/release/votestream"), 3, SETTINGS).await;
+    // `BENCH_TOPOLOGY=scaled`: the standby, PgBouncer and the Redis Cluster too.
+    let topology = if std::env::var("BENCH_TOPOLOGY").is_ok_and(|t| t == "scaled") { "scaled" } else { "single" };
+    let cluster =
+        Cluster::start_topology_in(dir.clone(), false, topology, root.join("target/release/votestream"), 3, SETTINGS)
+            .await;
     let mut bench =
         Bench { cluster, dir: dir.join("bench"), seconds, rows: Vec::new(), problems: Vec::new(), viewers: 0 };
     std::fs::create_dir_all(&bench.dir)?;

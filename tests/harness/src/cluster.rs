@@ -39,10 +39,8 @@ fn free_base(replicas: usize) -> u16 {
         let base: u16 = 20_000 + rand::random::<u16>() % 35_000;
         // nginx, PostgreSQL, Redis; the scaled topology's standby, PgBouncer and six Redis
         // Cluster nodes (and their cluster bus ports); the replicas.
-        let ports = (0..=10)
-            .chain(10_005..=10_010)
-            .chain((1..=replicas).map(|n| 10 + n))
-            .map(|offset| base + offset as u16);
+        let ports =
+            (0..=10).chain(10_005..=10_010).chain((1..=replicas).map(|n| 10 + n)).map(|offset| base + offset as u16);
         if ports.into_iter().all(|p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()) {
             return base;
         }
@@ -62,7 +60,7 @@ impl Cluster {
     /// As [`Cluster::start`], in the scaled topology (`CLUSTER_TOPOLOGY=scaled`).
     pub async fn start_scaled(binary: impl AsRef<Path>, replicas: usize, env: &[(&str, &str)]) -> Self {
         let dir = root().join("target").join("cluster-tests").join(format!("{:x}", rand::random::<u64>()));
-        Self::launch(dir, true, "scaled", binary, replicas, env).await
+        Self::start_topology_in(dir, true, "scaled", binary, replicas, env).await
     }
 
     /// As [`Cluster::start`], in `dir` (emptied first); when dropped, the database's data
@@ -74,10 +72,11 @@ impl Cluster {
         replicas: usize,
         env: &[(&str, &str)],
     ) -> Self {
-        Self::launch(dir, remove_dir, "single", binary, replicas, env).await
+        Self::start_topology_in(dir, remove_dir, "single", binary, replicas, env).await
     }
 
-    async fn launch(
+    /// As [`Cluster::start_in`], in `topology` (`single` or `scaled`).
+    pub async fn start_topology_in(
         dir: PathBuf,
         remove_dir: bool,
         topology: &'static str,
@@ -86,9 +85,8 @@ impl Cluster {
         env: &[(&str, &str)],
     ) -> Self {
         let scaled_tools: &[(&str, &str)] = if topology == "scaled" { &[("pgbouncer", "pgbouncer")] } else { &[] };
-        for (tool, package) in [("nginx", "nginx"), ("redis-server", "redis-server"), ("curl", "curl")]
-            .iter()
-            .chain(scaled_tools)
+        for (tool, package) in
+            [("nginx", "nginx"), ("redis-server", "redis-server"), ("curl", "curl")].iter().chain(scaled_tools)
         {
             if which(tool).is_none() {
                 crate::missing_server(tool, &format!("apt-get install {package}"));
@@ -133,6 +131,11 @@ impl Cluster {
             .env("RATE_LIMIT", "off")
             .envs(self.env.iter().map(|(k, v)| (k, v)));
         command
+    }
+
+    /// `single` or `scaled`.
+    pub fn topology(&self) -> &'static str {
+        self.topology
     }
 
     /// Sets (or with `None` removes) a setting for the replicas started from now on.
@@ -233,12 +236,14 @@ impl Cluster {
         for port in self.redis_nodes() {
             let Ok(client) = ::redis::Client::open(format!("redis://127.0.0.1:{port}")) else { continue };
             let Ok(mut connection) = client.get_multiplexed_async_connection().await else { continue };
-            let Ok(slot) = ::redis::cmd("CLUSTER").arg("KEYSLOT").arg(channel).query_async::<i64>(&mut connection).await
+            let Ok(slot) =
+                ::redis::cmd("CLUSTER").arg("KEYSLOT").arg(channel).query_async::<i64>(&mut connection).await
             else {
                 continue;
             };
             // Each range: start, end, then the master as [ip, port, id, …], then its replicas.
-            let Ok(ranges) = ::redis::cmd("CLUSTER").arg("SLOTS").query_async::<Vec<::redis::Value>>(&mut connection).await
+            let Ok(ranges) =
+                ::redis::cmd("CLUSTER").arg("SLOTS").query_async::<Vec<::redis::Value>>(&mut connection).await
             else {
                 continue;
             };
@@ -288,8 +293,12 @@ impl Cluster {
                             .try_get::<Option<String>, _>(column.ordinal())
                             .ok()
                             .flatten()
-                            .or_else(|| row.try_get::<Option<i64>, _>(column.ordinal()).ok().flatten().map(|n| n.to_string()))
-                            .or_else(|| row.try_get::<Option<i32>, _>(column.ordinal()).ok().flatten().map(|n| n.to_string()))
+                            .or_else(|| {
+                                row.try_get::<Option<i64>, _>(column.ordinal()).ok().flatten().map(|n| n.to_string())
+                            })
+                            .or_else(|| {
+                                row.try_get::<Option<i32>, _>(column.ordinal()).ok().flatten().map(|n| n.to_string())
+                            })
                             .unwrap_or_default();
                         (column.name().to_owned(), value)
                     })

@@ -121,4 +121,3 @@ pub async fn assert_stored_as_told(database_url: &str, poll: i64, told: &Outcome
     assert_eq!(counters_out_of_step(database_url, poll).await, 0, "every counter equals its vote rows");
     stored.len()
 }
-
