@@ -221,62 +221,65 @@ async fn seed_theme(tx: &mut Transaction<'_, Db>, position: i32, seed: &Theme<()
     Ok((id, false))
 }
 
-/// Polls with their options from one joined query taking `binds` in order, read from `pool`.
-async fn load_polls(pool: &Pool<Db>, sql: &'static str, binds: &[i64]) -> StoreResult<Vec<Poll>> {
+/// `sql` with each `$n` written as the integer `binds[n - 1]`: nothing but integers is
+/// ever written into a statement's text.
+fn with_integers(sql: &str, binds: &[i64]) -> String {
+    let mut text = sql.to_owned();
+    // From the highest: `$1` would otherwise eat the start of `$10`.
+    for (n, bind) in binds.iter().enumerate().rev() {
+        text = text.replace(&format!("${}", n + 1), &bind.to_string());
+    }
+    text
+}
+
+/// Rows of `sql`, whose only parameters are the integers `binds`, read from `pool`.
+/// Through a transaction pooler this is one exchange of the simple protocol, the integers
+/// written into the text: no statement to prepare, so no transaction to hold a server
+/// connection for it (four round trips become one). Elsewhere a prepared statement.
+async fn read_rows<O>(pool: &Pool<Db>, sql: &'static str, binds: &[i64]) -> StoreResult<Vec<O>>
+where
+    O: for<'r> FromRow<'r, <Db as Database>::Row> + Send + Unpin,
+{
+    if SqlStore::TRANSACTION_POOLED {
+        let rows = sqlx::raw_sql(sqlx::AssertSqlSafe(with_integers(sql, binds))).fetch_all(pool).await?;
+        return Ok(rows.iter().map(O::from_row).collect::<Result<_, _>>()?);
+    }
     let mut rows = query_as(sql);
     for bind in binds {
         rows = rows.bind(*bind);
     }
-    let mut session = Session::on(pool).await?;
-    let rows = rows.fetch_all(session.conn()).await?;
-    session.done().await?;
-    Ok(assemble(rows))
+    Ok(rows.fetch_all(pool).await?)
 }
 
-/// Rows of `sql` (no binds) read from `pool`.
-async fn fetch_all<O>(pool: &Pool<Db>, sql: &'static str) -> StoreResult<Vec<O>>
-where
-    O: for<'r> FromRow<'r, <Db as Database>::Row> + Send + Unpin,
-{
-    let mut session = Session::on(pool).await?;
-    let rows = query_as(sql).fetch_all(session.conn()).await?;
-    session.done().await?;
-    Ok(rows)
+/// Polls with their options from one joined query taking `binds` in order, read from `pool`.
+async fn load_polls(pool: &Pool<Db>, sql: &'static str, binds: &[i64]) -> StoreResult<Vec<Poll>> {
+    Ok(assemble(read_rows(pool, sql, binds).await?))
 }
 
 /// A poll with its options, by id.
 const POLL_BY_ID: &str = poll_select!("where p.id = $1 order by o.position");
 
-/// How many of a theme's polls come before (or are) `poll_id`.
-async fn count_up_to(session: &mut Session, theme_id: i64, poll_id: i64) -> StoreResult<i64> {
-    let (count,): (i64,) = query_as("select count(*) from polls where theme_id = $1 and id <= $2")
-        .bind(theme_id)
-        .bind(poll_id)
-        .fetch_one(session.conn())
-        .await?;
-    Ok(count)
-}
+/// How many of a theme's polls come before (or are) `$2` (`$1` the theme).
+const COUNT_UP_TO: &str = "select count(*) from polls where theme_id = $1 and id <= $2";
 
 /// Where `poll_id` stands among its theme's polls, counted from the nearer end, each side
 /// capped: a poll near either end of a big theme reads a few index entries, not the whole theme.
-async fn place_in_theme(session: &mut Session, theme_id: i64, poll_id: i64) -> StoreResult<Place> {
-    let mut query = QueryBuilder::<Db>::new("select (select cast(poll_count as bigint) from themes where id = ");
-    query.push_bind(theme_id);
-    for side in [" and id > ", " and id <= "] {
-        query.push("), (select count(*) from (select 1 from polls where theme_id = ").push_bind(theme_id);
-        query.push(side).push_bind(poll_id).push(format!(" limit {PLACE_CAP}) counted"));
-    }
-    query.push("), (select min(id) from polls where theme_id = ").push_bind(theme_id);
-    query.push(" and id > ").push_bind(poll_id).push(")");
-    let (of, after, before, next): (i64, i64, i64, Option<i64>) =
-        query.build_query_as().persistent(NAMED).fetch_one(session.conn()).await?;
+async fn place_in_theme(pool: &Pool<Db>, theme_id: i64, poll_id: i64) -> StoreResult<Place> {
+    // The theme's poll count, the polls after (capped at `$3`), those up to it (capped), the next.
+    const PLACE: &str = "select (select cast(poll_count as bigint) from themes where id = $1),
+            (select count(*) from (select 1 from polls where theme_id = $1 and id > $2 limit $3) counted),
+            (select count(*) from (select 1 from polls where theme_id = $1 and id <= $2 limit $3) counted),
+            (select min(id) from polls where theme_id = $1 and id > $2)";
+    let rows: Vec<(i64, i64, i64, Option<i64>)> = read_rows(pool, PLACE, &[theme_id, poll_id, PLACE_CAP]).await?;
+    let (of, after, before, next) = rows.first().copied().unwrap_or_default();
     let position = if after < PLACE_CAP {
         of - after
     } else if before < PLACE_CAP {
         before
     } else {
         // Deep in the middle of a big theme: the whole count, once.
-        count_up_to(session, theme_id, poll_id).await?
+        let counted: Vec<(i64,)> = read_rows(pool, COUNT_UP_TO, &[theme_id, poll_id]).await?;
+        counted.first().map_or(0, |(n,)| *n)
     };
     Ok(Place { position: position.clamp(1, of.max(1)), of: of.max(1), next })
 }
@@ -636,7 +639,11 @@ impl Store for SqlStore {
 
     async fn themes(&self) -> StoreResult<Vec<Theme>> {
         let rows: Vec<ThemeRow> = on_pages(self, |pool| {
-            fetch_all(pool, "select id, key, slug, name, icon, color, description from themes order by position, id")
+            read_rows(
+                pool,
+                "select id, key, slug, name, icon, color, description from themes order by position, id",
+                &[],
+            )
         })
         .await?;
         Ok(rows.into_iter().map(theme).collect())
@@ -644,12 +651,13 @@ impl Store for SqlStore {
 
     async fn theme_stats(&self) -> StoreResult<Vec<ThemeStats>> {
         let rows: Vec<(i64, String, String, String, String, String, String, i64, i64)> = on_pages(self, |pool| {
-            fetch_all(
+            read_rows(
                 pool,
                 // Counters kept by every write: no scan of polls or votes.
                 "select id, key, slug, name, icon, color, description,
                         cast(poll_count as bigint), cast(vote_count as bigint)
                    from themes order by position, id",
+                &[],
             )
         })
         .await?;
@@ -681,16 +689,12 @@ impl Store for SqlStore {
     }
 
     async fn theme_by_id(&self, id: i64) -> StoreResult<Option<Theme>> {
-        let row: Option<ThemeRow> = on_pages(self, |pool| async move {
-            let mut session = Session::on(pool).await?;
-            let row = query_as("select id, key, slug, name, icon, color, description from themes where id = $1")
-                .bind(id)
-                .fetch_optional(session.conn())
-                .await?;
-            session.done().await?;
-            Ok(row)
+        let binds = [id];
+        let row: Option<ThemeRow> = on_pages(self, |pool| {
+            read_rows(pool, "select id, key, slug, name, icon, color, description from themes where id = $1", &binds)
         })
-        .await?;
+        .await?
+        .pop();
         Ok(row.map(theme))
     }
 
@@ -711,23 +715,13 @@ impl Store for SqlStore {
     }
 
     async fn polls_of_theme_up_to(&self, theme_id: i64, poll_id: i64) -> StoreResult<i64> {
-        on_pages(self, |pool| async move {
-            let mut session = Session::on(pool).await?;
-            let count = count_up_to(&mut session, theme_id, poll_id).await?;
-            session.done().await?;
-            Ok(count)
-        })
-        .await
+        let binds = [theme_id, poll_id];
+        let counted: Vec<(i64,)> = on_pages(self, |pool| read_rows(pool, COUNT_UP_TO, &binds)).await?;
+        Ok(counted.first().map_or(0, |(n,)| *n))
     }
 
     async fn place_in_theme(&self, theme_id: i64, poll_id: i64) -> StoreResult<Place> {
-        on_pages(self, |pool| async move {
-            let mut session = Session::on(pool).await?;
-            let place = place_in_theme(&mut session, theme_id, poll_id).await?;
-            session.done().await?;
-            Ok(place)
-        })
-        .await
+        on_pages(self, |pool| place_in_theme(pool, theme_id, poll_id)).await
     }
 
     async fn polls(&self, page: Page, filter: PollFilter) -> StoreResult<Vec<Poll>> {
@@ -928,14 +922,28 @@ impl Store for SqlStore {
 
     async fn totals(&self) -> StoreResult<Totals> {
         let rows: Vec<(i64, i64, i64, i64)> = on_pages(self, |pool| {
-            fetch_all(
+            read_rows(
                 pool,
                 "select (select count(*) from themes), (select count(*) from polls),
                         (select count(*) from options), (select count(*) from votes)",
+                &[],
             )
         })
         .await?;
         let (themes, polls, options, votes) = rows.first().copied().unwrap_or_default();
         Ok(Totals { themes, polls, options, votes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_integers;
+
+    #[test]
+    fn only_the_integers_are_written_into_the_text_each_where_its_number_says() {
+        let sql = "select $1, $10, $2 from t where a = $1 and b > $2 limit $3";
+        let binds = [7, -2, 300, 4, 5, 6, 7, 8, 9, 10];
+        assert_eq!(with_integers(sql, &binds), "select 7, 10, -2 from t where a = 7 and b > -2 limit 300");
+        assert_eq!(with_integers("select 1", &[]), "select 1");
     }
 }
