@@ -21,7 +21,9 @@ dev-db-stop:
 
 # The production topology on this machine: PostgreSQL, Redis, CLUSTER_REPLICAS (3) replicas
 # of the release build and nginx on 127.0.0.1:CLUSTER_PORT (8080). `RATE_LIMIT=off just
-# cluster` for load tests. Pids, ports and logs under target/cluster/.
+# cluster` for load tests. CLUSTER_TOPOLOGY=scaled: a primary and a pg_basebackup standby
+# behind PgBouncer (transaction pooling) and a Redis Cluster of three masters with a replica
+# each, instead (needs pgbouncer). Pids, ports and logs under target/cluster/.
 cluster:
     deploy/cluster.sh up
 
@@ -32,7 +34,8 @@ cluster-down:
 # The vote path, pages and live fan-out at this machine's limit, against ceilings measured
 # in the same run (nginx to a do-nothing upstream, pgbench running the writer's own batch),
 # with the CPU each process spends per request: one table. BENCH_SECS per load (10);
-# BENCH_LARGE=0 skips the 10-million-vote data. Starts its own cluster on free ports with a
+# BENCH_LARGE=0 skips the 10-million-vote data; BENCH_ONLY=topology BENCH_TOPOLOGY=scaled
+# measures the scaled topology (deploy/SCALING.md). Starts its own cluster on free ports with a
 # clean environment; needs postgresql, redis-server and nginx. Exits non-zero if any
 # acknowledged vote is not stored as told or any live viewer misses a vote.
 bench:
