@@ -7,22 +7,13 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::load::{Progress, assert_stored_as_told, vote_load};
+use crate::support::load::{BREAKERS, Progress, assert_stored_as_told, vote_load};
 use crate::support::postgres::OwnPg;
 use crate::support::redis::OwnRedis;
 use crate::support::sse::SseClient;
 use crate::support::{TestApp, eventually, spawn_replica};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Quick breakers, so a test sees them open and close in seconds.
-const BREAKERS: &[(&str, &str)] = &[
-    ("DB_TIMEOUT_MS", "1000"),
-    ("DB_ACQUIRE_TIMEOUT_MS", "1000"),
-    ("DB_BREAKER_COOLDOWN_MS", "500"),
-    ("REDIS_TIMEOUT_MS", "300"),
-    ("REDIS_BREAKER_COOLDOWN_MS", "500"),
-];
 
 async fn readyz(app: &TestApp) -> (StatusCode, Value) {
     let response = reqwest::get(app.url("/readyz")).await.unwrap();

@@ -9,10 +9,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::support::cluster::Cluster;
-use crate::support::load::{Outcome, Progress, assert_stored_as_told, vote_load};
+use crate::support::load::{BREAKERS, Outcome, Progress, assert_stored_as_told, vote_load};
 use crate::support::sse::SseClient;
 use crate::{
-    BREAKERS, ONE_AT_A_TIME, WAIT, channel, every_replica_says, every_viewer_reaches, page_total, scaled,
+    ONE_AT_A_TIME, WAIT, channel, every_replica_says, every_viewer_reaches, page_total, scaled,
     viewers_on_every_replica,
 };
 

@@ -22,15 +22,6 @@ const WAIT: Duration = Duration::from_secs(30);
 /// Held by each test for its whole run.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
 
-/// Quick breakers, so a fault is felt and left behind in seconds.
-const BREAKERS: &[(&str, &str)] = &[
-    ("DB_TIMEOUT_MS", "1000"),
-    ("DB_ACQUIRE_TIMEOUT_MS", "1000"),
-    ("DB_BREAKER_COOLDOWN_MS", "500"),
-    ("REDIS_TIMEOUT_MS", "300"),
-    ("REDIS_BREAKER_COOLDOWN_MS", "500"),
-];
-
 async fn scaled(replicas: usize, env: &[(&str, &str)]) -> Cluster {
     Cluster::start_scaled(env!("CARGO_BIN_EXE_votestream"), replicas, env).await
 }

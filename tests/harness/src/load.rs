@@ -12,6 +12,16 @@ use serde_json::json;
 use crate::ballots::{Answer, ballots_by_voter, cast, counters_out_of_step};
 use crate::eventually;
 
+/// Quick breakers for the replicas of a fault test, so a fault is felt and left behind in
+/// seconds.
+pub const BREAKERS: &[(&str, &str)] = &[
+    ("DB_TIMEOUT_MS", "1000"),
+    ("DB_ACQUIRE_TIMEOUT_MS", "1000"),
+    ("DB_BREAKER_COOLDOWN_MS", "500"),
+    ("REDIS_TIMEOUT_MS", "300"),
+    ("REDIS_BREAKER_COOLDOWN_MS", "500"),
+];
+
 /// How long a test waits for the load to move on.
 const WAIT: Duration = Duration::from_secs(30);
 /// The load stops by itself after this many votes or this long, whichever comes first.
