@@ -126,7 +126,9 @@ start_standby() {
     mkdir -p "$data"
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$data"
     chmod 0700 "$data"
-    as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$pg_port" -U postgres -D "$data" -R -X stream -c fast >/dev/null
+    # A replication slot: the primary keeps the WAL a stopped standby has yet to receive.
+    as_pg "$bin/pg_basebackup" -h 127.0.0.1 -p "$pg_port" -U postgres -D "$data" -R -X stream -c fast \
+      -C -S votestream_standby >/dev/null
   fi
   as_pg "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 30 \
     -o "-p $standby_port -c listen_addresses=127.0.0.1 -c unix_socket_directories='' $scaled_pg" start >/dev/null
@@ -188,6 +190,8 @@ start_redis_cluster() {
   local p nodes=()
   for p in $(redis_nodes); do
     mkdir -p "$dir/redis-$p"
+    # A throwaway cluster (nothing is saved): a new one each time, never the last one's nodes.
+    rm -f "$dir/redis-$p/nodes.conf"
     redis-server --port "$p" --bind 127.0.0.1 --daemonize yes --save '' --appendonly no \
       --cluster-enabled yes --cluster-config-file "$dir/redis-$p/nodes.conf" --cluster-node-timeout 2000 \
       --cluster-replica-validity-factor 0 \
@@ -306,6 +310,8 @@ up() {
     command -v pgbouncer >/dev/null || die "pgbouncer is missing: apt-get install pgbouncer"
     for p in "$standby_port" "$bouncer_port" $(redis_nodes); do port_free "$p" || die "port $p is taken"; done
   fi
+  [ -e "$dir/failed-over" ] && die "this cluster failed over: its old primary must not start beside the promoted standby; \
+deploy/cluster.sh down, remove $dir, then up afresh"
   mkdir -p "$dir"
   echo "$topology" >"$dir/topology"
   binary >"$dir/binary"
@@ -383,6 +389,8 @@ fail_over() {
   as_pg "$(pg_bin)/pg_ctl" -D "$dir/standby" -w -t 30 promote >/dev/null
   bouncer_conf "$standby_port" >/dev/null
   kill -HUP "$(cat "$dir/pgbouncer/pgbouncer.pid")"
+  # The old primary must never start again beside the promoted standby.
+  touch "$dir/failed-over"
 }
 
 case "${1:-up}" in

@@ -17,6 +17,10 @@ pub trait Cache: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Option<String>;
     /// Stores a value for the TTL.
     async fn put(&self, key: &str, value: String);
+    /// Stores a value for at most `ttl` (shorter than the TTL): a copy that may be a moment
+    /// old (read from a standby) must not outlive its moment by much. A cache that cannot
+    /// keep one entry shorter than the others keeps none.
+    async fn put_briefly(&self, _key: &str, _value: String, _ttl: Duration) {}
     /// Drops a value (after a write made it stale).
     async fn forget(&self, key: &str);
 }
@@ -99,8 +103,13 @@ impl Cache for RedisCache {
     }
 
     async fn put(&self, key: &str, value: String) {
+        self.put_briefly(key, value, Duration::from_secs(self.ttl_secs)).await;
+    }
+
+    async fn put_briefly(&self, key: &str, value: String, ttl: Duration) {
         let mut connection = self.connection.clone();
-        let write = connection.set_ex::<_, _, ()>(self.key(key), value, self.ttl_secs);
+        let secs = ttl.as_secs().clamp(1, self.ttl_secs);
+        let write = connection.set_ex::<_, _, ()>(self.key(key), value, secs);
         if let Err(failure) = self.breaker.call(|_| true, write).await {
             tracing::debug!(?failure, key, "cache write failed");
         }

@@ -204,7 +204,10 @@ pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppS
         settings.storage.vote_batch,
         Outlets { announcer: announcer.clone(), metrics: metrics.clone() },
     );
-    let polls = Polls::new(store, cache, live, votes, announcer);
+    let mut polls = Polls::new(store, cache, live, votes, announcer);
+    if !settings.storage.read_urls.is_empty() {
+        polls = polls.with_standbys(settings.storage.read_max_lag);
+    }
     tokio::spawn(polls.clone().close_at_deadlines(shutdown.clone()));
     let state = AppState::new(Shared {
         polls,

@@ -29,12 +29,24 @@ pub struct Polls {
     votes: VoteWriter,
     shapes: Shapes,
     announcer: Announcer,
+    /// With read standbys: how long a poll read from one may be cached (it may be
+    /// `DB_READ_MAX_LAG_MS` old, and a later change's drop of the cached copy may come
+    /// before it).
+    standby_ttl: Option<Duration>,
 }
 
 impl Polls {
     /// The core over its parts; `announcer` is the one the vote writer uses too.
     pub fn new(store: DynStore, cache: DynCache, live: Arc<Live>, votes: VoteWriter, announcer: Announcer) -> Self {
-        Self { store, cache, live, votes, shapes: Shapes::new(SHAPES_KEPT), announcer }
+        Self { store, cache, live, votes, shapes: Shapes::new(SHAPES_KEPT), announcer, standby_ttl: None }
+    }
+
+    /// Polls read from a standby (up to `max_lag` old) are cached for twice that at most
+    /// (a second at least), not the whole TTL.
+    #[must_use]
+    pub fn with_standbys(mut self, max_lag: Duration) -> Self {
+        self.standby_ttl = Some((max_lag * 2).max(Duration::from_secs(1)));
+        self
     }
 
     /// The guarded store, for reads that need nothing else (themes, lists, totals).
@@ -52,7 +64,8 @@ impl Polls {
         self.announcer.announce(update).await;
     }
 
-    /// A poll with its tallies: cache, else database (then cached).
+    /// A poll with its tallies: cache, else database (then cached: briefly when it may
+    /// have come from a standby, so a change made meanwhile is not hidden for long).
     pub async fn load(&self, poll_id: i64) -> StoreResult<Option<Poll>> {
         let key = cache_key(poll_id);
         if let Some(poll) = self.cache.get(&key).await.and_then(|json| serde_json::from_str(&json).ok()) {
@@ -62,7 +75,10 @@ impl Polls {
         if let Some(poll) = &poll
             && let Ok(json) = serde_json::to_string(poll)
         {
-            self.cache.put(&key, json).await;
+            match self.standby_ttl {
+                Some(ttl) => self.cache.put_briefly(&key, json, ttl).await,
+                None => self.cache.put(&key, json).await,
+            }
         }
         Ok(poll)
     }

@@ -356,6 +356,19 @@ fn handle_push(hub: &Hub, channels: &Channels, gap: &Gap, metrics: &Metrics, pus
             tracing::warn!("Redis subscriber disconnected; reconnecting");
             gap.wake.notify_one();
         }
+        // A cluster ends a sharded subscription itself when the channel's slot moves (a
+        // resharding, a master demoted): subscribe again, where the slot lives now, if the
+        // poll is still watched (our own unsubscriptions are of polls nobody watches).
+        PushKind::SUnsubscribe => {
+            let Some(Value::BulkString(name)) = push.data.first() else { return };
+            if let Some(poll_id) = channels.poll(name)
+                && hub.watched().contains(&poll_id)
+                && !gap.flag.swap(true, Ordering::SeqCst)
+            {
+                tracing::warn!(poll_id, "Redis Cluster ended a subscription; subscribing again");
+                gap.wake.notify_one();
+            }
+        }
         _ => {}
     }
 }
@@ -374,15 +387,14 @@ async fn follow_watched(
     loop {
         let wanted: HashSet<i64> = hub.watched().into_iter().collect();
         let mut failed = false;
-        // After a broken connection every channel is subscribed again, until one round of it
-        // succeeds: on a cluster whose master died, a channel's subscription lives again
-        // only once it is made on the replica promoted in its place (an answering PING
-        // says nothing of that).
-        let to_add: Vec<i64> = if gap.flag.load(Ordering::SeqCst) {
-            wanted.iter().copied().collect()
-        } else {
-            wanted.difference(&subscribed).copied().collect()
-        };
+        // After a broken connection (or a subscription the server ended) every channel is
+        // subscribed again, until one round of it succeeds: on a cluster whose master died,
+        // a channel's subscription lives again only once it is made on the replica promoted
+        // in its place (an answering PING says nothing of that). Taken now, so a break
+        // during this round is not lost; put back if the round fails.
+        let in_gap = gap.flag.swap(false, Ordering::SeqCst);
+        let to_add: Vec<i64> =
+            if in_gap { wanted.iter().copied().collect() } else { wanted.difference(&subscribed).copied().collect() };
         let to_remove: Vec<i64> = subscribed.difference(&wanted).copied().collect();
         for poll_id in to_add {
             match connection.subscribe(channels.of(poll_id)).await {
@@ -408,10 +420,11 @@ async fn follow_watched(
                 failed = true;
             }
         }
-        let back = !failed && gap.flag.load(Ordering::SeqCst) && connection.ping().await;
+        let back = in_gap && !failed && connection.ping().await;
         if back {
-            gap.flag.store(false, Ordering::SeqCst);
             tracing::info!(polls = wanted.len(), "Redis subscriber back; reloading watched polls");
+        } else if in_gap {
+            gap.flag.store(true, Ordering::SeqCst);
         }
         // While Redis is away, updates from other replicas arrive by polling the database
         // for the watched polls, every RETRY; once it is back, one last reload covers the gap.

@@ -62,7 +62,10 @@ impl Pg {
                 );
                 pools.push((name, Self::pool_options(settings).connect_lazy_with(options)));
             }
-            Some(Standbys::watch(pools, settings.read_max_lag))
+            // A page read gives a standby a quarter of a database call's time, then asks the
+            // primary: a stalled standby never makes a read slow enough to count against the
+            // database's breaker.
+            Some(Standbys::watch(pool.clone(), pools, settings.read_max_lag, settings.breaker.timeout / 4))
         };
         Ok(Self { pool, standbys })
     }

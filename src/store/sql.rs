@@ -63,29 +63,49 @@ impl Session {
         }
     }
 
-    /// Ends the transaction, if it is one (it only read).
+    /// Ends the transaction, if it is one.
     async fn done(self) -> StoreResult<()> {
         if let Self::Pinned(tx) = self {
-            tx.commit().await?;
+            commit(tx).await?;
         }
         Ok(())
     }
 }
 
+/// Commits `tx`. A connection lost during the commit (the server, or a pooler between,
+/// gone) leaves it unknown whether the commit took effect: [`StoreError::CommitInDoubt`],
+/// so nobody is told "nothing was saved" of a commit that may have happened.
+async fn commit(tx: Transaction<'_, Db>) -> StoreResult<()> {
+    tx.commit().await.map_err(|error| match StoreError::from(error) {
+        StoreError::Database(error)
+            if matches!(&error, sqlx::Error::Io(_) | sqlx::Error::Protocol(_))
+                || matches!(&error, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08"))) =>
+        {
+            StoreError::CommitInDoubt(error)
+        }
+        other => other,
+    })
+}
+
 /// Runs `read` on a pool for page reads: a standby that is up and close enough behind, in
-/// turn, else the primary. A standby that fails is marked down and the read runs again on
-/// the primary: the standby's trouble never reaches the reader.
+/// turn, else the primary. Whatever goes wrong on the standby (an error, or no answer
+/// within its patience) the read runs again on the primary: the standby's trouble never
+/// reaches the reader, nor the database's breaker. A standby that is unreachable or slow is
+/// marked down until its next check; one that refused this read alone (a conflict with
+/// its replay, say) stays.
 async fn on_pages<'s, T, F, Fut>(store: &'s SqlStore, read: F) -> StoreResult<T>
 where
     F: Fn(&'s Pool<Db>) -> Fut,
     Fut: std::future::Future<Output = StoreResult<T>>,
 {
     if let Some((pool, standby)) = store.standby() {
-        match read(pool).await {
-            Err(error) if error.is_outage() || matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut)) => {
+        match tokio::time::timeout(standby.patience(), read(pool)).await {
+            Ok(Ok(answer)) => return Ok(answer),
+            Ok(Err(error)) if error.is_outage() || matches!(error, StoreError::Database(sqlx::Error::PoolTimedOut)) => {
                 standby.failed(&error);
             }
-            answer => return answer,
+            Ok(Err(error)) => tracing::debug!(%error, "a read standby refused a read; asking the primary"),
+            Err(_) => standby.failed(&"no answer within its patience"),
         }
     }
     read(store.reader()).await
@@ -221,14 +241,26 @@ async fn seed_theme(tx: &mut Transaction<'_, Db>, position: i32, seed: &Theme<()
     Ok((id, false))
 }
 
-/// `sql` with each `$n` written as the integer `binds[n - 1]`: nothing but integers is
-/// ever written into a statement's text.
+/// `sql` with each `$n` written as the integer `binds[n - 1]` (a negative one in
+/// parentheses: `-$1` must not become a `--` comment): nothing but integers is ever
+/// written into a statement's text. Our statements hold no `$` inside a string.
 fn with_integers(sql: &str, binds: &[i64]) -> String {
-    let mut text = sql.to_owned();
-    // From the highest: `$1` would otherwise eat the start of `$10`.
-    for (n, bind) in binds.iter().enumerate().rev() {
-        text = text.replace(&format!("${}", n + 1), &bind.to_string());
+    let mut text = String::with_capacity(sql.len() + 8 * binds.len());
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        text.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let bind = after[..digits].parse::<usize>().ok().and_then(|n| binds.get(n.checked_sub(1)?));
+        match bind {
+            Some(value) if *value < 0 => text.push_str(&format!("({value})")),
+            Some(value) => text.push_str(&value.to_string()),
+            // Not a parameter of ours: kept as it is.
+            None => text.push_str(&rest[at..=at + digits]),
+        }
+        rest = &after[digits..];
     }
+    text.push_str(rest);
     text
 }
 
@@ -265,12 +297,14 @@ const COUNT_UP_TO: &str = "select count(*) from polls where theme_id = $1 and id
 /// Where `poll_id` stands among its theme's polls, counted from the nearer end, each side
 /// capped: a poll near either end of a big theme reads a few index entries, not the whole theme.
 async fn place_in_theme(pool: &Pool<Db>, theme_id: i64, poll_id: i64) -> StoreResult<Place> {
-    // The theme's poll count, the polls after (capped at `$3`), those up to it (capped), the next.
+    // The theme's poll count, the polls after (capped: the cap written in the text, for the
+    // planner), those up to it (capped), the next.
     const PLACE: &str = "select (select cast(poll_count as bigint) from themes where id = $1),
-            (select count(*) from (select 1 from polls where theme_id = $1 and id > $2 limit $3) counted),
-            (select count(*) from (select 1 from polls where theme_id = $1 and id <= $2 limit $3) counted),
+            (select count(*) from (select 1 from polls where theme_id = $1 and id > $2 limit 1000) counted),
+            (select count(*) from (select 1 from polls where theme_id = $1 and id <= $2 limit 1000) counted),
             (select min(id) from polls where theme_id = $1 and id > $2)";
-    let rows: Vec<(i64, i64, i64, Option<i64>)> = read_rows(pool, PLACE, &[theme_id, poll_id, PLACE_CAP]).await?;
+    const _: () = assert!(PLACE_CAP == 1000, "PLACE's limits are PLACE_CAP");
+    let rows: Vec<(i64, i64, i64, Option<i64>)> = read_rows(pool, PLACE, &[theme_id, poll_id]).await?;
     let (of, after, before, next) = rows.first().copied().unwrap_or_default();
     let position = if after < PLACE_CAP {
         of - after
@@ -633,7 +667,7 @@ impl Store for SqlStore {
                 }
             }
         }
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(report)
     }
 
@@ -755,7 +789,7 @@ impl Store for SqlStore {
         let mut polls = on_pages(self, |pool| load_polls(pool, POLL_BY_ID, &binds)).await?;
         match polls.pop() {
             // A standby may not have the poll yet (created a moment ago): the primary says.
-            None if self.standby().is_some() => self.poll_as_written(id).await,
+            None if !self.standby_states().is_empty() => self.poll_as_written(id).await,
             found => Ok(found),
         }
     }
@@ -775,7 +809,7 @@ impl Store for SqlStore {
     async fn create_poll(&self, poll: &NewPoll, manage_digest: &str) -> StoreResult<i64> {
         let mut tx = self.writer().begin().await?;
         let id = insert_poll(&mut tx, poll.theme_id, &poll.content, Some((poll, manage_digest))).await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(id)
     }
 
@@ -804,17 +838,7 @@ impl Store for SqlStore {
                 continue;
             }
             let outcomes = cast?.ok_or(StoreError::KeptChanging)?;
-            // A connection lost during the commit (the server, or a pooler between, gone)
-            // leaves it unknown whether the commit took effect.
-            tx.commit().await.map_err(|error| match StoreError::from(error) {
-                StoreError::Database(error)
-                    if matches!(&error, sqlx::Error::Io(_) | sqlx::Error::Protocol(_))
-                        || matches!(&error, sqlx::Error::Database(db) if db.code().is_some_and(|c| c.starts_with("08"))) =>
-                {
-                    StoreError::CommitInDoubt(error)
-                }
-                other => other,
-            })?;
+            commit(tx).await?;
             return Ok(outcomes);
         }
     }
@@ -885,7 +909,7 @@ impl Store for SqlStore {
             .bind(votes)
             .execute(&mut *tx)
             .await?;
-        tx.commit().await?;
+        commit(tx).await?;
         Ok(true)
     }
 
@@ -943,7 +967,9 @@ mod tests {
     fn only_the_integers_are_written_into_the_text_each_where_its_number_says() {
         let sql = "select $1, $10, $2 from t where a = $1 and b > $2 limit $3";
         let binds = [7, -2, 300, 4, 5, 6, 7, 8, 9, 10];
-        assert_eq!(with_integers(sql, &binds), "select 7, 10, -2 from t where a = 7 and b > -2 limit 300");
+        assert_eq!(with_integers(sql, &binds), "select 7, 10, (-2) from t where a = 7 and b > (-2) limit 300");
+        assert_eq!(with_integers("select 1 - $1", &[-5]), "select 1 - (-5)", "never a `--` comment");
+        assert_eq!(with_integers("select $1, $2, $", &[1]), "select 1, $2, $", "what is not a bind stays");
         assert_eq!(with_integers("select 1", &[]), "select 1");
     }
 }

@@ -75,26 +75,39 @@ async fn a_redis_cluster_master_killed_under_votes_hands_its_shard_to_its_replic
 
     let killed = Instant::now();
     cluster.run("kill-redis-node", &master.to_string()).await;
+    // Votes while the shard has no master, then none: no later vote's update may carry the
+    // tally to the viewers; each replica's database polling must.
+    scene.progress.acknowledges(20).await;
+    let database_url = cluster.database_url();
+    let outcome =
+        scene.settle("redis cluster master killed, votes stopped during the gap", &database_url, killed).await;
+    assert!(outcome.refused.is_empty() && outcome.uncertain.is_empty(), "votes never wait for Redis");
+
     let promoted = crate::support::eventually("the master's replica promoted", WAIT, async || {
-        let owner = cluster.redis_master_of(&channel(poll)).await;
+        let owner = scene.cluster.redis_master_of(&channel(poll)).await;
         if owner == master { Err(owner) } else { Ok(owner) }
     })
     .await;
-    let replicas = i64::try_from(cluster.replicas).unwrap();
+    let replicas = i64::try_from(scene.cluster.replicas).unwrap();
     crate::support::eventually("every replica subscribed again, on the promoted master", WAIT, async || {
-        let n = cluster.shard_subscribers(promoted, &channel(poll)).await;
+        let n = scene.cluster.shard_subscribers(promoted, &channel(poll)).await;
         if n == replicas { Ok(()) } else { Err(n) }
     })
     .await;
-    let resubscribed = killed.elapsed();
-    scene.progress.acknowledges(20).await;
     println!(
         "redis master {master} killed: its replica {promoted} took over and every replica subscribed there {:.1} s later",
-        resubscribed.as_secs_f64()
+        killed.elapsed().as_secs_f64()
     );
-    let database_url = cluster.database_url();
-    let outcome = scene.settle("redis cluster master killed", &database_url, killed).await;
-    assert!(outcome.refused.is_empty() && outcome.uncertain.is_empty(), "votes never wait for Redis");
+    // Through the promoted master now: one more vote reaches the viewer on every replica.
+    let vote = reqwest::Client::new()
+        .post(format!("{}/api/polls/{poll}/vote", scene.cluster.url))
+        .json(&json!({ "choice": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vote.status(), StatusCode::OK);
+    let total = vote.json::<serde_json::Value>().await.unwrap()["results"]["total"].as_i64().unwrap();
+    every_viewer_reaches(&mut scene.viewers, usize::try_from(total).unwrap()).await;
 }
 
 #[tokio::test]
@@ -105,7 +118,19 @@ async fn the_read_standby_stopped_then_lagging_sends_pages_to_the_primary_and_a_
 
     let stopped = Instant::now();
     cluster.run("stop-standby", "").await;
+    // Pages at once, before any replica has noticed: each read the standby cannot answer
+    // is answered by the primary, and the database's breaker stays closed.
+    let reads = (0..30).map(|i| {
+        let url = format!("{}/themes/sports?after={}", cluster.replica_url(i % 3 + 1), i);
+        async move { reqwest::get(url).await.map(|r| r.status()) }
+    });
+    for status in futures::future::join_all(reads).await {
+        assert!(matches!(status, Ok(StatusCode::OK)), "a page while the standby stops: {status:?}");
+    }
     every_replica_says(cluster, "down").await;
+    for n in 1..=cluster.replicas {
+        assert_eq!(crate::readyz(&cluster.replica_url(n)).await["breakers"]["database"], "closed");
+    }
     let theme = reqwest::get(format!("{}/themes/sports", cluster.url)).await.unwrap();
     assert_eq!(theme.status(), StatusCode::OK, "lists read the primary while the standby is down");
     let voter = voter_sees_their_vote(cluster, poll).await;
