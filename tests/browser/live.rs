@@ -105,3 +105,51 @@ async fn a_viewer_through_nginx_sees_votes_cast_on_every_replica() {
     assert_eq!(text(&viewer, ".result:nth-child(1) .count").await, format!("{} votes · 75%", cluster.replicas));
     moved_in_place(&viewer, "live-through-nginx", &question).await;
 }
+
+#[tokio::test]
+async fn a_voter_sees_their_own_vote_on_every_replica_of_the_scaled_topology_while_its_standby_lags() {
+    let cluster = Cluster::start_scaled(env!("CARGO_BIN_EXE_votestream"), 3, &[("RATE_LIMIT", "off")]).await;
+    let polls: serde_json::Value =
+        reqwest::get(format!("{}/api/themes/Sports/polls", cluster.url)).await.unwrap().json().await.unwrap();
+    let poll = polls[0]["id"].as_i64().unwrap();
+    let question = polls[0]["question"].as_str().unwrap().to_owned();
+    // The standby stops replaying; someone else's vote puts it behind the primary.
+    cluster.run("pause-standby", "").await;
+    let other = support::new_client()
+        .post(format!("{}/api/polls/{poll}/vote", cluster.url))
+        .json(&serde_json::json!({ "choice": 0 }))
+        .send()
+        .await
+        .unwrap();
+    assert!(other.status().is_success());
+    for n in 1..=cluster.replicas {
+        let url = format!("{}/readyz", cluster.replica_url(n));
+        support::eventually(
+            &format!("replica-{n} says its standby lags"),
+            std::time::Duration::from_secs(30),
+            async || {
+                let ready: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+                if ready["standbys"][0]["state"] == "lagging" { Ok(()) } else { Err(ready) }
+            },
+        )
+        .await;
+    }
+
+    // A plain form vote, then the poll on every replica: each shows the voter's ballot and
+    // a tally that counts it, though the standby has replayed neither vote.
+    let (_driver, voter) = browser(false).await;
+    voter.goto(&format!("{}/polls/{poll}", cluster.url)).await.unwrap();
+    click(&voter, ".choice:nth-child(2)").await;
+    wait_for_text(&voter, ".total", "2 votes in total").await;
+    for n in 1..=cluster.replicas {
+        voter.goto(&format!("{}/polls/{poll}", cluster.replica_url(n))).await.unwrap();
+        look(&voter, &format!("scaled-own-vote-replica-{n}"))
+            .await
+            .is_poll(&question)
+            .shows(&[".results", ".notice"])
+            .lacks(&[".choice"])
+            .says("You voted for")
+            .says("2 votes in total");
+    }
+    cluster.run("resume-standby", "").await;
+}
