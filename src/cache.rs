@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use redis::AsyncCommands;
 
 use crate::breaker::Breaker;
-use crate::live::redis::Commands;
+use crate::live::redis::Connection;
 
 /// A string cache with a fixed time-to-live.
 #[async_trait]
@@ -72,7 +72,7 @@ impl Cache for LocalCache {
 /// through Redis's breaker, whose timeout keeps a slow or unreachable Redis to a moment's
 /// cost; an open breaker is a miss without a call.
 pub struct RedisCache {
-    connection: Commands,
+    connection: Connection,
     prefix: String,
     ttl_secs: u64,
     breaker: Arc<Breaker>,
@@ -80,7 +80,7 @@ pub struct RedisCache {
 
 impl RedisCache {
     /// Uses `connection` with `ttl` per entry, through `breaker`.
-    pub fn new(connection: Commands, prefix: &str, ttl: Duration, breaker: Arc<Breaker>) -> Self {
+    pub fn new(connection: Connection, prefix: &str, ttl: Duration, breaker: Arc<Breaker>) -> Self {
         Self { connection, prefix: prefix.to_owned(), ttl_secs: ttl.as_secs().max(1), breaker }
     }
 

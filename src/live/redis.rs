@@ -76,15 +76,15 @@ impl Target {
     }
 }
 
-/// A connection for commands (publish, cache): to one node or across a cluster, connecting
-/// lazily and reconnecting by itself.
+/// A connection to one node or across a cluster, connecting lazily and reconnecting by
+/// itself: for commands (publish, cache), or, made with a push sender, for subscriptions.
 #[derive(Clone)]
-pub enum Commands {
+pub enum Connection {
     Node(ConnectionManager),
     Cluster(ClusterConnection),
 }
 
-impl ConnectionLike for Commands {
+impl ConnectionLike for Connection {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         match self {
             Self::Node(connection) => connection.req_packed_command(cmd),
@@ -112,7 +112,7 @@ impl ConnectionLike for Commands {
     }
 }
 
-impl Commands {
+impl Connection {
     /// Publishes `payload` on a poll's channel: inside its shard on a cluster.
     async fn publish(&mut self, channel: &str, payload: &str) -> redis::RedisResult<()> {
         match self {
@@ -120,36 +120,8 @@ impl Commands {
             Self::Cluster(connection) => connection.spublish(channel, payload).await,
         }
     }
-}
 
-/// A connection for commands. One quick retry per command: callers give up fast and fall
-/// back, they never queue.
-pub fn command_connection(target: &Target) -> anyhow::Result<Commands> {
-    match target {
-        Target::Node(client) => {
-            let config = ConnectionManagerConfig::new()
-                .set_number_of_retries(1)
-                .set_connection_timeout(Some(Duration::from_millis(500)))
-                .set_response_timeout(Some(Duration::from_secs(1)));
-            Ok(Commands::Node(client.get_connection_manager_lazy(config).context("creating the Redis connection")?))
-        }
-        Target::Cluster(nodes) => {
-            let client = Target::cluster(nodes, Duration::from_millis(500), Duration::from_secs(1))
-                .retries(1)
-                .build()
-                .context("creating the Redis Cluster client")?;
-            Ok(Commands::Cluster(client.get_pending_async_connection_with_config(ClusterConfig::new())))
-        }
-    }
-}
-
-/// The one subscriber connection: ordinary channels on a node, sharded ones on a cluster.
-enum Subscriber {
-    Node(ConnectionManager),
-    Cluster(ClusterConnection),
-}
-
-impl Subscriber {
+    /// Subscribes to a poll's channel: ordinary on a node, sharded on a cluster.
     async fn subscribe(&mut self, channel: String) -> redis::RedisResult<()> {
         match self {
             Self::Node(connection) => connection.subscribe(channel).await,
@@ -166,10 +138,27 @@ impl Subscriber {
 
     /// Whether Redis answers: on a cluster, every master.
     async fn ping(&mut self) -> bool {
-        let ping = redis::cmd("PING");
-        match self {
-            Self::Node(connection) => ping.query_async::<()>(connection).await.is_ok(),
-            Self::Cluster(connection) => ping.query_async::<()>(connection).await.is_ok(),
+        redis::cmd("PING").query_async::<()>(self).await.is_ok()
+    }
+}
+
+/// A connection for commands. One quick retry per command: callers give up fast and fall
+/// back, they never queue.
+pub fn command_connection(target: &Target) -> anyhow::Result<Connection> {
+    match target {
+        Target::Node(client) => {
+            let config = ConnectionManagerConfig::new()
+                .set_number_of_retries(1)
+                .set_connection_timeout(Some(Duration::from_millis(500)))
+                .set_response_timeout(Some(Duration::from_secs(1)));
+            Ok(Connection::Node(client.get_connection_manager_lazy(config).context("creating the Redis connection")?))
+        }
+        Target::Cluster(nodes) => {
+            let client = Target::cluster(nodes, Duration::from_millis(500), Duration::from_secs(1))
+                .retries(1)
+                .build()
+                .context("creating the Redis Cluster client")?;
+            Ok(Connection::Cluster(client.get_pending_async_connection_with_config(ClusterConfig::new())))
         }
     }
 }
@@ -183,7 +172,7 @@ type Pending = std::sync::Mutex<std::collections::HashMap<i64, PollUpdate>>;
 /// otherwise not hear of it until the next vote.
 #[derive(Clone)]
 pub struct Publisher {
-    connection: Commands,
+    connection: Connection,
     channels: Channels,
     breaker: Arc<Breaker>,
     pending: Arc<Pending>,
@@ -193,7 +182,7 @@ impl Publisher {
     /// Publishes on `connection`, on channels named `{prefix}:poll:{id}`, through `breaker`
     /// (its timeout bounds a publish; while it is open nothing is sent now, and the update
     /// waits for the next retry).
-    pub fn new(connection: Commands, prefix: &str, breaker: Arc<Breaker>) -> Self {
+    pub fn new(connection: Connection, prefix: &str, breaker: Arc<Breaker>) -> Self {
         let publisher = Self {
             connection,
             channels: Channels { prefix: prefix.to_owned() },
@@ -204,7 +193,7 @@ impl Publisher {
         publisher
     }
 
-    fn clone_without_pending(&self) -> (Commands, Channels, Arc<Breaker>) {
+    fn clone_without_pending(&self) -> (Connection, Channels, Arc<Breaker>) {
         (self.connection.clone(), self.channels.clone(), self.breaker.clone())
     }
 
@@ -214,7 +203,7 @@ impl Publisher {
 }
 
 /// `PUBLISH {prefix}:poll:{id} {json}` through the breaker; whether Redis took it.
-async fn publish(connection: &Commands, channels: &Channels, breaker: &Breaker, update: &PollUpdate) -> bool {
+async fn publish(connection: &Connection, channels: &Channels, breaker: &Breaker, update: &PollUpdate) -> bool {
     let payload = match serde_json::to_string(update) {
         Ok(payload) => payload,
         Err(error) => {
@@ -247,7 +236,7 @@ async fn publish(connection: &Commands, channels: &Channels, breaker: &Breaker, 
 
 /// Sends the kept updates again every [`RETRY`], until the publisher is gone.
 async fn retry_pending(
-    (connection, channels, breaker): (Commands, Channels, Arc<Breaker>),
+    (connection, channels, breaker): (Connection, Channels, Arc<Breaker>),
     pending: std::sync::Weak<Pending>,
 ) {
     loop {
@@ -314,11 +303,11 @@ pub fn start_subscriber(
                 .set_response_timeout(Some(Duration::from_secs(2)))
                 .set_push_sender(on_push)
                 .set_automatic_resubscription();
-            Subscriber::Node(client.get_connection_manager_lazy(config).context("creating the Redis subscriber")?)
+            Connection::Node(client.get_connection_manager_lazy(config).context("creating the Redis subscriber")?)
         }
         // The cluster connection resubscribes by itself, on whichever node owns each
         // channel's slot after a failover.
-        Target::Cluster(nodes) => Subscriber::Cluster(
+        Target::Cluster(nodes) => Connection::Cluster(
             Target::cluster(nodes, Duration::from_secs(2), Duration::from_secs(2))
                 .push_sender(on_push)
                 .build()
@@ -376,7 +365,7 @@ fn handle_push(hub: &Hub, channels: &Channels, gap: &Gap, metrics: &Metrics, pus
 /// Keeps the subscriptions equal to the watched set, one command at a time so they never
 /// reorder, and reloads polls whose updates may have been missed.
 async fn follow_watched(
-    mut connection: Subscriber,
+    mut connection: Connection,
     channels: Channels,
     hub: Arc<Hub>,
     gap: Arc<Gap>,

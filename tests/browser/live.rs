@@ -71,13 +71,17 @@ async fn a_vote_in_one_browser_shows_up_in_another_on_another_replica_without_re
     second.close().await.unwrap();
 }
 
+/// The first demo poll of Sports on `cluster`: its id and question.
+async fn first_sports_poll(cluster: &Cluster) -> (i64, String) {
+    let polls: serde_json::Value =
+        reqwest::get(format!("{}/api/themes/Sports/polls", cluster.url)).await.unwrap().json().await.unwrap();
+    (polls[0]["id"].as_i64().unwrap(), polls[0]["question"].as_str().unwrap().to_owned())
+}
+
 #[tokio::test]
 async fn a_viewer_through_nginx_sees_votes_cast_on_every_replica() {
     let cluster = Cluster::start(env!("CARGO_BIN_EXE_votestream"), 3, &[("RATE_LIMIT", "off")]).await;
-    let polls: serde_json::Value =
-        reqwest::get(format!("{}/api/themes/Sports/polls", cluster.url)).await.unwrap().json().await.unwrap();
-    let poll = polls[0]["id"].as_i64().unwrap();
-    let question = polls[0]["question"].as_str().unwrap().to_owned();
+    let (poll, question) = first_sports_poll(&cluster).await;
     let options: serde_json::Value =
         reqwest::get(format!("{}/api/polls/{poll}", cluster.url)).await.unwrap().json().await.unwrap();
     let first_option = options["options"][0]["id"].as_i64().unwrap();
@@ -109,10 +113,7 @@ async fn a_viewer_through_nginx_sees_votes_cast_on_every_replica() {
 #[tokio::test]
 async fn a_voter_sees_their_own_vote_on_every_replica_of_the_scaled_topology_while_its_standby_lags() {
     let cluster = Cluster::start_scaled(env!("CARGO_BIN_EXE_votestream"), 3, &[("RATE_LIMIT", "off")]).await;
-    let polls: serde_json::Value =
-        reqwest::get(format!("{}/api/themes/Sports/polls", cluster.url)).await.unwrap().json().await.unwrap();
-    let poll = polls[0]["id"].as_i64().unwrap();
-    let question = polls[0]["question"].as_str().unwrap().to_owned();
+    let (poll, question) = first_sports_poll(&cluster).await;
     // The standby stops replaying; someone else's vote puts it behind the primary.
     cluster.run("pause-standby", "").await;
     let other = support::new_client()
@@ -122,18 +123,7 @@ async fn a_voter_sees_their_own_vote_on_every_replica_of_the_scaled_topology_whi
         .await
         .unwrap();
     assert!(other.status().is_success());
-    for n in 1..=cluster.replicas {
-        let url = format!("{}/readyz", cluster.replica_url(n));
-        support::eventually(
-            &format!("replica-{n} says its standby lags"),
-            std::time::Duration::from_secs(30),
-            async || {
-                let ready: serde_json::Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
-                if ready["standbys"][0]["state"] == "lagging" { Ok(()) } else { Err(ready) }
-            },
-        )
-        .await;
-    }
+    cluster.wait_standbys("lagging").await;
 
     // A plain form vote, then the poll on every replica: each shows the voter's ballot and
     // a tally that counts it, though the standby has replayed neither vote.

@@ -50,13 +50,6 @@ async fn two_replicas(database_url: &str, redis: &OwnRedis) -> Scene {
     Scene { a, b, poll, vote_urls, viewers }
 }
 
-/// Both viewers end on `total`.
-async fn viewers_reach(viewers: &mut [SseClient], total: i64) {
-    for viewer in viewers {
-        viewer.until(WAIT, &format!("the true tally {total}"), |e| e.json()["total"] == total).await;
-    }
-}
-
 #[tokio::test]
 async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() {
     let pg = OwnPg::start();
@@ -119,7 +112,7 @@ async fn postgres_stopped_under_load_pauses_voting_honestly_and_loses_nothing() 
     assert!(outcome.unexpected.is_empty(), "every vote acknowledged or a clear 503: {:?}", outcome.unexpected);
     assert!(!outcome.refused.is_empty() || !outcome.uncertain.is_empty(), "the outage was felt");
     assert!(!outcome.acknowledged.is_empty());
-    viewers_reach(&mut viewers, i64::try_from(stored).unwrap()).await;
+    SseClient::all_reach(&mut viewers, i64::try_from(stored).unwrap(), WAIT).await;
     redis.stop().await;
 }
 
@@ -147,7 +140,7 @@ async fn redis_stopped_under_load_keeps_votes_and_live_results_flowing() {
     stop.store(true, Ordering::SeqCst);
     let during = load.await.unwrap();
     let stored_during = assert_stored_as_told(&database_url, poll, &during).await;
-    viewers_reach(&mut viewers, i64::try_from(stored_during).unwrap()).await;
+    SseClient::all_reach(&mut viewers, i64::try_from(stored_during).unwrap(), WAIT).await;
     let port = redis.port;
     redis = OwnRedis::start(port).await;
     let restarted = Instant::now();
@@ -181,5 +174,5 @@ async fn redis_stopped_under_load_keeps_votes_and_live_results_flowing() {
         "votes commit without Redis"
     );
     assert_eq!(stored, told.acknowledged.len(), "exactly the acknowledged voters are stored");
-    viewers_reach(&mut viewers, i64::try_from(stored).unwrap()).await;
+    SseClient::all_reach(&mut viewers, i64::try_from(stored).unwrap(), WAIT).await;
 }

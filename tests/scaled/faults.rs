@@ -11,10 +11,7 @@ use serde_json::json;
 use crate::support::cluster::Cluster;
 use crate::support::load::{BREAKERS, Outcome, Progress, assert_stored_as_told, vote_load};
 use crate::support::sse::SseClient;
-use crate::{
-    ONE_AT_A_TIME, WAIT, channel, every_replica_says, every_viewer_reaches, page_total, scaled,
-    viewers_on_every_replica,
-};
+use crate::{ONE_AT_A_TIME, WAIT, channel, every_viewer_reaches, page_total, scaled, viewers_on_every_replica};
 
 /// A poll of the test's with a viewer on every replica, and votes running through nginx.
 struct Scene {
@@ -30,7 +27,7 @@ struct Scene {
 
 async fn under_load() -> Scene {
     let cluster = scaled(3, BREAKERS).await;
-    every_replica_says(&cluster, "reading").await;
+    cluster.wait_standbys("reading").await;
     let (poll, _) = cluster.new_poll().await;
     let viewers = viewers_on_every_replica(&cluster, poll).await;
     let stop = Arc::new(AtomicBool::new(false));
@@ -127,7 +124,7 @@ async fn the_read_standby_stopped_then_lagging_sends_pages_to_the_primary_and_a_
     for status in futures::future::join_all(reads).await {
         assert!(matches!(status, Ok(StatusCode::OK)), "a page while the standby stops: {status:?}");
     }
-    every_replica_says(cluster, "down").await;
+    cluster.wait_standbys("down").await;
     for n in 1..=cluster.replicas {
         assert_eq!(crate::readyz(&cluster.replica_url(n)).await["breakers"]["database"], "closed");
     }
@@ -137,10 +134,10 @@ async fn the_read_standby_stopped_then_lagging_sends_pages_to_the_primary_and_a_
     scene.also_acknowledged.push(voter);
 
     cluster.run("start-standby", "").await;
-    every_replica_says(cluster, "reading").await;
+    cluster.wait_standbys("reading").await;
     cluster.run("pause-standby", "").await;
     // The votes go on: the standby receives them but replays none.
-    every_replica_says(cluster, "lagging").await;
+    cluster.wait_standbys("lagging").await;
     let voter = voter_sees_their_vote(cluster, poll).await;
     scene.also_acknowledged.push(voter);
     // Lists read the primary too while the standby lags: a poll created now shows in its
@@ -161,7 +158,7 @@ async fn the_read_standby_stopped_then_lagging_sends_pages_to_the_primary_and_a_
     })
     .await;
     cluster.run("resume-standby", "").await;
-    every_replica_says(cluster, "reading").await;
+    cluster.wait_standbys("reading").await;
 
     let database_url = cluster.database_url();
     let outcome = scene.settle("read standby stopped, then replay paused", &database_url, stopped).await;

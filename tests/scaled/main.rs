@@ -10,7 +10,7 @@ use votestream_harness as support;
 mod faults;
 mod topology;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 use support::cluster::Cluster;
@@ -28,22 +28,6 @@ async fn scaled(replicas: usize, env: &[(&str, &str)]) -> Cluster {
 
 async fn readyz(base: &str) -> Value {
     reqwest::get(format!("{base}/readyz")).await.unwrap().json().await.unwrap()
-}
-
-/// What replica `n` says of its (one) standby: `reading`, `lagging` or `down`.
-async fn standby_state(cluster: &Cluster, n: usize) -> String {
-    readyz(&cluster.replica_url(n)).await["standbys"][0]["state"].as_str().unwrap_or("none").to_owned()
-}
-
-/// Waits until every replica says `state` of its standby.
-async fn every_replica_says(cluster: &Cluster, state: &str) {
-    for n in 1..=cluster.replicas {
-        support::eventually(&format!("replica-{n} says its standby is {state}"), WAIT, async || {
-            let said = standby_state(cluster, n).await;
-            if said == state { Ok(()) } else { Err(said) }
-        })
-        .await;
-    }
 }
 
 /// The poll's channel, as the replicas name it.
@@ -72,12 +56,7 @@ async fn viewers_on_every_replica(cluster: &Cluster, poll: i64) -> Vec<SseClient
 
 /// Waits until every viewer shows `total`; how long that took.
 async fn every_viewer_reaches(viewers: &mut [SseClient], total: usize) -> Duration {
-    let started = Instant::now();
-    let total = i64::try_from(total).unwrap();
-    for viewer in viewers {
-        viewer.until(WAIT, &format!("the stored tally {total}"), |e| e.json()["total"] == total).await;
-    }
-    started.elapsed()
+    SseClient::all_reach(viewers, i64::try_from(total).unwrap(), WAIT).await
 }
 
 /// The total a poll page shows ("12 votes in total").

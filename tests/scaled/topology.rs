@@ -8,13 +8,13 @@ use reqwest::StatusCode;
 use serde_json::json;
 use votestream_harness as support;
 
-use crate::{ONE_AT_A_TIME, channel, every_replica_says, every_viewer_reaches, scaled, viewers_on_every_replica};
+use crate::{ONE_AT_A_TIME, channel, every_viewer_reaches, scaled, viewers_on_every_replica};
 
 #[tokio::test]
 async fn pages_read_the_standby_votes_reach_every_replica_by_their_shard_and_the_cache_spreads() {
     let _one = ONE_AT_A_TIME.lock().await;
     let cluster = scaled(3, &[("DB_READ_MAX_LAG_MS", "600000")]).await;
-    every_replica_says(&cluster, "reading").await;
+    cluster.wait_standbys("reading").await;
     let ready = crate::readyz(&cluster.replica_url(1)).await;
     assert_eq!(ready["status"], "ready");
     assert!(ready["standbys"][0]["standby"].as_str().unwrap().ends_with("/votestream_standby"), "{ready}");
@@ -84,7 +84,7 @@ async fn pages_read_the_standby_votes_reach_every_replica_by_their_shard_and_the
         assert_eq!(cluster.shard_subscribers(port, &channel(poll)).await, 0, "no subscription off the shard ({port})");
     }
     for port in cluster.redis_nodes() {
-        assert_eq!(support_subscribers(port, &channel(poll)).await, 0, "no ordinary (cluster-wide) subscription");
+        assert_eq!(cluster.subscribers(port, &channel(poll)).await, 0, "no ordinary (cluster-wide) subscription");
     }
     let votes = (0..30).map(|i| {
         let url = format!("{}/api/polls/{poll}/vote", cluster.url);
@@ -96,11 +96,6 @@ async fn pages_read_the_standby_votes_reach_every_replica_by_their_shard_and_the
     });
     assert!(join_all(votes).await.iter().all(|s| *s == StatusCode::OK));
     every_viewer_reaches(&mut viewers, 30).await;
-}
-
-/// Ordinary (not sharded) subscribers of `channel` on one node.
-async fn support_subscribers(port: u16, channel: &str) -> i64 {
-    crate::support::redis::subscribers(&format!("redis://127.0.0.1:{port}"), channel).await
 }
 
 #[tokio::test]
@@ -130,14 +125,8 @@ async fn twenty_replicas_of_ten_connections_each_share_a_postgres_of_fifty_throu
         });
         statuses.extend(join_all(reads).await);
     }
-    let clients = cluster.bouncer_show("clients").await;
-    let app_clients = clients.iter().filter(|c| c["database"].starts_with("votestream")).count();
-    let servers = cluster.bouncer_show("servers").await.len();
-    let open = cluster
-        .scalar(
-            "select count(*) from pg_stat_activity where datname = 'votestream' and backend_type = 'client backend'",
-        )
-        .await;
+    let connections = cluster.connections().await;
+    let (app_clients, servers, open) = (connections.clients, connections.servers, connections.primary);
     println!(
         "20 replicas × DB_MAX_CONNECTIONS=10: {} page reads, {app_clients} client connections to PgBouncer, \
          {servers} server connections from it, {open} on the primary (max_connections {max_connections})",

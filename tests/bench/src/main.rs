@@ -169,7 +169,14 @@ impl Bench {
 
     /// The writer's batches so far over all replicas: (ballots, transactions).
     async fn batches(&self) -> (f64, f64) {
-        let mut total = (0.0, 0.0);
+        let [ballots, transactions] =
+            self.metrics(["votestream_vote_batch_size_sum", "votestream_vote_batch_size_count"]).await;
+        (ballots, transactions)
+    }
+
+    /// The series `names` of every replica's `/metrics`, each summed over the replicas.
+    async fn metrics<const N: usize>(&self, names: [&str; N]) -> [f64; N] {
+        let mut total = [0.0; N];
         for n in 1..=3 {
             let Ok(text) = http(self.cluster.replica_port(n), "GET", "/metrics", None, None).await else { continue };
             for line in text.lines() {
@@ -177,10 +184,8 @@ impl Bench {
                 let (Some(name), Some(value)) = (parts.next(), parts.next().and_then(|v| v.parse::<f64>().ok())) else {
                     continue;
                 };
-                match name {
-                    "votestream_vote_batch_size_sum" => total.0 += value,
-                    "votestream_vote_batch_size_count" => total.1 += value,
-                    _ => {}
+                if let Some(i) = names.iter().position(|wanted| *wanted == name) {
+                    total[i] += value;
                 }
             }
         }

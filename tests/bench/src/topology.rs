@@ -8,10 +8,15 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use votestream_harness::cluster::{Cluster, Connections};
+use votestream_harness::sse::SseClient;
 
 use crate::load::{Fixed, Request, load};
-use crate::{Bench, CORES, http, single_poll_votes, without_page_memory};
+use crate::{Bench, CORES, single_poll_votes, without_page_memory};
+
+/// Updates a replica has published so far.
+const PUBLISHED: &str = "votestream_bus_published_total";
 
 /// Reads the primary's part of a load's CPU, in µs per request.
 fn primary_us(usage: &crate::usage::Usage, requests: u64) -> f64 {
@@ -19,31 +24,14 @@ fn primary_us(usage: &crate::usage::Usage, requests: u64) -> f64 {
     each.iter().find(|(name, _)| name == "postgres").map_or(f64::NAN, |(_, us)| *us)
 }
 
-/// The most connections seen while a load ran: on the primary, and (scaled) from the
-/// replicas to PgBouncer and from PgBouncer to PostgreSQL.
-#[derive(Debug, Default, Clone, Copy)]
-struct Peak {
-    primary: i64,
-    clients: usize,
-    servers: usize,
-}
-
-/// Samples the connections every 200 ms until `stop`; the peak.
-async fn sample_connections(
-    cluster: &votestream_harness::cluster::Cluster,
-    stop: &std::sync::atomic::AtomicBool,
-) -> Peak {
-    let mut peak = Peak::default();
+/// Samples the connections every 200 ms until `stop`; the peak of each.
+async fn sample_connections(cluster: &Cluster, stop: &std::sync::atomic::AtomicBool) -> Connections {
+    let mut peak = Connections::default();
     while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-        let open = cluster
-            .scalar("select count(*) from pg_stat_activity where datname = 'votestream' and backend_type = 'client backend'")
-            .await;
-        peak.primary = peak.primary.max(open);
-        if cluster.topology() == "scaled" {
-            let clients = cluster.bouncer_show("clients").await;
-            peak.clients = peak.clients.max(clients.iter().filter(|c| c["database"].starts_with("votestream")).count());
-            peak.servers = peak.servers.max(cluster.bouncer_show("servers").await.len());
-        }
+        let now = cluster.connections().await;
+        peak.primary = peak.primary.max(now.primary);
+        peak.clients = peak.clients.max(now.clients);
+        peak.servers = peak.servers.max(now.servers);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     peak
@@ -52,7 +40,7 @@ async fn sample_connections(
 /// Page reads on the database path (no page memory, no cache), through nginx at c64:
 /// a poll page for a new visitor and a theme page. Rows, the primary's µs per read, and
 /// the connections at their peak.
-async fn database_reads(bench: &mut Bench, poll: i64, standby: &str) -> (f64, Peak) {
+async fn database_reads(bench: &mut Bench, poll: i64, standby: &str) -> (f64, Connections) {
     let (runs, peak) = without_page_memory(bench, async |bench: &Bench| {
         let stop = std::sync::atomic::AtomicBool::new(false);
         let sampling = sample_connections(&bench.cluster, &stop);
@@ -81,22 +69,6 @@ async fn database_reads(bench: &mut Bench, poll: i64, standby: &str) -> (f64, Pe
     (primary / requests.max(1) as f64, peak)
 }
 
-/// Waits until every replica says `state` of its standby in `/readyz`.
-async fn standbys_say(bench: &Bench, state: &str) -> Result<()> {
-    for _ in 0..300 {
-        let mut all = true;
-        for n in 1..=3 {
-            let ready = http(bench.cluster.replica_port(n), "GET", "/readyz", None, None).await?;
-            all &= ready.contains(&format!("\"state\":\"{state}\""));
-        }
-        if all {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    anyhow::bail!("the replicas did not all say their standby is {state}")
-}
-
 /// CPU seconds every Redis node has used so far (`INFO cpu`, user and system).
 fn redis_cpu(ports: &[u16]) -> Result<f64> {
     let mut total = 0.0;
@@ -114,31 +86,12 @@ fn redis_cpu(ports: &[u16]) -> Result<f64> {
     Ok(total)
 }
 
-/// Updates the replicas have published so far (`votestream_bus_published`).
-async fn published(bench: &Bench) -> f64 {
-    let mut total = 0.0;
-    for n in 1..=3 {
-        let Ok(text) = http(bench.cluster.replica_port(n), "GET", "/metrics", None, None).await else { continue };
-        total += text
-            .lines()
-            .find_map(|l| l.strip_prefix("votestream_bus_published_total "))
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .unwrap_or(0.0);
-    }
-    total
-}
-
 /// A JSON viewer of `poll` on replica `n`, reading until aborted.
 fn viewer(bench: &Bench, n: usize, poll: i64) -> tokio::task::JoinHandle<()> {
-    let port = bench.cluster.replica_port(n);
+    let url = format!("{}/api/polls/{poll}/stream", bench.cluster.replica_url(n));
     tokio::spawn(async move {
-        let Ok(mut stream) = tokio::net::TcpStream::connect(("127.0.0.1", port)).await else { return };
-        let request = format!("GET /api/polls/{poll}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        if stream.write_all(request.as_bytes()).await.is_err() {
-            return;
-        }
-        let mut buffer = vec![0u8; 16 * 1024];
-        while matches!(stream.read(&mut buffer).await, Ok(n) if n > 0) {}
+        let mut viewer = SseClient::connect(&url, None).await;
+        while viewer.next_event(Duration::from_secs(3600)).await.is_some() {}
     })
 }
 
@@ -154,10 +107,10 @@ pub async fn rows(bench: &mut Bench) -> Result<()> {
         database_reads(bench, poll.id, if scaled { "the standby taking reads" } else { "one PostgreSQL" }).await;
     if scaled {
         bench.cluster.run("stop-standby", "").await;
-        standbys_say(bench, "down").await?;
+        bench.cluster.wait_standbys("down").await;
         let (without, _) = database_reads(bench, poll.id, "standby stopped: the primary takes reads").await;
         bench.cluster.run("start-standby", "").await;
-        standbys_say(bench, "reading").await?;
+        bench.cluster.wait_standbys("reading").await;
         bench.row(
             "the primary's CPU per page read, database path",
             format!("{with:.0} µs with the standby taking reads"),
@@ -203,10 +156,10 @@ pub async fn rows(bench: &mut Bench) -> Result<()> {
     let target = bench.poll().await?;
     let viewers: Vec<_> = (1..=3).map(|n| viewer(bench, n, target.id)).collect();
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let (cpu_before, published_before) = (redis_cpu(&redis_ports)?, published(bench).await);
+    let (cpu_before, [published_before]) = (redis_cpu(&redis_ports)?, bench.metrics([PUBLISHED]).await);
     let clients = (0..16).map(|_| (bench.base(), crate::votes::NewVoters::on(target.id))).collect();
     let run = load(clients, bench.seconds, &bench.processes()).await;
-    let (cpu_after, published_after) = (redis_cpu(&redis_ports)?, published(bench).await);
+    let (cpu_after, [published_after]) = (redis_cpu(&redis_ports)?, bench.metrics([PUBLISHED]).await);
     for viewer in viewers {
         viewer.abort();
     }

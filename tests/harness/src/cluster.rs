@@ -9,6 +9,17 @@ use std::time::Duration;
 
 use sqlx::Connection;
 
+/// Database connections at one moment (see [`Cluster::connections`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Connections {
+    /// Client backends on the primary.
+    pub primary: i64,
+    /// The replicas' connections to PgBouncer (scaled).
+    pub clients: usize,
+    /// PgBouncer's connections to PostgreSQL, primary and standby (scaled).
+    pub servers: usize,
+}
+
 /// A running cluster.
 pub struct Cluster {
     /// nginx's address.
@@ -266,15 +277,47 @@ impl Cluster {
 
     /// How many clients of the Redis Cluster node on `port` subscribe to the sharded `channel`.
     pub async fn shard_subscribers(&self, port: u16, channel: &str) -> i64 {
-        let Ok(client) = ::redis::Client::open(format!("redis://127.0.0.1:{port}")) else { return 0 };
-        let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return 0 };
-        let counts: Vec<(String, i64)> = ::redis::cmd("PUBSUB")
-            .arg("SHARDNUMSUB")
-            .arg(channel)
-            .query_async(&mut connection)
-            .await
-            .unwrap_or_default();
-        counts.first().map_or(0, |(_, n)| *n)
+        crate::redis::shard_subscribers(&format!("redis://127.0.0.1:{port}"), channel).await
+    }
+
+    /// How many clients of the Redis node on `port` subscribe to the ordinary `channel`.
+    pub async fn subscribers(&self, port: u16, channel: &str) -> i64 {
+        crate::redis::subscribers(&format!("redis://127.0.0.1:{port}"), channel).await
+    }
+
+    /// Waits until every replica's `/readyz` says `state` (`reading`, `lagging`, `down`) of
+    /// its standby.
+    pub async fn wait_standbys(&self, state: &str) {
+        for n in 1..=self.replicas {
+            let url = format!("{}/readyz", self.replica_url(n));
+            crate::eventually(
+                &format!("replica-{n} says its standby is {state}"),
+                Duration::from_secs(30),
+                async || {
+                    let ready: serde_json::Value = match reqwest::get(&url).await {
+                        Ok(response) => response.json().await.unwrap_or_default(),
+                        Err(_) => serde_json::Value::Null,
+                    };
+                    if ready["standbys"][0]["state"] == state { Ok(()) } else { Err(ready) }
+                },
+            )
+            .await;
+        }
+    }
+
+    /// The database connections now: the primary's client backends, and (scaled) the
+    /// replicas' connections to PgBouncer and PgBouncer's to PostgreSQL.
+    pub async fn connections(&self) -> Connections {
+        let primary = self
+            .scalar("select count(*) from pg_stat_activity where datname = 'votestream' and backend_type = 'client backend'")
+            .await;
+        let (mut clients, mut servers) = (0, 0);
+        if self.topology == "scaled" {
+            let all = self.bouncer_show("clients").await;
+            clients = all.iter().filter(|c| c["database"].starts_with("votestream")).count();
+            servers = self.bouncer_show("servers").await.len();
+        }
+        Connections { primary, clients, servers }
     }
 
     /// A `SHOW …` of PgBouncer's admin console, as rows of name → value.

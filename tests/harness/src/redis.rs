@@ -58,10 +58,20 @@ fn start() -> RedisServer {
 
 /// How many clients of the Redis at `url` subscribe to `channel` (0 if it is unreachable).
 pub async fn subscribers(url: &str, channel: &str) -> i64 {
+    count_subscribers(url, "NUMSUB", channel).await
+}
+
+/// How many clients of the Redis Cluster node at `url` subscribe to the sharded `channel`.
+pub async fn shard_subscribers(url: &str, channel: &str) -> i64 {
+    count_subscribers(url, "SHARDNUMSUB", channel).await
+}
+
+/// `PUBSUB {count} channel`'s count (0 if Redis is unreachable).
+async fn count_subscribers(url: &str, count: &str, channel: &str) -> i64 {
     let Ok(client) = ::redis::Client::open(url) else { return 0 };
     let Ok(mut connection) = client.get_multiplexed_async_connection().await else { return 0 };
     let counts: Vec<(String, i64)> =
-        ::redis::cmd("PUBSUB").arg("NUMSUB").arg(channel).query_async(&mut connection).await.unwrap_or_default();
+        ::redis::cmd("PUBSUB").arg(count).arg(channel).query_async(&mut connection).await.unwrap_or_default();
     counts.first().map_or(0, |(_, n)| *n)
 }
 

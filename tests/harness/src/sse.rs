@@ -113,6 +113,16 @@ impl SseClient {
     }
 
     /// Reads events until one satisfies `wanted`; panics with what was seen otherwise.
+    /// Waits until every one of `viewers` (JSON streams) shows `total`, each within
+    /// `timeout`; how long that took.
+    pub async fn all_reach(viewers: &mut [Self], total: i64, timeout: Duration) -> Duration {
+        let started = tokio::time::Instant::now();
+        for viewer in viewers {
+            viewer.until(timeout, &format!("the tally {total}"), |e| e.json()["total"] == total).await;
+        }
+        started.elapsed()
+    }
+
     pub async fn until(&mut self, timeout: Duration, what: &str, wanted: impl Fn(&SseEvent) -> bool) -> SseEvent {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut last = None;
