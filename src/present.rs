@@ -4,13 +4,13 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 use votestream_views::{
-    Ballot, FormErrors, FormLimits, NewPollForm, OptionTally, PollCard, Results, Reveal, Share, ThemeCard, ThemeChoice,
-    ThemePage, ThemeSummary, VotePage, paths,
+    Ballot, Follow, FormErrors, FormLimits, JoinInfo, NewPollForm, OptionTally, PollCard, PresentPage, Results, Reveal,
+    Share, ThemeCard, ThemeChoice, ThemePage, ThemeSummary, TimelineView, VotePage, paths,
 };
 
 use crate::domain::{
     Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, Page, Place, Poll, PollDraft, PollOption,
-    Problem, ResultsShown, Theme, ThemeStats, results_visible,
+    Problem, ResultsShown, Theme, ThemeStats, results_visible, rfc3339,
 };
 use crate::live::PollUpdate;
 
@@ -74,6 +74,12 @@ pub struct Tally<'a> {
     pub voters: i64,
     /// The owner's visibility rule.
     pub shown: ResultsShown,
+    /// Closed from the presenter, results held for the reveal.
+    pub held: bool,
+    /// When voting ended, in minutes since 1970.
+    pub closed_minute: Option<i64>,
+    /// Votes per minute.
+    pub timeline: &'a [(i64, i64)],
 }
 
 impl<'a> Tally<'a> {
@@ -85,6 +91,9 @@ impl<'a> Tally<'a> {
             closed: poll.closed,
             voters: poll.voters,
             shown: poll.settings.results,
+            held: poll.held,
+            closed_minute: poll.closed_minute,
+            timeline: &poll.timeline,
         }
     }
 
@@ -96,14 +105,23 @@ impl<'a> Tally<'a> {
             closed: update.closed,
             voters: update.voters,
             shown: update.shown,
+            held: update.held,
+            closed_minute: update.closed_minute,
+            timeline: &update.timeline,
         }
+    }
+
+    /// Whether the results are final and shown to everyone.
+    fn is_final(&self) -> bool {
+        self.closed && !self.held
     }
 }
 
 /// The result bars of a tally as a viewer who has (or has not) voted may see them:
 /// withheld (with the number who voted) when the owner's rule says so.
 pub fn results(tally: &Tally<'_>, voted: bool) -> Results {
-    let withheld = (!results_visible(tally.shown, tally.closed, voted)).then_some(match tally.shown {
+    let withheld = (!results_visible(tally.shown, tally.is_final(), voted)).then_some(match tally.shown {
+        _ if tally.held => Reveal::OnReveal,
         ResultsShown::AfterVote => Reveal::AfterVote,
         _ => Reveal::AfterClose,
     });
@@ -112,8 +130,56 @@ pub fn results(tally: &Tally<'_>, voted: bool) -> Results {
         options: tally.options.iter().map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes }).collect(),
         closed: tally.closed,
         voters: tally.voters,
+        timeline: if withheld.is_none() { timeline(tally.timeline, tally.closed_minute) } else { None },
         withheld,
     }
+}
+
+/// The most bars a timeline draws: minutes are grouped to stay within it.
+pub const TIMELINE_BARS: i64 = 60;
+/// The fewest minutes a timeline spans (ending with the latest).
+const MIN_TIMELINE_MINUTES: i64 = 10;
+
+/// A minute as pages show it: `14:02 UTC`, with the day (`Nov 30 14:02 UTC`) when the
+/// timeline spans more than one.
+fn minute_label(minute: i64, with_day: bool) -> String {
+    let format = if with_day {
+        time::macros::format_description!("[month repr:short] [day] [hour]:[minute] UTC")
+    } else {
+        time::macros::format_description!("[hour]:[minute] UTC")
+    };
+    time::OffsetDateTime::from_unix_timestamp(minute.saturating_mul(60))
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_default()
+}
+
+/// Votes per minute binned for drawing, from the first minute with votes to the close
+/// (or the latest votes): at most [`TIMELINE_BARS`] bars. `None` before any vote.
+pub fn timeline(minutes: &[(i64, i64)], closed_minute: Option<i64>) -> Option<TimelineView> {
+    let (first, _) = *minutes.first()?;
+    let (last, _) = *minutes.last()?;
+    let end = closed_minute.map_or(last, |closed| closed.max(last));
+    // Ten minutes at least, so the first votes are not one bar the whole width.
+    let first = first.min(end - (MIN_TIMELINE_MINUTES - 1));
+    let span = end - first + 1;
+    let per_bar = (span + TIMELINE_BARS - 1) / TIMELINE_BARS;
+    let mut bars = vec![0_i64; usize::try_from((span + per_bar - 1) / per_bar).unwrap_or(1)];
+    for &(minute, votes) in minutes {
+        if let Some(bar) = usize::try_from((minute - first) / per_bar).ok().and_then(|i| bars.get_mut(i)) {
+            *bar += votes;
+        }
+    }
+    let with_day = span >= 24 * 60;
+    Some(TimelineView {
+        bars,
+        minutes_per_bar: per_bar,
+        // The close falls at the end of its minute; in tenths of a bar.
+        close_tenths: closed_minute.filter(|c| *c >= first).map(|c| (c - first + 1) * 10 / per_bar),
+        from: minute_label(first, with_day),
+        to: minute_label(end + 1, with_day),
+        closed_at: closed_minute.map(|c| minute_label(c, with_day)),
+    })
 }
 
 /// A poll's results as the API and the live JSON streams give them.
@@ -133,6 +199,19 @@ pub struct ResultsBody {
     pub results_shown: String,
     /// Whether this caller may not see the votes yet.
     pub withheld: bool,
+    /// Closed from the presenter, results held until the owner reveals them.
+    pub held: bool,
+    /// Votes per minute, oldest first (empty while the results are withheld).
+    pub timeline: Vec<MinuteVotes>,
+}
+
+/// The votes one minute brought.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MinuteVotes {
+    /// The minute's start, RFC 3339 (UTC).
+    pub minute: String,
+    /// Votes cast in it.
+    pub votes: i64,
 }
 
 /// One option of a poll's results.
@@ -150,7 +229,7 @@ pub struct OptionResult {
 /// The results as a viewer who has (or has not) voted may see them: withheld results keep
 /// the options and the number of voters, not the votes.
 pub fn results_body(tally: &Tally<'_>, voted: bool) -> ResultsBody {
-    let shown = results_visible(tally.shown, tally.closed, voted);
+    let shown = results_visible(tally.shown, tally.is_final(), voted);
     let options = tally
         .options
         .iter()
@@ -165,7 +244,14 @@ pub fn results_body(tally: &Tally<'_>, voted: bool) -> ResultsBody {
         closed: tally.closed,
         results_shown: tally.shown.as_str().to_owned(),
         withheld: !shown,
+        held: tally.held,
+        timeline: if shown { minute_votes(tally.timeline) } else { Vec::new() },
     }
+}
+
+/// A timeline as the exports write it.
+pub fn minute_votes(timeline: &[(i64, i64)]) -> Vec<MinuteVotes> {
+    timeline.iter().map(|&(minute, votes)| MinuteVotes { minute: rfc3339(minute.saturating_mul(60)), votes }).collect()
 }
 
 /// The same as a JSON value (the live JSON streams add their version to it).
@@ -207,6 +293,7 @@ pub fn vote_page(
         embedded: false,
         share: None,
         next_poll: place.next,
+        join_code: None,
     }
 }
 
@@ -218,6 +305,36 @@ pub fn share(origin: &str, poll: &Poll) -> Share {
         embed_snippet: embed_snippet(origin, poll.id, &poll.question),
         oembed: paths::OEmbed::of(&url),
         url,
+    }
+}
+
+/// How a page follows the presentation started from poll `start` while it shows poll
+/// `showing`: the stage stream, and `refresh` fetched again when it moves.
+pub fn follow(start: i64, showing: i64, refresh: impl std::fmt::Display) -> Follow {
+    Follow { stream: format!("{}?showing={showing}", paths::PollStage { id: start }), refresh: refresh.to_string() }
+}
+
+/// How to join, on `origin`, with `code`: the address shown without its scheme.
+pub fn join_info(origin: &str, code: String) -> JoinInfo {
+    let host = origin.split_once("://").map_or(origin, |(_, host)| host);
+    JoinInfo { address: format!("{host}{}", paths::Join), qr: paths::JoinQr { code: code.clone() }.to_string(), code }
+}
+
+/// The wall showing `poll`, at `place` in `theme`: the results as the room sees them (as
+/// someone who has not voted).
+pub fn present_page(poll: &Poll, theme: &Theme, place: Place, join: Option<JoinInfo>, browse: String) -> PresentPage {
+    PresentPage {
+        theme: theme_summary(theme),
+        poll_id: poll.id,
+        question: poll.question.clone(),
+        step: (usize::try_from(place.position).unwrap_or(1), usize::try_from(place.of).unwrap_or(1)),
+        results: results(&Tally::of(poll), false),
+        join,
+        previous: place.previous,
+        next: place.next,
+        controls: None,
+        browse,
+        follow: None,
     }
 }
 
@@ -289,6 +406,10 @@ mod tests {
             settings: crate::domain::Settings::default(),
             voters: 3,
             revision: 0,
+            held: false,
+            stage: None,
+            closed_minute: None,
+            timeline: Vec::new(),
             options: vec![
                 PollOption { id: 10, text: "Tea".into(), votes: 2 },
                 PollOption { id: 11, text: "Coffee".into(), votes: 1 },
@@ -310,9 +431,14 @@ mod tests {
 
     #[test]
     fn the_vote_page_knows_its_step_and_the_next_poll() {
-        let middle =
-            vote_page(&poll(5, false), &theme(), Place { position: 2, of: 3, next: Some(8) }, Ok(vec![]), None);
-        let at_last = Place { position: 3, of: 3, next: None };
+        let middle = vote_page(
+            &poll(5, false),
+            &theme(),
+            Place { position: 2, of: 3, next: Some(8), previous: Some(2) },
+            Ok(vec![]),
+            None,
+        );
+        let at_last = Place { position: 3, of: 3, next: None, previous: Some(5) };
         let last = vote_page(&poll(8, false), &theme(), at_last, Ok(vec![10]), None);
         let paused = vote_page(&poll(8, false), &theme(), at_last, Err(()), None);
 

@@ -20,6 +20,7 @@ use crate::app::Polls;
 use crate::breaker::{Breaker, Breakers, SystemClock};
 use crate::cache::{DynCache, LocalCache, NoCache, RedisCache};
 use crate::config::{Backend, HostRule, Settings};
+use crate::domain::JoinCodes;
 use crate::guard::head;
 use crate::guard::limits::Limits;
 use crate::guard::voter::VoterCookies;
@@ -156,6 +157,7 @@ pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppS
         let report = seed::load_demo(store.as_ref()).await?;
         tracing::info!(themes = report.themes_added, polls = report.polls_added, "demo content checked");
     }
+    let codes = JoinCodes::new(store.join_key().await.context("reading the join codes' key")?);
     let shutdown = CancellationToken::new();
     let hub = Hub::new(store.clone(), routes::stream::FRAMES);
     let metrics = Metrics::new();
@@ -217,6 +219,7 @@ pub async fn assemble(settings: &Settings) -> anyhow::Result<(axum::Router, AppS
         breakers,
         metrics,
         public_url: PublicUrl(settings.http.public_url.clone()),
+        codes,
     });
     let router = routes::router(state.clone(), settings, VoterCookies::new(&settings.cookies, &settings.storage)?);
     Ok((router, state))

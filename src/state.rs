@@ -8,6 +8,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::Polls;
 use crate::breaker::Breakers;
 use crate::config::StreamConfig;
+use crate::domain::JoinCodes;
 use crate::guard::limits::Limits;
 use crate::metrics::SharedMetrics;
 use crate::store::DynStore;
@@ -81,4 +82,6 @@ pub struct Shared {
     pub metrics: SharedMetrics,
     /// `PUBLIC_URL`, for absolute links.
     pub public_url: PublicUrl,
+    /// Join codes, with this database's key.
+    pub codes: JoinCodes,
 }

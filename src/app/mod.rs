@@ -112,10 +112,11 @@ impl Polls {
     /// ([`results_visible`]), with this browser's ballot looked up only when the rule
     /// depends on it. If that lookup fails, the results stay withheld.
     pub async fn sees_results(&self, update: &PollUpdate, voter: &VoterId) -> bool {
-        if results_visible(update.shown, update.closed, false) {
+        let closed = update.is_final();
+        if results_visible(update.shown, closed, false) {
             return true;
         }
-        results_visible(update.shown, update.closed, true) && self.voted(update.poll_id, voter).await.unwrap_or(false)
+        results_visible(update.shown, closed, true) && self.voted(update.poll_id, voter).await.unwrap_or(false)
     }
 
     /// Stores a new poll; its id and the manage key, which exists only in this answer.

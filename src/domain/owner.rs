@@ -122,6 +122,14 @@ pub enum OwnerChange {
     Reopen,
     /// New settings.
     Configure(Settings),
+    /// From the presenter: stop taking votes, and if the results are shown after the close,
+    /// hold them until [`OwnerChange::Reveal`].
+    CloseForReveal,
+    /// From the presenter: show the results held since the close.
+    Reveal,
+    /// From the presenter: the presentation started at this poll moves to the poll with
+    /// this id (this poll itself: back to the start).
+    Present(i64),
 }
 
 /// The secret in a poll's manage link: 256 random bits as 64 hex digits. Only its

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::owner::{ResultsShown, Settings};
 use super::text;
+pub use super::timeline::Timeline;
 
 /// Fewest options a poll may have.
 pub const MIN_OPTIONS: usize = 2;
@@ -85,6 +86,18 @@ pub struct Poll {
     pub revision: i64,
     /// Options in order.
     pub options: Vec<PollOption>,
+    /// Closed from the presenter, its results held until the owner reveals them.
+    #[serde(default)]
+    pub held: bool,
+    /// The poll a presentation started from this one shows now, if it moved on.
+    #[serde(default)]
+    pub stage: Option<i64>,
+    /// When voting ended, in minutes since 1970.
+    #[serde(default)]
+    pub closed_minute: Option<i64>,
+    /// Votes per minute (only single-poll reads load it; lists leave it empty).
+    #[serde(default)]
+    pub timeline: Timeline,
 }
 
 impl Poll {
@@ -95,12 +108,12 @@ impl Poll {
 
     /// Whether a viewer who has (or has not) voted may see the results.
     pub fn shows_results(&self, voted: bool) -> bool {
-        results_visible(self.settings.results, self.closed, voted)
+        results_visible(self.settings.results, self.closed && !self.held, voted)
     }
 }
 
 /// The visibility rule, for a stored poll and for a live update alike: a closed poll's
-/// results are final and shown to everyone.
+/// results are final and shown to everyone (`closed`: closed and not held for a reveal).
 pub fn results_visible(shown: ResultsShown, closed: bool, voted: bool) -> bool {
     match shown {
         ResultsShown::Always => true,

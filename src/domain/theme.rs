@@ -52,6 +52,8 @@ pub struct Place {
     pub of: i64,
     /// The theme's next poll, if any.
     pub next: Option<i64>,
+    /// The theme's poll before it, if any.
+    pub previous: Option<i64>,
 }
 
 /// Totals over everything, for `/stats`.

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::{Notify, watch};
 
 use super::PollUpdate;
+use crate::domain::timeline::merge;
 use crate::domain::{Poll, results_visible};
 use crate::store::{DynStore, StoreResult};
 
@@ -45,8 +46,8 @@ impl Snapshot {
     pub fn render(update: PollUpdate, frames: &Frames) -> Self {
         let (results_html, json) = (frames.results)(&update, true);
         // A second rendering only where voters and the others see different things.
-        let differs =
-            results_visible(update.shown, update.closed, true) != results_visible(update.shown, update.closed, false);
+        let closed = update.is_final();
+        let differs = results_visible(update.shown, closed, true) != results_visible(update.shown, closed, false);
         let withheld = differs.then(|| (frames.results)(&update, false));
         Self { results_html, json, withheld, total_html: (frames.total)(&update), update }
     }
@@ -80,6 +81,16 @@ impl Snapshot {
     /// Whether `update` should replace this snapshot: newer, or the poll just closed.
     fn superseded_by(&self, update: &PollUpdate) -> bool {
         update.version > self.update.version || (update.closed && !self.update.closed)
+    }
+
+    /// `update` with this snapshot's timeline folded in: a vote's read-back carries only
+    /// the latest minutes.
+    fn folded(&self, update: &PollUpdate) -> PollUpdate {
+        let mut update = update.clone();
+        let mut timeline = self.update.timeline.clone();
+        merge(&mut timeline, &update.timeline);
+        update.timeline = timeline;
+        update
     }
 }
 
@@ -151,10 +162,14 @@ impl Hub {
     /// have. Rendering happens once, outside the lock.
     pub fn apply(&self, update: &PollUpdate) {
         let Some(channel) = self.polls().get(&update.poll_id).cloned() else { return };
-        if !channel.borrow().superseded_by(update) {
-            return;
-        }
-        let snapshot = Arc::new(Snapshot::render(update.clone(), &self.frames));
+        let update = {
+            let current = channel.borrow();
+            if !current.superseded_by(update) {
+                return;
+            }
+            current.folded(update)
+        };
+        let snapshot = Arc::new(Snapshot::render(update, &self.frames));
         channel.send_if_modified(|current| {
             let newer = current.superseded_by(&snapshot.update);
             if newer {

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use hub::{Frames, Hub, Snapshot, Watcher};
 
-use crate::domain::{Poll, PollOption, ResultsShown};
+use crate::domain::{Poll, PollOption, ResultsShown, Timeline};
 use crate::metrics::{SharedMetrics, unix_millis};
 
 /// What travels on the bus: the poll's absolute state and a version that only grows (its
@@ -38,6 +38,19 @@ pub struct PollUpdate {
     /// When it was published (unix milliseconds; 0 before that), for the bus lag metric.
     #[serde(default)]
     pub sent_at_ms: u64,
+    /// Closed from the presenter, results held for the reveal.
+    #[serde(default)]
+    pub held: bool,
+    /// Where a presentation started from this poll stands, if it moved on.
+    #[serde(default)]
+    pub stage: Option<i64>,
+    /// When voting ended, in minutes since 1970.
+    #[serde(default)]
+    pub closed_minute: Option<i64>,
+    /// Votes per minute: all of them from a poll read, the latest minutes from a vote's
+    /// read-back; the hub folds each into what it has ([`crate::domain::timeline::merge`]).
+    #[serde(default)]
+    pub timeline: Timeline,
 }
 
 #[cfg(test)]
@@ -53,6 +66,10 @@ impl PollUpdate {
             shown,
             options: vec![PollOption { id: 1, text: "Yes".into(), votes: version }],
             sent_at_ms: 0,
+            held: false,
+            stage: None,
+            closed_minute: None,
+            timeline: Vec::new(),
         }
     }
 }
@@ -69,7 +86,17 @@ impl PollUpdate {
             shown: poll.settings.results,
             options: poll.options.clone(),
             sent_at_ms: 0,
+            held: poll.held,
+            stage: poll.stage,
+            closed_minute: poll.closed_minute,
+            timeline: poll.timeline.clone(),
         }
+    }
+
+    /// Whether its results are final and shown to everyone: closed, and not held for a
+    /// reveal. Streams end then.
+    pub fn is_final(&self) -> bool {
+        self.closed && !self.held
     }
 
     /// The last update of a deleted poll: after everything viewers saw of it.

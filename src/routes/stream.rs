@@ -70,8 +70,9 @@ fn poll_frame(snapshot: &Snapshot, format: Format, voted: bool) -> Vec<Event> {
     }
 }
 
-/// The last event of a closed (or deleted) poll: for HTML, the final results, which an open
-/// ballot on the page swaps itself for.
+/// The last event of a closed (or deleted) poll: for HTML, the final results (or, held for
+/// the presenter's reveal, the notice saying so), which an open ballot on the page swaps
+/// itself for.
 fn closed_event(snapshot: &Snapshot, format: Format) -> Event {
     let event = Event::default().event("closed").id(snapshot.version().to_string());
     match format {
@@ -97,17 +98,46 @@ pub fn poll_events(
         loop {
             let snapshot = watcher.latest();
             // Closing changes the state without a new vote: the final results go out too.
-            if sent.is_none_or(|v| snapshot.version() > v) || snapshot.update.closed {
+            let fresh = sent.is_none_or(|v| snapshot.version() > v);
+            if fresh || snapshot.update.is_final() {
                 for event in poll_frame(&snapshot, format, voted) {
                     yield event;
                 }
                 sent = Some(snapshot.version());
             }
-            if snapshot.update.closed {
+            // Closed: the ballot gives way. Results held for the presenter's reveal keep
+            // the stream open until the reveal; final results end it.
+            if snapshot.update.closed && (fresh || snapshot.update.is_final()) {
                 yield closed_event(&snapshot, format);
+            }
+            if snapshot.update.is_final() {
                 break;
             }
             tokio::time::sleep(config.pause(crowd.now())).await;
+            if !watcher.changed().await {
+                break;
+            }
+        }
+    };
+    respond(events, lifetime)
+}
+
+/// Where a presentation stands: `event: stage` with the id of the poll it shows, each time
+/// that differs from what the page shows (`showing`). Unlike a poll's own stream it goes on
+/// past the close: the presenter moves on from closed polls.
+pub fn stage_events(mut watcher: Watcher, showing: i64, lifetime: Lifetime) -> Response {
+    let events = async_stream::stream! {
+        let mut shown = showing;
+        loop {
+            let snapshot = watcher.latest();
+            if snapshot.update.removed {
+                break;
+            }
+            let at = snapshot.update.stage.unwrap_or(snapshot.update.poll_id);
+            if at != shown {
+                yield Event::default().event("stage").id(snapshot.version().to_string()).data(at.to_string());
+                shown = at;
+            }
             if !watcher.changed().await {
                 break;
             }
@@ -203,7 +233,7 @@ pub async fn poll_stream(
     let last_seen = last_event_id(headers);
     let current = watcher.latest();
     // A closed poll the client already has in full: 204 tells EventSource to stop retrying.
-    if current.update.closed && last_seen.is_some_and(|v| v >= current.version()) {
+    if current.update.is_final() && last_seen.is_some_and(|v| v >= current.version()) {
         return Ok(StatusCode::NO_CONTENT.into_response());
     }
     // Looked up once per stream, only while the owner's rule makes it matter.

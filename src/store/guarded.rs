@@ -13,7 +13,8 @@ use async_trait::async_trait;
 use super::{DynStore, PollFilter, SeedReport, Store, StoreError, StoreResult};
 use crate::breaker::{Breaker, Failure};
 use crate::domain::{
-    Ballot, NewPoll, OwnerChange, Page, Place, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
+    Ballot, NewPoll, OwnerChange, Page, Place, Poll, Theme, ThemeContent, ThemeStats, Timeline, Totals, VoteOutcome,
+    VoterId,
 };
 
 /// Page reads whose last good answer is kept (bounded in number: see `LAST_GOOD_ENTRIES`).
@@ -205,6 +206,14 @@ impl Store for GuardedStore {
 
     async fn poll_as_written(&self, id: i64) -> StoreResult<Option<Poll>> {
         self.read(Read::Poll(id), self.inner.poll_as_written(id)).await
+    }
+
+    async fn timeline(&self, poll_id: i64) -> StoreResult<Timeline> {
+        self.guard(self.inner.timeline(poll_id)).await
+    }
+
+    async fn join_key(&self) -> StoreResult<i64> {
+        self.guard(self.inner.join_key()).await
     }
 
     async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>> {

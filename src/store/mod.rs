@@ -6,7 +6,8 @@ use async_trait::async_trait;
 
 use crate::config::{Backend, Storage};
 use crate::domain::{
-    Ballot, NewPoll, OwnerChange, Page, Place, Poll, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId,
+    Ballot, NewPoll, OwnerChange, Page, Place, Poll, Theme, ThemeContent, ThemeStats, Timeline, Totals, VoteOutcome,
+    VoterId,
 };
 
 mod backend;
@@ -154,6 +155,10 @@ pub trait Store: Send + Sync + 'static {
     /// One poll as the primary has it: for whoever must see a write already made (the
     /// voter's own page, the owner's, the tally announced after a change).
     async fn poll_as_written(&self, id: i64) -> StoreResult<Option<Poll>>;
+    /// Every minute of the poll's timeline (the pages draw the latest day of it).
+    async fn timeline(&self, poll_id: i64) -> StoreResult<Timeline>;
+    /// The database's key for join codes (made once by the migration).
+    async fn join_key(&self) -> StoreResult<i64>;
     /// The options this browser chose in this poll (empty if it has not voted).
     async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>>;
     /// Stores a checked poll, owned by whoever holds the key with this digest; its id.

@@ -16,7 +16,8 @@ use sqlx::{Database, FromRow, Pool, QueryBuilder, Transaction};
 use super::SqlStore;
 use crate::domain::{
     Ballot, MAX_OPTIONS, NewPoll, OwnerChange, Page, Place, Poll, PollContent, PollOption, Protection, Refusal,
-    ResultsShown, Settings, Theme, ThemeContent, ThemeStats, Totals, VoteOutcome, VoterId, unix_now,
+    ResultsShown, SHOWN_MINUTES, Settings, Theme, ThemeContent, ThemeStats, Timeline, Totals, VoteOutcome, VoterId,
+    minute_of, unix_now,
 };
 use crate::store::{PollFilter, PoolStats, SeedReport, SqlBackend, StandbyState, Store, StoreError, StoreResult};
 
@@ -132,6 +133,9 @@ struct PollRow {
     closes_at: Option<i64>,
     voters: i64,
     revision: i64,
+    held: bool,
+    stage_poll_id: Option<i64>,
+    closed_minute: Option<i64>,
     option_id: i64,
     option_text: String,
     option_votes: i64,
@@ -143,6 +147,7 @@ macro_rules! poll_select {
         concat!(
             "select p.id, p.theme_id, p.question, p.closed_at is not null as closed, p.max_choices,
                     p.results_shown, p.protection, p.closes_at, p.voters, p.revision,
+                    p.held, p.stage_poll_id, p.closed_minute,
                     o.id as option_id, o.text as option_text, o.votes as option_votes
                from polls p join options o on o.poll_id = p.id ",
             $rest
@@ -172,6 +177,10 @@ fn assemble(rows: Vec<PollRow>) -> Vec<Poll> {
                 voters: row.voters,
                 revision: row.revision,
                 options: vec![option],
+                held: row.held,
+                stage: row.stage_poll_id,
+                closed_minute: row.closed_minute,
+                timeline: Vec::new(),
             }),
         }
     }
@@ -291,6 +300,20 @@ async fn load_polls(pool: &Pool<Db>, sql: &'static str, binds: &[i64]) -> StoreR
 /// A poll with its options, by id.
 const POLL_BY_ID: &str = poll_select!("where p.id = $1 order by o.position");
 
+/// A poll's latest minutes with votes, newest first: what its pages draw.
+const SHOWN_TIMELINE: &str =
+    "select minute, votes from poll_minutes where poll_id = $1 order by minute desc limit 1440";
+const _: () = assert!(SHOWN_MINUTES == 1440, "SHOWN_TIMELINE's limit is SHOWN_MINUTES");
+
+/// A poll by id with the minutes its pages draw, read from `pool`.
+async fn poll_with_timeline(pool: &Pool<Db>, id: i64) -> StoreResult<Option<Poll>> {
+    let Some(mut poll) = load_polls(pool, POLL_BY_ID, &[id]).await?.pop() else { return Ok(None) };
+    let mut minutes: Vec<(i64, i64)> = read_rows(pool, SHOWN_TIMELINE, &[id]).await?;
+    minutes.reverse();
+    poll.timeline = minutes;
+    Ok(Some(poll))
+}
+
 /// How many of a theme's polls come before (or are) `$2` (`$1` the theme).
 const COUNT_UP_TO: &str = "select count(*) from polls where theme_id = $1 and id <= $2";
 
@@ -302,10 +325,13 @@ async fn place_in_theme(pool: &Pool<Db>, theme_id: i64, poll_id: i64) -> StoreRe
     const PLACE: &str = "select (select cast(poll_count as bigint) from themes where id = $1),
             (select count(*) from (select 1 from polls where theme_id = $1 and id > $2 limit 1000) counted),
             (select count(*) from (select 1 from polls where theme_id = $1 and id <= $2 limit 1000) counted),
-            (select min(id) from polls where theme_id = $1 and id > $2)";
+            (select min(id) from polls where theme_id = $1 and id > $2),
+            (select max(id) from polls where theme_id = $1 and id < $2)";
     const _: () = assert!(PLACE_CAP == 1000, "PLACE's limits are PLACE_CAP");
-    let rows: Vec<(i64, i64, i64, Option<i64>)> = read_rows(pool, PLACE, &[theme_id, poll_id]).await?;
-    let (of, after, before, next) = rows.first().copied().unwrap_or_default();
+    // The count, those after and before (capped), the next and the previous poll.
+    type Counts = (i64, i64, i64, Option<i64>, Option<i64>);
+    let rows: Vec<Counts> = read_rows(pool, PLACE, &[theme_id, poll_id]).await?;
+    let (of, after, before, next, previous) = rows.first().copied().unwrap_or_default();
     let position = if after < PLACE_CAP {
         of - after
     } else if before < PLACE_CAP {
@@ -315,7 +341,7 @@ async fn place_in_theme(pool: &Pool<Db>, theme_id: i64, poll_id: i64) -> StoreRe
         let counted: Vec<(i64,)> = read_rows(pool, COUNT_UP_TO, &[theme_id, poll_id]).await?;
         counted.first().map_or(0, |(n,)| *n)
     };
-    Ok(Place { position: position.clamp(1, of.max(1)), of: of.max(1), next })
+    Ok(Place { position: position.clamp(1, of.max(1)), of: of.max(1), next, previous })
 }
 
 /// A page's binds: the id to start after (0: from the start; ids are positive) and the size.
@@ -507,6 +533,12 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         add_counts(tx, "options", "votes", &per_option).await?;
         add_counts(tx, "polls", "voters", &per_poll).await?;
         add_counts(tx, "themes", "vote_count", &per_theme).await?;
+        let mut votes_per_poll: BTreeMap<i64, i64> = BTreeMap::new();
+        for &(_, poll, _) in &votes {
+            *votes_per_poll.entry(poll).or_default() += 1;
+        }
+        let minute = minute_of(unix_now());
+        let recent = count_minute(tx, minute, &votes_per_poll).await?;
 
         // Read back inside the transaction, under the polls' locks: a batch that commits
         // after this one waits for them, so its read includes these votes, and the highest
@@ -515,12 +547,39 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         push_ids(&mut query, per_poll.keys().copied());
         query.push(") order by p.id, o.position");
         let read: Vec<PollRow> = query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?;
-        let read: HashMap<i64, Poll> = assemble(read).into_iter().map(|p| (p.id, p)).collect();
+        let read: HashMap<i64, Poll> = assemble(read)
+            .into_iter()
+            .map(|mut p| {
+                p.timeline = recent.iter().filter(|(poll, ..)| *poll == p.id).map(|&(_, m, v)| (m, v)).collect();
+                (p.id, p)
+            })
+            .collect();
         for (i, _) in accepted {
             outcomes[i] = Some(VoteOutcome::Accepted { poll: read.get(&ballots[i].poll_id).cloned() });
         }
     }
     Ok(Some(outcomes.into_iter().map(|o| o.unwrap_or(VoteOutcome::Refused(Refusal::Closed))).collect()))
+}
+
+/// The votes of a batch added to each poll's count for `minute`, in one statement; then
+/// every poll's counts for this minute and the one before, as `(poll, minute, votes)`, for
+/// the live timeline (two minutes, so one missed update heals with the next).
+async fn count_minute(
+    tx: &mut Transaction<'_, Db>,
+    minute: i64,
+    per_poll: &BTreeMap<i64, i64>,
+) -> StoreResult<Vec<(i64, i64, i64)>> {
+    let mut query = QueryBuilder::<Db>::new("insert into poll_minutes (poll_id, minute, votes) ");
+    query.push_values(per_poll, |mut row, (poll, votes)| {
+        row.push_bind(*poll).push_bind(minute).push_bind(*votes);
+    });
+    query.push(" on conflict (poll_id, minute) do update set votes = poll_minutes.votes + excluded.votes");
+    query.build().persistent(NAMED).execute(&mut **tx).await?;
+    let mut read = QueryBuilder::<Db>::new("select poll_id, minute, votes from poll_minutes where minute >= ");
+    read.push_bind(minute - 1).push(" and poll_id in (");
+    push_ids(&mut read, per_poll.keys().copied());
+    read.push(") order by poll_id, minute");
+    Ok(read.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?)
 }
 
 /// `table.column += n` for each `(id, n)`, in one statement, in id order.
@@ -785,9 +844,8 @@ impl Store for SqlStore {
 
     #[tracing::instrument(level = "debug", skip(self))]
     async fn poll(&self, id: i64) -> StoreResult<Option<Poll>> {
-        let binds = [id];
-        let mut polls = on_pages(self, |pool| load_polls(pool, POLL_BY_ID, &binds)).await?;
-        match polls.pop() {
+        let found = on_pages(self, |pool| poll_with_timeline(pool, id)).await?;
+        match found {
             // A standby may not have the poll yet (created a moment ago): the primary says.
             None if !self.standby_states().is_empty() => self.poll_as_written(id).await,
             found => Ok(found),
@@ -795,7 +853,21 @@ impl Store for SqlStore {
     }
 
     async fn poll_as_written(&self, id: i64) -> StoreResult<Option<Poll>> {
-        Ok(load_polls(self.reader(), POLL_BY_ID, &[id]).await?.pop())
+        poll_with_timeline(self.reader(), id).await
+    }
+
+    async fn timeline(&self, poll_id: i64) -> StoreResult<Timeline> {
+        let binds = [poll_id];
+        on_pages(self, |pool| {
+            read_rows(pool, "select minute, votes from poll_minutes where poll_id = $1 order by minute", &binds)
+        })
+        .await
+    }
+
+    async fn join_key(&self) -> StoreResult<i64> {
+        let rows: Vec<(i64,)> =
+            read_rows(self.reader(), "select value from site_keys where name = 'join_codes'", &[]).await?;
+        rows.first().map(|(key,)| *key).ok_or(StoreError::Database(sqlx::Error::RowNotFound))
     }
 
     async fn choices(&self, poll_id: i64, voter: &VoterId) -> StoreResult<Vec<i64>> {
@@ -860,13 +932,33 @@ impl Store for SqlStore {
     #[tracing::instrument(level = "debug", skip(self, manage_digest))]
     async fn change_poll(&self, poll_id: i64, manage_digest: &str, change: OwnerChange) -> StoreResult<Option<Poll>> {
         let owned = |sql: &'static str| query(sql).bind(poll_id).bind(manage_digest);
+        let minute = minute_of(unix_now());
         let query = match change {
             OwnerChange::Close => owned(
-                "update polls set closed_at = coalesce(closed_at, current_timestamp), revision = revision + 1
+                "update polls set closed_at = coalesce(closed_at, current_timestamp),
+                        closed_minute = coalesce(closed_minute, $3), revision = revision + 1
                   where id = $1 and manage_hash = $2",
-            ),
+            )
+            .bind(minute),
+            // The results are held only when they would be shown at this close.
+            OwnerChange::CloseForReveal => owned(
+                "update polls set closed_at = coalesce(closed_at, current_timestamp),
+                        closed_minute = coalesce(closed_minute, $3),
+                        held = case when closed_at is null and results_shown = 'after_close' then true else held end,
+                        revision = revision + 1
+                  where id = $1 and manage_hash = $2",
+            )
+            .bind(minute),
+            OwnerChange::Reveal => {
+                owned("update polls set held = false, revision = revision + 1 where id = $1 and manage_hash = $2")
+            }
+            OwnerChange::Present(stage) => owned(
+                "update polls set stage_poll_id = case when $3 = id then null else $3 end, revision = revision + 1
+                  where id = $1 and manage_hash = $2",
+            )
+            .bind(stage),
             OwnerChange::Reopen => owned(
-                "update polls set closed_at = null, revision = revision + 1,
+                "update polls set closed_at = null, closed_minute = null, held = false, revision = revision + 1,
                         closes_at = case when closes_at <= $3 then null else closes_at end
                   where id = $1 and manage_hash = $2",
             )
@@ -916,11 +1008,12 @@ impl Store for SqlStore {
     async fn close_due(&self) -> StoreResult<Vec<i64>> {
         let mut session = Session::on(self.writer()).await?;
         let rows: Vec<(i64,)> = query_as(
-            "update polls set closed_at = current_timestamp, revision = revision + 1
+            "update polls set closed_at = current_timestamp, closed_minute = $2, revision = revision + 1
               where closed_at is null and closes_at is not null and closes_at <= $1
               returning id",
         )
         .bind(unix_now())
+        .bind(minute_of(unix_now()))
         .fetch_all(session.conn())
         .await?;
         session.done().await?;

@@ -15,6 +15,7 @@ pub fn fragment(cards: &[ThemeCard]) -> Markup {
         section.hero {
             h1 { "What does everyone think?" }
             p { "Pick a theme, vote, and watch the results move live." }
+            (join_box(None))
         }
         @if cards.is_empty() {
             p.empty { "No themes yet. Run " code { "votestream seed" } " to load the demo." }
@@ -35,6 +36,37 @@ pub fn fragment(cards: &[ThemeCard]) -> Markup {
                     }
                 }
             }
+        }
+    }
+}
+
+/// "Join with a code": the code read off a presenter's screen. `problem`: why the code
+/// just typed was not one, said next to the field.
+pub fn join_box(problem: Option<(&str, &str)>) -> Markup {
+    html! {
+        form.join-box method="get" action=(paths::Join) role="search" aria-label="Join with a code" {
+            label for="join-code" { "Join with a code" }
+            div.join-row {
+                input #join-code type="text" name="code" required minlength="6" maxlength="12"
+                    autocomplete="off" autocapitalize="characters" spellcheck="false"
+                    placeholder="K7P2QX" value=[problem.map(|(typed, _)| typed)]
+                    aria-invalid=[problem.map(|_| "true")] aria-describedby=[problem.map(|_| "join-problem")];
+                button.button type="submit" { "Join" }
+            }
+            @if let Some((_, message)) = problem {
+                p #join-problem .field-error role="alert" { (message) }
+            }
+        }
+    }
+}
+
+/// The page for a code that leads nowhere: the box again, with what was wrong.
+pub fn join_again(typed: &str, message: &str) -> Markup {
+    html! {
+        section.hero {
+            h1 { "Join a poll" }
+            p { "Type the six characters shown on the presenter's screen." }
+            (join_box(Some((typed, message))))
         }
     }
 }

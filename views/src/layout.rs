@@ -2,6 +2,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 
+use crate::model::Follow;
 use crate::paths;
 
 /// htmx settings: no injected styles or eval (so the CSP holds), and 4xx answers
@@ -10,7 +11,7 @@ const HTMX_CONFIG: &str = r#"{"includeIndicatorStyles":false,"allowEval":false,"
 
 /// What every document's head starts with: encoding, viewport, htmx and its settings,
 /// the stylesheets, the title.
-fn shared_head(title: &str) -> Markup {
+pub fn shared_head(title: &str) -> Markup {
     html! {
         meta charset="utf-8";
         meta name="viewport" content="width=device-width, initial-scale=1";
@@ -31,6 +32,16 @@ pub fn page(title: &str, content: Markup) -> Markup {
 
 /// The same, with `head` (link previews, discovery links) added to the document's head.
 pub fn page_with_head(title: &str, head: Markup, content: Markup) -> Markup {
+    document(title, head, None, content)
+}
+
+/// A page that follows a presentation (a phone that joined one): when the presenter
+/// moves on, the page shows the new poll.
+pub fn page_following(title: &str, head: Markup, follow: &Follow, content: Markup) -> Markup {
+    document(title, head, Some(follow), content)
+}
+
+fn document(title: &str, head: Markup, follow: Option<&Follow>, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -47,6 +58,9 @@ pub fn page_with_head(title: &str, head: Markup, content: Markup) -> Markup {
                         a href=(paths::Home) { "Themes" }
                         a.button.small href=(paths::NewPoll) { "Create a poll" }
                     }
+                }
+                @if let Some(follow) = follow {
+                    (crate::presenter::follower(follow))
                 }
                 main #main tabindex="-1" { (content) }
                 footer.site-footer {

@@ -12,8 +12,10 @@ pub mod model;
 pub mod new_poll;
 pub mod paths;
 pub mod poll;
+pub mod presenter;
 pub mod stats;
 pub mod theme;
+pub mod timeline;
 
 pub use maud::Markup;
 pub use model::*;

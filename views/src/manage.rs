@@ -75,7 +75,8 @@ pub fn fragment(model: &ManagePage) -> Markup {
                 p.notice role="status" { (notice) }
             }
             p.state {
-                @if model.results.closed { "Closed · " } @else { "Open · " }
+                @if model.held { "Closed, results held for your reveal · " }
+                @else if model.results.closed { "Closed · " } @else { "Open · " }
                 (count(model.results.voters, "voter"))
                 @if model.max_choices > 1 { " · up to " (model.max_choices) " choices each" }
                 @if let Some(at) = &model.closes_at {
@@ -87,9 +88,16 @@ pub fn fragment(model: &ManagePage) -> Markup {
             form.manage-actions method="post" action=(model.action) {
                 @if model.results.closed {
                     button.button type="submit" name="action" value="reopen" { "Reopen voting" }
+                    @if model.held {
+                        button.button type="submit" name="action" value="reveal" { "Reveal the results" }
+                    }
                 } @else {
                     button.button type="submit" name="action" value="close" { "Close voting now" }
                 }
+                a.button.secondary href=(model.present) { "Present on a screen" }
+            }
+            @if let Some(code) = &model.join_code {
+                p.join-code-line { "Join code " strong.code { (code) } ": the audience types it at " a href=(paths::Join) { "/j" } "." }
             }
             (results(&model.results))
             (downloads(poll_id))

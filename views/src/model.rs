@@ -89,6 +89,25 @@ pub struct Results {
     pub voters: i64,
     /// The results are not shown to this viewer yet, and when they will be.
     pub withheld: Option<Reveal>,
+    /// Votes per minute, when any came.
+    pub timeline: Option<TimelineView>,
+}
+
+/// A poll's votes per minute, binned for drawing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimelineView {
+    /// Votes in each bar, oldest first.
+    pub bars: Vec<i64>,
+    /// Minutes per bar.
+    pub minutes_per_bar: i64,
+    /// Where voting closed, in bars from the left (fractional bars as tenths), if it did.
+    pub close_tenths: Option<i64>,
+    /// The first bar's start, as shown ("14:02 UTC").
+    pub from: String,
+    /// The last bar's end, as shown.
+    pub to: String,
+    /// When voting closed, as shown.
+    pub closed_at: Option<String>,
 }
 
 /// When withheld results will be shown.
@@ -98,6 +117,8 @@ pub enum Reveal {
     AfterVote,
     /// When the poll closes.
     AfterClose,
+    /// Voting has ended; when the presenter reveals them.
+    OnReveal,
 }
 
 impl Results {
@@ -153,6 +174,8 @@ pub struct VotePage {
     pub embedded: bool,
     /// The theme's next poll, if any.
     pub next_poll: Option<i64>,
+    /// The code to join it with, typed at `/j`.
+    pub join_code: Option<String>,
 }
 
 /// The share box of a poll, and what link previews read.
@@ -292,4 +315,77 @@ pub struct ManagePage {
     pub max_choices: u8,
     /// What was just done, said on top.
     pub notice: Option<String>,
+    /// Closed from the presenter, results held until revealed.
+    pub held: bool,
+    /// The owner's presenter view (its address holds the key, like this page's).
+    pub present: String,
+    /// The poll's join code.
+    pub join_code: Option<String>,
+}
+
+/// Where a presenter view stands: the poll on the wall and the way to its neighbours.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresentPage {
+    /// The poll's theme.
+    pub theme: ThemeSummary,
+    /// The poll on the wall.
+    pub poll_id: i64,
+    /// Its question.
+    pub question: String,
+    /// 1-based position of the poll within its theme, and the theme's number of polls.
+    pub step: (usize, usize),
+    /// The results as the audience sees them (the wall shows what a voter who has not
+    /// voted sees: it faces the room).
+    pub results: Results,
+    /// How to join: the short address shown (`votes.example/j`), the code, and the QR
+    /// code's image path.
+    pub join: Option<JoinInfo>,
+    /// Previous and next poll of the theme, as links or buttons.
+    pub previous: Option<i64>,
+    /// The theme's next poll.
+    pub next: Option<i64>,
+    /// The owner's controls; `None` for the read-only view.
+    pub controls: Option<PresenterControls>,
+    /// Where the read-only view goes for a neighbour (`?poll=…` of this same view); the
+    /// owner's controls post instead.
+    pub browse: String,
+    /// Where the view reloads itself from when the presentation moves (the live follower),
+    /// and the stream that says so; `None` for a view that does not follow one.
+    pub follow: Option<Follow>,
+}
+
+/// How to join a presentation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinInfo {
+    /// The join address without its scheme, as written on the wall (`votes.example/j`).
+    pub address: String,
+    /// The code, six characters.
+    pub code: String,
+    /// The QR code of the full join link.
+    pub qr: String,
+}
+
+/// The owner's presenter controls.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenterControls {
+    /// Where the buttons post (the owner's presenter address, with the key).
+    pub action: String,
+    /// Whether this key owns the poll on the wall (only then can it close or reveal).
+    pub owns_poll: bool,
+    /// Voting has ended on the poll on the wall.
+    pub closed: bool,
+    /// Its results are held for a reveal.
+    pub held: bool,
+    /// What was just done, or why it could not be.
+    pub notice: Option<String>,
+}
+
+/// A page that follows a presentation: when the presenter moves on, `stream` says so and
+/// the page fetches `refresh` into `#main`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Follow {
+    /// The SSE stream of the presentation's moves.
+    pub stream: String,
+    /// The page to fetch again.
+    pub refresh: String,
 }

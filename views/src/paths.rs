@@ -99,6 +99,93 @@ pub fn manage_new(id: i64, key: &str) -> String {
     format!("{}?created", ManagePoll { id, key: key.to_owned() })
 }
 
+/// `/polls/{id}/present`: the presenter view, read-only; it follows the presentation the
+/// poll's owner started from this poll.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}/present")]
+pub struct PollPresent {
+    /// The poll the presentation started from.
+    pub id: i64,
+}
+
+/// `/polls/{id}/manage/{key}/present`: the owner's presenter view, with its controls.
+#[derive(Debug, Clone, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}/manage/{key}/present")]
+pub struct ManagePresent {
+    /// The poll the presentation started from.
+    pub id: i64,
+    /// The manage key.
+    pub key: String,
+}
+
+/// `/polls/{id}/join`: what a phone that joined the presentation started from this poll
+/// shows: the poll on the wall, changing when the presenter moves on.
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}/join")]
+pub struct PollJoin {
+    /// The poll the presentation started from.
+    pub id: i64,
+}
+
+/// `/polls/{id}/stage`: SSE, `event: stage` each time the presentation started from this
+/// poll moves to another poll (data: that poll's id).
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}/stage")]
+pub struct PollStage {
+    /// The poll the presentation started from.
+    pub id: i64,
+}
+
+/// `/themes/{slug}/present`: a theme's polls on the wall, one at a time (`?poll=…`).
+#[derive(Debug, Clone, TypedPath, Deserialize)]
+#[typed_path("/themes/{slug}/present")]
+pub struct ThemePresent {
+    /// The theme's slug (or API key).
+    pub slug: String,
+}
+
+/// The query of [`ThemePresent`]: which of the theme's polls is on the wall.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct PresentQuery {
+    /// The poll (the theme's first when absent).
+    pub poll: Option<i64>,
+}
+
+impl ThemePresent {
+    /// The theme's wall showing `poll`.
+    pub fn at(slug: &str, poll: i64) -> String {
+        format!("{}?poll={poll}", Self { slug: slug.to_owned() })
+    }
+}
+
+/// `/j`: the join box's target (`?code=…`), leading on to [`JoinCode`].
+#[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+#[typed_path("/j")]
+pub struct Join;
+
+/// The query of [`Join`].
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct JoinQuery {
+    /// The code as typed.
+    pub code: Option<String>,
+}
+
+/// `/j/{code}`: join a poll or a theme's presentation by its code (any case).
+#[derive(Debug, Clone, TypedPath, Deserialize)]
+#[typed_path("/j/{code}")]
+pub struct JoinCode {
+    /// The code.
+    pub code: String,
+}
+
+/// `/j/{code}/qr.svg`: the join link as a QR code.
+#[derive(Debug, Clone, TypedPath, Deserialize)]
+#[typed_path("/j/{code}/qr.svg")]
+pub struct JoinQr {
+    /// The code.
+    pub code: String,
+}
+
 /// `/polls/{id}/votes`: where a vote is posted.
 #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
 #[typed_path("/polls/{id}/votes")]
@@ -267,9 +354,12 @@ pub const EMBED_HOST_JS: Asset = Asset::new("embed-host.js", JS, include_bytes!(
 pub const SHARE_JS: Asset = Asset::new("share.js", JS, include_bytes!("../../assets/share.js"));
 /// Focus after htmx swaps, on every page.
 pub const APP_JS: Asset = Asset::new("app.js", JS, include_bytes!("../../assets/app.js"));
+/// The presenter's keys and full screen.
+pub const PRESENT_JS: Asset = Asset::new("present.js", JS, include_bytes!("../../assets/present.js"));
 
 /// Every asset, for the route that serves them.
-pub const ASSETS: [Asset; 8] = [APP_CSS, FAVICON, HTMX_JS, HTMX_SSE_JS, EMBED_JS, EMBED_HOST_JS, SHARE_JS, APP_JS];
+pub const ASSETS: [Asset; 9] =
+    [APP_CSS, FAVICON, HTMX_JS, HTMX_SSE_JS, EMBED_JS, EMBED_HOST_JS, SHARE_JS, APP_JS, PRESENT_JS];
 
 /// The JSON API, under `/api`.
 pub mod api {

@@ -35,6 +35,9 @@ pub fn results(results: &Results) -> Markup {
                 @if results.voters != total { " from " (count(results.voters, "voter")) }
                 @if results.closed { " · final results" }
             }
+            @if let Some(timeline) = &results.timeline {
+                (crate::timeline::figure(timeline))
+            }
         }
     }
 }
@@ -49,6 +52,7 @@ fn withheld(results: &Results, reveal: Reveal) -> Markup {
                 @match reveal {
                     Reveal::AfterVote => "Results are shown once you have voted.",
                     Reveal::AfterClose => "Results are shown when the poll closes.",
+                    Reveal::OnReveal => "Voting has ended. The results are shown when the presenter reveals them.",
                 }
             }
         }
@@ -224,14 +228,14 @@ pub fn fragment(model: &VotePage) -> Markup {
                 (open_full(model))
             }
             @if let Some(share) = &model.share {
-                (share_box(share))
+                (share_box(share, model.results.poll_id, model.join_code.as_deref()))
             }
         }
     }
 }
 
 /// The share box: the link to copy, its QR code, and the embed snippet.
-fn share_box(share: &Share) -> Markup {
+fn share_box(share: &Share, poll_id: i64, join_code: Option<&str>) -> Markup {
     html! {
         section.share aria-labelledby="share-title" {
             h2 #share-title { "Share this poll" }
@@ -250,6 +254,12 @@ fn share_box(share: &Share) -> Markup {
                     }
                 }
                 img.qr src=(share.qr) width="160" height="160" alt="QR code of this poll's link";
+            }
+            @if let Some(code) = join_code {
+                p.join-code-line {
+                    "Join code " strong.code { (code) } ", typed at " a href=(paths::Join) { "/j" }
+                    " · " a href=(paths::PollPresent { id: poll_id }) { "Present this poll" }
+                }
             }
         }
     }

@@ -26,6 +26,7 @@ fn vote_page(ballot: Ballot) -> VotePage {
             closed: false,
             voters: 3,
             withheld: None,
+            timeline: None,
         },
         max_choices: 1,
         ballot,
@@ -34,6 +35,7 @@ fn vote_page(ballot: Ballot) -> VotePage {
         embedded: false,
         share: None,
         next_poll: Some(8),
+        join_code: None,
     }
 }
 

@@ -17,7 +17,32 @@ use crate::routes::stream::{self, Format, last_event_id, lifetime, poll_stream, 
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route(paths::PollEvents::PATH, get(poll_events)).route(paths::ThemeEvents::PATH, get(theme_events))
+    Router::new()
+        .route(paths::PollEvents::PATH, get(poll_events))
+        .route(paths::ThemeEvents::PATH, get(theme_events))
+        .route(paths::PollStage::PATH, get(stage_events))
+}
+
+#[derive(Debug, Deserialize)]
+struct StageQuery {
+    /// The poll the page shows now.
+    showing: Option<i64>,
+}
+
+/// `GET /polls/{id}/stage?showing=…`: where the presentation started from this poll moves.
+#[tracing::instrument(level = "debug", skip_all, fields(poll_id = id))]
+async fn stage_events(
+    State(state): State<AppState>,
+    client: ClientIp,
+    PollId(id): PollId,
+    Query(query): Query<StageQuery>,
+) -> Result<Response> {
+    let lifetime = match lifetime(&state, client) {
+        Ok(lifetime) => lifetime,
+        Err(full) => return Ok(full.into_response()),
+    };
+    let watcher = state.polls.live().hub().watch(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    Ok(streaming(stream::stage_events(watcher, query.showing.unwrap_or(id), lifetime)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,7 +14,9 @@ use votestream_views::paths;
 use votestream_views::{ManagePage, layout, manage};
 
 use super::form::Form;
-use crate::domain::{ManageKey, OwnerChange, Poll, Protection, ResultsShown, Settings, describe_time, unix_now};
+use crate::domain::{
+    JoinCodes, Joined, ManageKey, OwnerChange, Poll, Protection, ResultsShown, Settings, describe_time, unix_now,
+};
 use crate::error::{AppError, Result};
 use crate::present::{self, Tally};
 use crate::routes::extract::SiteOrigin;
@@ -26,6 +28,7 @@ use crate::web::HxMode;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(paths::ManagePoll::PATH, get(show).post(act))
+        .route(paths::ManagePresent::PATH, get(super::stage::show_owner).post(super::stage::act_owner))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
         .layer(SetResponseHeaderLayer::overriding(
@@ -49,6 +52,7 @@ struct ManageQuery {
 }
 
 fn page(
+    codes: &JoinCodes,
     poll: &Poll,
     link: &paths::ManagePoll,
     origin: &SiteOrigin,
@@ -67,6 +71,9 @@ fn page(
         closes_at: poll.settings.closes_at.map(describe_time),
         max_choices: poll.max_choices,
         notice,
+        held: poll.held,
+        present: paths::ManagePresent { id: poll.id, key: link.key.clone() }.to_string(),
+        join_code: codes.code(Joined::Poll(poll.id)),
     }
 }
 
@@ -84,7 +91,7 @@ async fn show(
 ) -> Result<Response> {
     let key = key_of(&link.key)?;
     let poll = owned(&state, link.id, &key).await?;
-    Ok(render(mode, StatusCode::OK, &page(&poll, &link, &origin, query.created.is_some(), None)))
+    Ok(render(mode, StatusCode::OK, &page(&state.codes, &poll, &link, &origin, query.created.is_some(), None)))
 }
 
 /// The manage page's forms, told apart by their button's `action`.
@@ -142,6 +149,7 @@ async fn act(
     let change = match form.action.as_deref() {
         Some("close") => OwnerChange::Close,
         Some("reopen") => OwnerChange::Reopen,
+        Some("reveal") => OwnerChange::Reveal,
         Some("settings") => OwnerChange::Configure(form_settings(&poll, &form)?),
         Some("delete") if form.confirm.as_deref() == Some("yes") => {
             if !state.polls.delete(link.id, &key).await? {
@@ -151,7 +159,7 @@ async fn act(
         }
         Some("delete") => {
             let notice = "Tick the box to confirm, then press Delete poll again. Nothing was deleted.".to_owned();
-            let model = page(&poll, &link, &origin, false, Some(notice));
+            let model = page(&state.codes, &poll, &link, &origin, false, Some(notice));
             return Ok(render(mode, StatusCode::UNPROCESSABLE_ENTITY, &model));
         }
         Some(other) => return Err(AppError::BadRequest(format!("The form asked for “{other}”, which it cannot do."))),

@@ -15,6 +15,7 @@ pub mod live;
 pub mod manage;
 pub mod polls;
 pub mod share;
+pub mod stage;
 pub mod themes;
 
 /// Every HTML route (the caller adds the guards).
@@ -26,6 +27,7 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .merge(manage::router())
         .merge(share::router())
         .merge(live::router())
+        .merge(stage::router())
 }
 
 /// `content`, under the "voting is paused" banner while the database is away (the page

@@ -12,7 +12,7 @@ use votestream_views::paths::{self, NewPollQuery};
 use votestream_views::{layout, new_poll, poll};
 
 use super::form::Form;
-use crate::domain::{MAX_OPTIONS, MIN_OPTIONS, Poll, PollDraft, Refusal, VoteOutcome, VoterId};
+use crate::domain::{Joined, MAX_OPTIONS, MIN_OPTIONS, Poll, PollDraft, Refusal, VoteOutcome, VoterId};
 use crate::error::{AppError, Result};
 use crate::guard::limits::Limits;
 use crate::guard::voter::Voter;
@@ -21,7 +21,7 @@ use crate::present::Tally;
 use crate::routes::extract::PollId;
 use crate::routes::extract::SiteOrigin;
 use crate::state::AppState;
-use crate::store::{DynStore, Store};
+use crate::store::DynStore;
 use crate::web::HxMode;
 
 pub fn router(limits: &Limits) -> Router<AppState> {
@@ -38,15 +38,21 @@ pub fn router(limits: &Limits) -> Router<AppState> {
 /// Where a poll page is shown: on the site (known by its origin, for share links), or
 /// alone in an iframe on another site.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Frame {
+pub(crate) enum Frame {
     Site(SiteOrigin),
     Embedded,
+    /// On a phone that joined the presentation started from poll `start`: the page
+    /// follows it.
+    Joined {
+        origin: SiteOrigin,
+        start: i64,
+    },
 }
 
 impl Frame {
     fn poll_path(&self, id: i64) -> String {
         match self {
-            Self::Site(_) => paths::Poll { id }.to_string(),
+            Self::Site(_) | Self::Joined { .. } => paths::Poll { id }.to_string(),
             Self::Embedded => paths::EmbedPoll { id }.to_string(),
         }
     }
@@ -144,14 +150,15 @@ async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<Po
 
 /// The vote page as `voter` sees it in `frame`; `refusal` says why their vote was just
 /// refused.
-async fn render_vote_page(
-    store: &dyn Store,
+pub(crate) async fn render_vote_page(
+    state: &AppState,
     poll: Poll,
     voter: &Voter,
     (mode, frame): (HxMode, Frame),
     status: StatusCode,
     refusal: Option<String>,
 ) -> Result<Response> {
+    let store = state.polls.store().as_ref();
     // Three independent lookups: one round trip of waiting, not three.
     // A voter given its id by this request has no ballot to look up.
     let choices = async { if voter.fresh { Ok(Vec::new()) } else { store.choices(poll.id, &voter.id).await } };
@@ -181,8 +188,17 @@ async fn render_vote_page(
         }
         Frame::Site(origin) => {
             page.share = Some(present::share(&origin.0, &poll));
+            page.join_code = state.codes.code(Joined::Poll(poll.id));
             let head = poll::head(&page);
             let document = |title: &str, content| layout::page_with_head(title, head, content);
+            Ok(mode.render_in(document, status, &poll::title(&page), poll::fragment(&page)))
+        }
+        Frame::Joined { origin, start } => {
+            page.share = Some(present::share(&origin.0, &poll));
+            page.join_code = state.codes.code(Joined::Poll(start));
+            let head = poll::head(&page);
+            let follow = present::follow(start, poll.id, paths::PollJoin { id: start });
+            let document = |title: &str, content| layout::page_following(title, head, &follow, content);
             Ok(mode.render_in(document, status, &poll::title(&page), poll::fragment(&page)))
         }
     }
@@ -197,8 +213,7 @@ async fn show(
     origin: SiteOrigin,
 ) -> Result<Response> {
     let found = state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(state.polls.store().as_ref(), found, &voter, (mode, Frame::Site(origin)), StatusCode::OK, None)
-        .await
+    render_vote_page(&state, found, &voter, (mode, Frame::Site(origin)), StatusCode::OK, None).await
 }
 
 /// `/embed/polls/{id}`: the poll alone, for an iframe (the framing rule is in `guard::headers`).
@@ -210,7 +225,7 @@ async fn show_embedded(
     mode: HxMode,
 ) -> Result<Response> {
     let found = state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(state.polls.store().as_ref(), found, &voter, (mode, Frame::Embedded), StatusCode::OK, None).await
+    render_vote_page(&state, found, &voter, (mode, Frame::Embedded), StatusCode::OK, None).await
 }
 
 /// The ballot as posted: one `option` (a button), or several (checkboxes).
@@ -284,15 +299,7 @@ async fn cast(
     };
     // Refused for the voter's own or the poll's state: the poll as it stands, with the reason.
     let found = state.polls.store().poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    render_vote_page(
-        state.polls.store().as_ref(),
-        found,
-        voter,
-        (mode, frame),
-        refusal.status(),
-        Some(refusal.to_string()),
-    )
-    .await
+    render_vote_page(state, found, voter, (mode, frame), refusal.status(), Some(refusal.to_string())).await
 }
 
 /// A vote accepted from a frame that sent no voter cookie: inside another site over plain
@@ -308,8 +315,7 @@ async fn accepted_without_cookie(
     let found = state.polls.store().poll(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let path = frame.poll_path(id);
     let voted = Voter { fresh: false, ..voter.clone() };
-    let mut response =
-        render_vote_page(state.polls.store().as_ref(), found, &voted, (mode, frame), StatusCode::OK, None).await?;
+    let mut response = render_vote_page(state, found, &voted, (mode, frame), StatusCode::OK, None).await?;
     if let Ok(path) = HeaderValue::from_str(&path) {
         response.headers_mut().insert(HX_PUSH_URL, path);
     }

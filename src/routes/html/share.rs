@@ -21,7 +21,12 @@ pub fn router() -> Router<AppState> {
 /// `GET /polls/{id}/qr.svg`: the poll's address as a QR code.
 async fn qr(State(state): State<AppState>, PollId(id): PollId, origin: SiteOrigin) -> Result<Response, AppError> {
     state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    let code = QrCode::new(origin.url(paths::Poll { id })).map_err(|error| AppError::Internal(error.into()))?;
+    qr_svg(&origin.url(paths::Poll { id }))
+}
+
+/// `url` as a QR code, an SVG image kept a day by browsers.
+pub fn qr_svg(url: &str) -> Result<Response, AppError> {
+    let code = QrCode::new(url).map_err(|error| AppError::Internal(error.into()))?;
     let image = code.render::<svg::Color<'_>>().min_dimensions(200, 200).quiet_zone(true).build();
     Ok((
         [

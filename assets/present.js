@@ -1,0 +1,33 @@
+// VoteStream's presenter view: each key presses the visible control that carries it
+// (data-key), so the keys do exactly what the buttons and links do; F asks the browser
+// for full screen. Without JavaScript the controls are plain buttons and links, and the
+// full-screen button (which needs a script) stays hidden.
+(function () {
+  "use strict";
+  function toggleFullScreen() {
+    if (document.fullscreenElement) {
+      document.exitFullscreen();
+    } else if (document.documentElement.requestFullscreen) {
+      document.documentElement.requestFullscreen().catch(function () {});
+    }
+  }
+  function wire() {
+    var button = document.querySelector("[data-fullscreen]");
+    if (button && document.fullscreenEnabled !== false) {
+      button.hidden = false;
+      button.onclick = toggleFullScreen;
+    }
+  }
+  document.addEventListener("DOMContentLoaded", wire);
+  document.addEventListener("htmx:afterSettle", wire);
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    var target = event.target;
+    if (target && target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+    var key = event.key.length === 1 ? event.key.toUpperCase() : event.key;
+    var control = document.querySelector("[data-key='" + key + "']");
+    if (!control || control.disabled || control.hidden) return;
+    event.preventDefault();
+    control.click();
+  });
+})();
