@@ -138,7 +138,7 @@ pub fn results(tally: &Tally<'_>, voted: bool) -> Results {
 /// The most bars a timeline draws: minutes are grouped to stay within it.
 pub const TIMELINE_BARS: i64 = 60;
 /// The fewest minutes a timeline spans (ending with the latest).
-const MIN_TIMELINE_MINUTES: i64 = 10;
+const MIN_TIMELINE_MINUTES: i64 = 30;
 
 /// A minute as pages show it: `14:02 UTC`, with the day (`Nov 30 14:02 UTC`) when the
 /// timeline spans more than one.
@@ -160,7 +160,7 @@ pub fn timeline(minutes: &[(i64, i64)], closed_minute: Option<i64>) -> Option<Ti
     let (first, _) = *minutes.first()?;
     let (last, _) = *minutes.last()?;
     let end = closed_minute.map_or(last, |closed| closed.max(last));
-    // Ten minutes at least, so the first votes are not one bar the whole width.
+    // Half an hour at least, so the first votes are not one bar the whole width.
     let first = first.min(end - (MIN_TIMELINE_MINUTES - 1));
     let span = end - first + 1;
     let per_bar = (span + TIMELINE_BARS - 1) / TIMELINE_BARS;
@@ -201,7 +201,10 @@ pub struct ResultsBody {
     pub withheld: bool,
     /// Closed from the presenter, results held until the owner reveals them.
     pub held: bool,
-    /// Votes per minute, oldest first (empty while the results are withheld).
+    /// Votes per minute, oldest first: every minute that had votes in a poll's own
+    /// results, the latest day of them in its live frames; absent while the results are
+    /// withheld, before the first vote, and in lists of polls.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<MinuteVotes>,
 }
 

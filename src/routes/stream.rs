@@ -77,7 +77,12 @@ fn closed_event(snapshot: &Snapshot, format: Format) -> Event {
     let event = Event::default().event("closed").id(snapshot.version().to_string());
     match format {
         // Closed: the results are shown to everyone.
-        Format::Html => event.data(snapshot.results_html(true)),
+        Format::Html if snapshot.update.is_final() => event.data(snapshot.results_html(true)),
+        // Held for the reveal: what takes the ballot's place follows the stream until then.
+        Format::Html => {
+            let held = maud::PreEscaped(snapshot.results_html(true).to_owned());
+            event.data(poll::live(snapshot.update.poll_id, held).into_string())
+        }
         Format::Json if snapshot.update.removed => event.data("removed"),
         Format::Json => event.data("closed"),
     }

@@ -45,7 +45,12 @@ pub struct Options {
     pub no_javascript: bool,
     /// Block third-party cookies, as privacy-minded browsers do.
     pub block_third_party_cookies: bool,
+    /// A desktop screen of this size (the wall of a room) instead of a phone.
+    pub screen: Option<(u32, u32)>,
 }
+
+/// A projector's screen: the presenter view's size.
+pub const WALL: (u32, u32) = (1920, 1080);
 
 /// A headless Chromium session, `PHONE_WIDTH` wide, with JavaScript on or off.
 pub async fn browser(javascript: bool) -> (Driver, Client) {
@@ -88,14 +93,20 @@ pub async fn browser_with(options: Options) -> (Driver, Client) {
     if options.no_javascript {
         args.push("--blink-settings=scriptEnabled=false".into());
     }
+
     let mut capabilities = serde_json::Map::new();
     // cookie_controls_mode 1: block third-party cookies (Chromium's setting of that name).
     let prefs = json!({ "profile.cookie_controls_mode": if options.block_third_party_cookies { 1 } else { 0 } });
     // The viewport of a phone, so every look also checks the page fits one.
     let phone = json!({ "deviceMetrics": { "width": PHONE_WIDTH, "height": 844, "pixelRatio": 1.0, "mobile": true, "touch": false } });
+    // Or a desktop screen's, when asked.
+    let screen = options.screen.map(|(width, height)| {
+        json!({ "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0, "mobile": false, "touch": false } })
+    });
+    let viewport = screen.unwrap_or(phone);
     capabilities.insert(
         "goog:chromeOptions".into(),
-        json!({ "binary": CHROMIUM, "args": args, "prefs": prefs, "mobileEmulation": phone }),
+        json!({ "binary": CHROMIUM, "args": args, "prefs": prefs, "mobileEmulation": viewport }),
     );
     let client = ClientBuilder::new(HttpConnector::new())
         .capabilities(capabilities)
@@ -118,8 +129,12 @@ pub async fn screenshot(client: &Client, name: &str) {
 
 /// Elements a page holds at most once: a second one means a page (or part of one) was
 /// swapped into another.
-const SINGLETONS: [&str; 14] = [
+const SINGLETONS: [&str; 18] = [
     "main",
+    ".stage",
+    ".stage-join",
+    ".follow",
+    ".join-box",
     "h1",
     "article",
     ".site-header",
@@ -169,12 +184,17 @@ const READ_PAGE: &str = r#"
 /// every page: the phone's width (a frame: its own) with nothing reaching past it, and no
 /// element of `SINGLETONS` twice.
 pub async fn look(client: &Client, name: &str) -> Seen {
+    look_at(client, name, PHONE_WIDTH).await
+}
+
+/// The same on a screen `width` wide.
+pub async fn look_at(client: &Client, name: &str, width: u32) -> Seen {
     let value = client.execute(READ_PAGE, vec![]).await.expect("read the page");
     let mut seen: Seen = serde_json::from_value(value).unwrap();
     seen.name = name.to_owned();
     screenshot(client, name).await;
     if !seen.framed {
-        assert_eq!(seen.width, f64::from(PHONE_WIDTH), "{name}: the page is laid out {PHONE_WIDTH} px wide");
+        assert_eq!(seen.width, f64::from(width), "{name}: the page is laid out {width} px wide");
     }
     assert!(seen.overflow <= 0.0, "{name}: the page reaches {} px past the screen's edge", seen.overflow);
     for singleton in SINGLETONS {

@@ -8,8 +8,8 @@ use serde_json::json;
 use crate::harness::{audit, browser, look, wait_for_text};
 use crate::support::{self, spawn_app};
 
-const TAB: &str = "\u{E004}";
-const ENTER: &str = "\u{E007}";
+pub(crate) const TAB: &str = "\u{E004}";
+pub(crate) const ENTER: &str = "\u{E007}";
 const SPACE: &str = "\u{E00D}";
 const DOWN: &str = "\u{E015}";
 
@@ -29,7 +29,7 @@ async fn focused(client: &Client) -> (String, bool) {
 }
 
 /// Presses Tab until the focused element matches `css`, checking the focus is drawn there.
-async fn tab_to(client: &Client, css: &str) {
+pub(crate) async fn tab_to(client: &Client, css: &str) {
     let mut seen = Vec::new();
     for _ in 0..40 {
         press(client, TAB).await;
@@ -47,7 +47,7 @@ async fn tab_to(client: &Client, css: &str) {
 
 /// Types `keys` on the keyboard, into whatever has the focus (as a person does: no element
 /// is named, so a swap in between cannot make the target stale).
-async fn press(client: &Client, keys: &str) {
+pub(crate) async fn press(client: &Client, keys: &str) {
     let mut actions = KeyActions::new("keyboard".to_owned());
     for key in keys.chars() {
         actions = actions.then(KeyAction::Down { value: key }).then(KeyAction::Up { value: key });

@@ -15,4 +15,5 @@ mod live;
 mod owners;
 mod pages;
 mod share;
+mod stage;
 mod voting;

@@ -27,7 +27,14 @@ async fn results_download_as_csv_that_a_parser_reads_back(#[case] backend: Backe
     let csv = app.get(&links[0]).await;
     let json = app.get(&links[1]).await;
 
-    assert_eq!(links, [format!("/api/polls/{poll}/results.csv"), format!("/api/polls/{poll}/results")]);
+    assert_eq!(
+        links,
+        [
+            format!("/api/polls/{poll}/results.csv"),
+            format!("/api/polls/{poll}/results"),
+            format!("/api/polls/{poll}/timeline.csv")
+        ]
+    );
     assert_eq!(csv.status, StatusCode::OK);
     assert!(csv.header("content-type").starts_with("text/csv"));
     assert_eq!(csv.header("content-disposition"), format!("attachment; filename=\"poll-{poll}-results.csv\""));

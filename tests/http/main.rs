@@ -22,4 +22,5 @@ mod refusals;
 mod router;
 mod security;
 mod sharing;
+mod stage;
 mod voting;

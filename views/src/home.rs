@@ -44,7 +44,9 @@ pub fn fragment(cards: &[ThemeCard]) -> Markup {
 /// just typed was not one, said next to the field.
 pub fn join_box(problem: Option<(&str, &str)>) -> Markup {
     html! {
-        form.join-box method="get" action=(paths::Join) role="search" aria-label="Join with a code" {
+        // A whole page load, not a boosted swap: the page it leads to follows the
+        // presenter from outside `main`.
+        form.join-box method="get" action=(paths::Join) role="search" aria-label="Join with a code" hx-boost="false" {
             label for="join-code" { "Join with a code" }
             div.join-row {
                 input #join-code type="text" name="code" required minlength="6" maxlength="12"

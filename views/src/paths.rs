@@ -421,6 +421,14 @@ pub mod api {
         pub id: i64,
     }
 
+    /// `/api/polls/{id}/timeline.csv`: votes per minute as a CSV download.
+    #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
+    #[typed_path("/api/polls/{id}/timeline.csv")]
+    pub struct PollTimelineCsv {
+        /// The poll.
+        pub id: i64,
+    }
+
     /// `/api/polls/{id}/stream`: live results as JSON.
     #[derive(Debug, Clone, Copy, TypedPath, Deserialize)]
     #[typed_path("/api/polls/{id}/stream")]

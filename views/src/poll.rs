@@ -59,6 +59,17 @@ fn withheld(results: &Results, reveal: Reveal) -> Markup {
     }
 }
 
+/// Results that follow the poll's stream: every `event: results` replaces them.
+pub fn live(poll_id: i64, content: Markup) -> Markup {
+    html! {
+        // hx-target and hx-swap here override the page-wide boost settings on <body>.
+        div.live hx-ext="sse" sse-connect=(paths::PollEvents { id: poll_id }) sse-swap="results"
+            hx-target="this" hx-swap="innerHTML" {
+            (content)
+        }
+    }
+}
+
 /// In place of the results of a poll its owner deleted.
 pub fn removed(poll_id: i64) -> Markup {
     html! {
@@ -175,6 +186,8 @@ pub fn downloads(poll_id: i64) -> Markup {
             a href=(paths::api::PollResultsCsv { id: poll_id }) download { "CSV" }
             " · "
             a href=(paths::api::PollResults { id: poll_id }) download { "JSON" }
+            " · "
+            a href=(paths::api::PollTimelineCsv { id: poll_id }) download { "votes per minute (CSV)" }
         }
     }
 }
@@ -215,11 +228,7 @@ pub fn fragment(model: &VotePage) -> Markup {
             @if model.ballot == Ballot::Open && !model.voting_paused {
                 (choices(model))
             } @else {
-                // hx-target and hx-swap here override the page-wide boost settings on <body>.
-                div.live hx-ext="sse" sse-connect=(paths::PollEvents { id: model.results.poll_id }) sse-swap="results"
-                    hx-target="this" hx-swap="innerHTML" {
-                    (results(&model.results))
-                }
+                (live(model.results.poll_id, results(&model.results)))
                 @if !model.embedded {
                     (after_vote(model))
                 }

@@ -7,7 +7,7 @@ use maud::{DOCTYPE, Markup, html};
 use crate::components::theme_class;
 use crate::model::{Follow, JoinInfo, PresentPage, PresenterControls};
 use crate::paths;
-use crate::poll::results;
+use crate::poll::{live, results};
 
 /// Page title.
 pub fn title(model: &PresentPage) -> String {
@@ -95,10 +95,7 @@ pub fn fragment(model: &PresentPage) -> Markup {
                         p.notice role="status" { (notice) }
                     }
                 }
-                div.live hx-ext="sse" sse-connect=(paths::PollEvents { id: model.poll_id }) sse-swap="results"
-                    hx-target="this" hx-swap="innerHTML" {
-                    (results(&model.results))
-                }
+                (live(model.poll_id, results(&model.results)))
             }
             @if let Some(join) = &model.join {
                 (join_box(join))

@@ -35,6 +35,7 @@ pub fn figure(view: &TimelineView) -> Markup {
     html! {
         figure.timeline {
             svg viewBox={ "0 0 " (width) " " (HEIGHT + 2) } preserveAspectRatio="none" aria-hidden="true" focusable="false" {
+                line.axis x1="0" x2=(width) y1=(HEIGHT + 1) y2=(HEIGHT + 1) {}
                 path.bars d=(bars_path(view)) {}
                 @if let Some(tenths) = view.close_tenths {
                     // A bar is 10 units wide: tenths of a bar are units.

@@ -1,4 +1,5 @@
-//! Results to take away: CSV (the JSON is `/api/polls/{id}/results`).
+//! Results to take away: CSV, one table per file, the results and the timeline (the JSON
+//! is `/api/polls/{id}/results`, with its timeline).
 
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
@@ -7,6 +8,8 @@ use votestream_views::components::percent;
 
 use crate::domain::{PollOption, VoterId};
 use crate::error::AppError;
+use crate::live::PollUpdate;
+use crate::present::{MinuteVotes, minute_votes};
 use crate::routes::extract::PollId;
 use crate::state::AppState;
 
@@ -34,20 +37,20 @@ pub fn results_csv(options: &[PollOption]) -> Result<String, csv::Error> {
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
-/// `GET /api/polls/{id}/results.csv`: a download named after the poll.
-#[utoipa::path(get, path = "/api/polls/{id}/results.csv", tag = "polls", params(("id" = i64, Path)),
-    responses((status = 200, description = "option, votes, percent: one row per option", content_type = "text/csv"),
-        (status = 403, description = "The results are withheld from this caller", body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody)))]
-pub async fn csv(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> Result<Response, AppError> {
-    let update = state.polls.current(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    if !state.polls.sees_results(&update, &voter).await {
-        return Err(AppError::Forbidden(
-            "The results of this poll are not shown yet, so they cannot be downloaded.".into(),
-        ));
+/// The timeline as CSV: a header row, then one row per minute that had votes.
+pub fn timeline_csv(minutes: &[MinuteVotes]) -> Result<String, csv::Error> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    writer.write_record(["minute_utc", "votes"])?;
+    for minute in minutes {
+        writer.write_record([minute.minute.clone(), minute.votes.to_string()])?;
     }
-    let body = results_csv(&update.options).map_err(|error| AppError::Internal(error.into()))?;
-    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"poll-{id}-results.csv\""))
+    let bytes = writer.into_inner().map_err(|error| error.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A CSV download named `poll-{id}-{what}.csv`.
+fn download(id: i64, what: &str, body: String) -> Result<Response, AppError> {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"poll-{id}-{what}.csv\""))
         .map_err(|error| AppError::Internal(error.into()))?;
     Ok((
         [
@@ -58,6 +61,38 @@ pub async fn csv(State(state): State<AppState>, PollId(id): PollId, voter: Voter
         body,
     )
         .into_response())
+}
+
+/// The poll's state, if this caller may see its results.
+async fn shown(state: &AppState, id: i64, voter: &VoterId) -> Result<PollUpdate, AppError> {
+    let update = state.polls.current(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    if !state.polls.sees_results(&update, voter).await {
+        return Err(AppError::Forbidden(
+            "The results of this poll are not shown yet, so they cannot be downloaded.".into(),
+        ));
+    }
+    Ok(update)
+}
+
+/// `GET /api/polls/{id}/timeline.csv`: votes per minute, every minute that had votes.
+#[utoipa::path(get, path = "/api/polls/{id}/timeline.csv", tag = "polls", params(("id" = i64, Path)),
+    responses((status = 200, description = "minute_utc, votes: one row per minute that had votes", content_type = "text/csv"),
+        (status = 403, description = "The results are withheld from this caller", body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn timeline(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> Result<Response, AppError> {
+    shown(&state, id, &voter).await?;
+    let minutes = minute_votes(&state.polls.store().timeline(id).await?);
+    download(id, "timeline", timeline_csv(&minutes).map_err(|error| AppError::Internal(error.into()))?)
+}
+
+/// `GET /api/polls/{id}/results.csv`: a download named after the poll.
+#[utoipa::path(get, path = "/api/polls/{id}/results.csv", tag = "polls", params(("id" = i64, Path)),
+    responses((status = 200, description = "option, votes, percent: one row per option", content_type = "text/csv"),
+        (status = 403, description = "The results are withheld from this caller", body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)))]
+pub async fn csv(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> Result<Response, AppError> {
+    let update = shown(&state, id, &voter).await?;
+    download(id, "results", results_csv(&update.options).map_err(|error| AppError::Internal(error.into()))?)
 }
 
 #[cfg(test)]

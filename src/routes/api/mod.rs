@@ -44,6 +44,7 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .route(path::PollVote::PATH, post(vote).layer(limits.vote()))
         .route(path::PollResults::PATH, get(results))
         .route(path::PollResultsCsv::PATH, get(export::csv))
+        .route(path::PollTimelineCsv::PATH, get(export::timeline))
         .route(path::PollStream::PATH, get(api_stream))
         .route(OPENAPI_PATH, get(openapi))
         .route(path::ROOT, any(no_such_endpoint))
@@ -63,7 +64,7 @@ pub const OPENAPI_PATH: &str = "/api/openapi.json";
     info(title = "VoteStream API", description = "Themed polls, votes and live results. Refusals are `{\"error\": …}` with a 4xx or 5xx."),
     paths(
         themes, theme_polls, polls, poll, create_poll, vote, results, owners::patch, owners::delete,
-        export::csv, api_stream, openapi
+        export::csv, export::timeline, api_stream, openapi
     ),
     components(schemas(ErrorBody, ThemeBody)),
     modifiers(&ManageKey)
@@ -224,7 +225,12 @@ async fn poll(State(state): State<AppState>, PollId(id): PollId, voter: VoterId)
 async fn results(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> ApiResult<Json<ResultsBody>> {
     let update = state.polls.current(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let sees = state.polls.sees_results(&update, &voter).await;
-    Ok(Json(present::results_body(&Tally::of_update(&update), sees)))
+    let mut body = present::results_body(&Tally::of_update(&update), sees);
+    // The download has every minute; pages and live frames carry the latest day.
+    if sees {
+        body.timeline = present::minute_votes(&state.polls.store().timeline(id).await?);
+    }
+    Ok(Json(body))
 }
 
 /// A new poll.

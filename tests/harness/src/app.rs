@@ -316,10 +316,14 @@ impl TestApp {
         text
     }
 
-    /// Options whose stored counter differs from their vote rows (should be none).
+    /// Options whose stored counter differs from their vote rows, and polls whose votes
+    /// per minute do not add up to their votes (should be none).
     pub async fn counters_out_of_step(&self) -> i64 {
         self.scalar(
-            "select count(*) from options o where o.votes <> (select count(*) from votes v where v.option_id = o.id)",
+            "select (select count(*) from options o where o.votes <> (select count(*) from votes v where v.option_id = o.id))
+                  + (select count(*) from polls p
+                      where (select coalesce(sum(m.votes), 0) from poll_minutes m where m.poll_id = p.id)
+                         <> (select coalesce(sum(o.votes), 0) from options o where o.poll_id = p.id))",
         )
         .await
     }
