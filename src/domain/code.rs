@@ -185,7 +185,7 @@ mod tests {
             }
         }
         // The far end of the range still has codes; past it, none.
-        let last = (CODES / 2 - 1) as i64;
+        let last = ((CODES - 1) / 2) as i64;
         let code = codes.code(Joined::Poll(last)).expect("the last poll's code");
         assert_eq!(codes.read(&code), Ok(Joined::Poll(last)));
         assert_eq!(codes.code(Joined::Poll(last + 1)), None);

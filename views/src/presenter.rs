@@ -20,7 +20,8 @@ pub fn title(model: &PresentPage) -> String {
 pub fn follower(follow: &Follow) -> Markup {
     html! {
         div.follow hx-ext="sse" sse-connect=(follow.stream) {
-            div hx-get=(follow.refresh) hx-trigger="sse:stage" hx-target="#main" hx-swap="innerHTML" {}
+            // The address follows too: a reload shows where the presentation is.
+            div hx-get=(follow.refresh) hx-trigger="sse:stage" hx-target="#main" hx-swap="innerHTML" hx-push-url="true" {}
         }
     }
 }

@@ -688,6 +688,18 @@ async fn large_data(bench: &mut Bench, poll: i64) -> Result<()> {
                join options o on o.poll_id = b.poll_id
                 and o.position = case when (b.id % 100) < 50 then 0 when (b.id % 100) < 80 then 1 else 2 end
               where b.guard_key like 'v%';
+        -- Every bench poll's 100 votes over 10 minutes; and one poll voted on every minute of
+        -- a day, 1,000 votes a minute: the longest timeline a page draws.
+        insert into poll_minutes (poll_id, minute, votes)
+             select bp.id, 29000000 + m, 10 from bench_polls bp cross join generate_series(0, 9) m;
+        insert into polls (theme_id, question, voters)
+             select id, 'Bench day-long timeline', 1440000 from themes where slug = 'sports';
+        insert into options (poll_id, position, text, votes)
+             select p.id, k, 'Option ' || k, case k when 0 then 720000 when 1 then 432000 else 288000 end
+               from polls p cross join generate_series(0, 2) k where p.question = 'Bench day-long timeline';
+        insert into poll_minutes (poll_id, minute, votes)
+             select p.id, 29000000 + m, 1000 from polls p cross join generate_series(0, 1439) m
+              where p.question = 'Bench day-long timeline';
         update themes t set poll_count = (select count(*) from polls p where p.theme_id = t.id),
                             vote_count = (select coalesce(sum(o.votes), 0) from polls p join options o on o.poll_id = p.id where p.theme_id = t.id);
         set session_replication_role = origin;
@@ -737,8 +749,45 @@ async fn large_data(bench: &mut Bench, poll: i64) -> Result<()> {
         &data,
         "page memory and cache off (READ_FRESH_MS=0, CACHE_TTL_SECS=0) on both",
     );
+    timeline_pages(bench, &mut connection, &data).await?;
     println!("large data: the vote path again");
     single_poll_votes(bench, &[bench.base()], "nginx, on the large data", 64).await?;
+    Ok(())
+}
+
+/// The timeline's cost: a poll page drawing a day of minutes (1,440 rows read, 60 bars)
+/// against a bench poll's page drawing 10 minutes, both on the database path.
+async fn timeline_pages(bench: &mut Bench, connection: &mut sqlx::PgConnection, data: &str) -> Result<()> {
+    let (long,): (i64,) = sqlx::query_as("select id from polls where question = 'Bench day-long timeline'")
+        .fetch_one(&mut *connection)
+        .await?;
+    let (short,): (i64,) =
+        sqlx::query_as("select id from polls where question = 'Bench poll 5000'").fetch_one(&mut *connection).await?;
+    let mut sizes = Vec::new();
+    for id in [long, short] {
+        let path = format!("/polls/{id}/results");
+        let response = http(bench.cluster.replica_port(1), "GET", &path, None, None).await?;
+        sizes.push(response.split_once("\r\n\r\n").map_or(0, |(_, body)| body.len()));
+    }
+    let (day, ten) = without_page_memory(bench, async |bench| {
+        (page_run(bench, &format!("/polls/{long}")).await, page_run(bench, &format!("/polls/{short}")).await)
+    })
+    .await;
+    bench.row(
+        &format!("poll page with a day-long timeline (1,440 minutes) with {data}"),
+        format!("p50 {:.1} ms, p99 {:.1} ms", day.0, day.1),
+        format!(
+            "{:.2}× / {:.2}× the p50 / p99 of a poll page with 10 minutes of timeline (p50 {:.1} ms)",
+            day.0 / ten.0,
+            day.1 / ten.1,
+            ten.0
+        ),
+        String::new(),
+        format!(
+            "database path (page memory and cache off), one replica, c64; results fragment {} bytes against {}",
+            sizes[0], sizes[1]
+        ),
+    );
     Ok(())
 }
 
