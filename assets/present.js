@@ -4,6 +4,7 @@
 // full-screen button (which needs a script) stays hidden.
 (function () {
   "use strict";
+  var KEYS = { ArrowLeft: "ArrowLeft", ArrowRight: "ArrowRight", c: "C", C: "C", r: "R", R: "R", f: "F", F: "F" };
   function toggleFullScreen() {
     if (document.fullscreenElement) {
       document.exitFullscreen();
@@ -21,10 +22,12 @@
   document.addEventListener("DOMContentLoaded", wire);
   document.addEventListener("htmx:afterSettle", wire);
   document.addEventListener("keydown", function (event) {
-    if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
+    // A held key presses once; a key with a modifier is the browser's.
+    if (event.repeat || event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
     var target = event.target;
     if (target && target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
-    var key = event.key.length === 1 ? event.key.toUpperCase() : event.key;
+    var key = KEYS[event.key];
+    if (!key) return;
     var control = document.querySelector("[data-key='" + key + "']");
     if (!control || control.disabled || control.hidden) return;
     event.preventDefault();

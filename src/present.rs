@@ -413,6 +413,7 @@ mod tests {
             stage: None,
             closed_minute: None,
             timeline: Vec::new(),
+            timeline_read: false,
             options: vec![
                 PollOption { id: 10, text: "Tea".into(), votes: 2 },
                 PollOption { id: 11, text: "Coffee".into(), votes: 1 },
@@ -501,5 +502,30 @@ mod tests {
         assert_eq!(form.errors.for_option(1), Some("Option 2 repeats option 1."));
         assert_eq!(form.errors.for_option(0), None);
         assert_eq!(form.limits, FORM_LIMITS);
+    }
+
+    #[test]
+    fn a_timeline_groups_minutes_into_at_most_sixty_bars_and_marks_the_close() {
+        // Minute 29,000,040 is 2025-02-19 22:00 UTC.
+        let start = 29_000_040;
+        assert_eq!(timeline(&[], None), None, "nothing before the first vote");
+
+        // Two votes in one minute: the chart still spans half an hour, one bar a minute.
+        let early = timeline(&[(start, 2)], None).expect("a timeline");
+        assert_eq!((early.bars.len(), early.minutes_per_bar), (30, 1));
+        assert_eq!(early.bars.last(), Some(&2));
+        assert_eq!((early.from.as_str(), early.to.as_str()), ("21:31 UTC", "22:01 UTC"));
+
+        // Two hours of votes, closed at the end: two minutes a bar, 60 bars, every vote in one.
+        let minutes: Vec<(i64, i64)> = (0..120).map(|m| (start + m, 1 + m % 3)).collect();
+        let long = timeline(&minutes, Some(start + 119)).expect("a timeline");
+        assert_eq!((long.bars.len(), long.minutes_per_bar), (60, 2));
+        assert_eq!(long.bars.iter().sum::<i64>(), minutes.iter().map(|(_, v)| v).sum::<i64>());
+        assert_eq!(long.close_tenths, Some(600), "the close at the right edge");
+        assert_eq!(long.closed_at.as_deref(), Some("23:59 UTC"));
+
+        // Over a day: the labels carry the date.
+        let days = timeline(&[(start, 1), (start + 2 * 1440, 1)], None).expect("a timeline");
+        assert!(days.bars.len() <= 60 && days.from == "Feb 19 22:00 UTC", "{days:?}");
     }
 }

@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 pub use self::shape::{SHAPES_KEPT, Shape, Shapes};
 use crate::announce::{Announcer, cache_key};
 use crate::cache::DynCache;
-use crate::domain::{Ballot, ManageKey, NewPoll, OwnerChange, Poll, VoteOutcome, VoterId, results_visible};
+use crate::domain::{
+    Ballot, ManageKey, NewPoll, OwnerChange, Poll, SHOWN_MINUTES, Timeline, VoteOutcome, VoterId, results_visible,
+};
 use crate::live::{Live, PollUpdate};
 use crate::store::{DynStore, StoreResult};
 use crate::writer::VoteWriter;
@@ -101,6 +103,15 @@ impl Polls {
             return Ok(Some(snapshot.update.clone()));
         }
         Ok(self.load(poll_id).await?.map(|poll| PollUpdate::of(&poll)))
+    }
+
+    /// Every minute of the poll's timeline: `update`'s own when it holds the whole of it
+    /// (read, and shorter than what pages draw), else from the database.
+    pub async fn whole_timeline(&self, update: &PollUpdate) -> StoreResult<Timeline> {
+        if update.timeline_read && update.timeline.len() < SHOWN_MINUTES {
+            return Ok(update.timeline.clone());
+        }
+        self.store.timeline(update.poll_id).await
     }
 
     /// Whether this browser has voted in the poll.

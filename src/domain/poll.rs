@@ -98,6 +98,9 @@ pub struct Poll {
     /// Votes per minute (only single-poll reads load it; lists leave it empty).
     #[serde(default)]
     pub timeline: Timeline,
+    /// Whether `timeline` was read (a single-poll read), not left empty (a list).
+    #[serde(default)]
+    pub timeline_read: bool,
 }
 
 impl Poll {

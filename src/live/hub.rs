@@ -78,9 +78,12 @@ impl Snapshot {
         self.withheld.is_some()
     }
 
-    /// Whether `update` should replace this snapshot: newer, or the poll just closed.
+    /// Whether `update` should replace this snapshot: newer, or the poll just closed, or the
+    /// same state with the whole timeline where this one has only part of it.
     fn superseded_by(&self, update: &PollUpdate) -> bool {
-        update.version > self.update.version || (update.closed && !self.update.closed)
+        update.version > self.update.version
+            || (update.closed && !self.update.closed)
+            || (update.version == self.update.version && update.timeline_read && !self.update.timeline_read)
     }
 
     /// `update` with this snapshot's timeline folded in: a vote's read-back carries only
@@ -90,6 +93,7 @@ impl Snapshot {
         let mut timeline = self.update.timeline.clone();
         merge(&mut timeline, &update.timeline);
         update.timeline = timeline;
+        update.timeline_read |= self.update.timeline_read;
         update
     }
 }
@@ -120,6 +124,10 @@ impl Hub {
     /// unknown poll. The database is read only when nobody here watches the poll yet.
     pub async fn watch(self: &Arc<Self>, poll_id: i64) -> StoreResult<Option<Watcher>> {
         if let Some(watcher) = self.subscribe(poll_id) {
+            // Started from a list (a theme page's stream), without the timeline: read it once.
+            if !watcher.receiver.borrow().update.timeline_read {
+                self.refresh(poll_id).await?;
+            }
             return Ok(Some(watcher));
         }
         // From the primary: the live state is never older than a write already answered.

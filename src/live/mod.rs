@@ -51,6 +51,10 @@ pub struct PollUpdate {
     /// read-back; the hub folds each into what it has ([`crate::domain::timeline::merge`]).
     #[serde(default)]
     pub timeline: Timeline,
+    /// Whether `timeline` holds every minute pages draw (from a poll's own read), not only
+    /// the latest ones or none (a vote's read-back, a list).
+    #[serde(default)]
+    pub timeline_read: bool,
 }
 
 #[cfg(test)]
@@ -70,6 +74,7 @@ impl PollUpdate {
             stage: None,
             closed_minute: None,
             timeline: Vec::new(),
+            timeline_read: true,
         }
     }
 }
@@ -90,6 +95,7 @@ impl PollUpdate {
             stage: poll.stage,
             closed_minute: poll.closed_minute,
             timeline: poll.timeline.clone(),
+            timeline_read: poll.timeline_read,
         }
     }
 

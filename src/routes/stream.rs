@@ -78,10 +78,10 @@ fn closed_event(snapshot: &Snapshot, format: Format) -> Event {
     match format {
         // Closed: the results are shown to everyone.
         Format::Html if snapshot.update.is_final() => event.data(snapshot.results_html(true)),
-        // Held for the reveal: what takes the ballot's place follows the stream until then.
+        // Held for the reveal: what takes the ballot's place listens for the reveal's close.
         Format::Html => {
             let held = maud::PreEscaped(snapshot.results_html(true).to_owned());
-            event.data(poll::live(snapshot.update.poll_id, held).into_string())
+            event.data(poll::awaiting_reveal(held).into_string())
         }
         Format::Json if snapshot.update.removed => event.data("removed"),
         Format::Json => event.data("closed"),
@@ -128,8 +128,10 @@ pub fn poll_events(
 }
 
 /// Where a presentation stands: `event: stage` with the id of the poll it shows, each time
-/// that differs from what the page shows (`showing`). Unlike a poll's own stream it goes on
-/// past the close: the presenter moves on from closed polls.
+/// that differs from what the page shows (`showing`). The event's id is that poll too, so
+/// a reconnecting page (whose follower still names the poll it was first given) is
+/// compared with what it was last sent. Unlike a poll's own stream it goes on past the
+/// close: the presenter moves on from closed polls.
 pub fn stage_events(mut watcher: Watcher, showing: i64, lifetime: Lifetime) -> Response {
     let events = async_stream::stream! {
         let mut shown = showing;
@@ -140,7 +142,7 @@ pub fn stage_events(mut watcher: Watcher, showing: i64, lifetime: Lifetime) -> R
             }
             let at = snapshot.update.stage.unwrap_or(snapshot.update.poll_id);
             if at != shown {
-                yield Event::default().event("stage").id(snapshot.version().to_string()).data(at.to_string());
+                yield Event::default().event("stage").id(at.to_string()).data(at.to_string());
                 shown = at;
             }
             if !watcher.changed().await {
@@ -259,6 +261,11 @@ fn results_frame(update: &PollUpdate, voted: bool) -> (String, String) {
         poll::results(&present::results(&tally, voted)).into_string()
     };
     let mut json = present::results_json(&tally, voted);
+    // Live frames carry the tallies; the timeline (up to a day of minutes) is in
+    // `GET /api/polls/{id}/results`, and drawn in the HTML frames.
+    if let Some(fields) = json.as_object_mut() {
+        fields.remove("timeline");
+    }
     json["version"] = update.version.into();
     json["removed"] = update.removed.into();
     (html, json.to_string())

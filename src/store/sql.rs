@@ -181,6 +181,7 @@ fn assemble(rows: Vec<PollRow>) -> Vec<Poll> {
                 stage: row.stage_poll_id,
                 closed_minute: row.closed_minute,
                 timeline: Vec::new(),
+                timeline_read: false,
             }),
         }
     }
@@ -311,6 +312,7 @@ async fn poll_with_timeline(pool: &Pool<Db>, id: i64) -> StoreResult<Option<Poll
     let mut minutes: Vec<(i64, i64)> = read_rows(pool, SHOWN_TIMELINE, &[id]).await?;
     minutes.reverse();
     poll.timeline = minutes;
+    poll.timeline_read = true;
     Ok(Some(poll))
 }
 
@@ -964,7 +966,8 @@ impl Store for SqlStore {
             )
             .bind(unix_now()),
             OwnerChange::Configure(settings) => owned(
-                "update polls set results_shown = $3, protection = $4, closes_at = $5, revision = revision + 1
+                "update polls set results_shown = $3, protection = $4, closes_at = $5, revision = revision + 1,
+                        held = case when $3 = 'after_close' then held else false end
                   where id = $1 and manage_hash = $2",
             )
             .bind(settings.results.as_str())

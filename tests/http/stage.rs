@@ -2,6 +2,7 @@
 //! reveal, and votes per minute in the pages and the exports.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use rstest::rstest;
@@ -9,6 +10,7 @@ use rstest_reuse::apply;
 use serde_json::json;
 
 use crate::on_each_backend;
+use crate::support::sse::SseClient;
 use crate::support::{Backend, OwnedPoll, TestApp, new_client, spawn_app};
 
 /// The poll's join code as its page shows it.
@@ -62,6 +64,11 @@ async fn a_code_typed_in_any_case_leads_to_its_poll_and_a_wrong_one_says_what_is
     assert_eq!(phone.text("h1"), "Question 2?");
     assert_eq!(phone.attrs(".follow", "sse-connect"), [format!("/polls/{}/stage?showing={}", poll.id, poll.id)]);
 
+    // The address on the wall, opened as it is: the box, nothing wrong yet.
+    let bare = app.get("/j").await;
+    assert_eq!(bare.status, StatusCode::OK);
+    assert_eq!(bare.texts("h1"), ["Join a poll"]);
+    assert!(bare.attrs("#join-code", "aria-invalid").is_empty() && bare.texts("#join-problem").is_empty());
     for (typed, status, said) in [
         (
             "AB0DEF",
@@ -238,4 +245,54 @@ async fn votes_per_minute_are_counted_with_the_votes_drawn_on_the_page_and_expor
     app.post_form(&format!("/polls/{}/manage/{}", poll.id, poll.key), &[("action", "delete"), ("confirm", "yes")])
         .await;
     assert_eq!(app.scalar("select count(*) from poll_minutes").await, 0);
+}
+
+#[apply(on_each_backend)]
+#[tokio::test]
+async fn a_follower_reconnecting_is_compared_with_what_it_was_last_sent(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = app.create_poll(json!({ "question": "One?" })).await;
+    let second = app.create_poll(json!({ "question": "Two?" })).await;
+    let third = app.create_poll(json!({ "question": "Three?" })).await;
+    let stream = app.url(&format!("/polls/{}/stage?showing={}", first.id, first.id));
+    let mut follower = SseClient::connect(&stream, None).await;
+    press(&app, &first, "next").await;
+    let moved = follower.until(Duration::from_secs(5), "the move", |e| e.event == "stage").await;
+    assert_eq!((moved.data.clone(), moved.id.clone()), (second.id.to_string(), Some(second.id.to_string())));
+    press(&app, &first, "next").await;
+    follower.until(Duration::from_secs(5), "the second move", |e| e.data == third.id.to_string()).await;
+    drop(follower);
+
+    // Offline meanwhile, the presenter went back to the second poll. The follower's address
+    // still names the first; its Last-Event-ID, the third. It is told: the second.
+    press(&app, &first, "previous").await;
+    let mut back = SseClient::connect(&stream, Some(&third.id.to_string())).await;
+    let told = back.until(Duration::from_secs(5), "where the presentation is", |e| e.event == "stage").await;
+    assert_eq!(told.data, second.id.to_string());
+    // Reconnecting where it already is: nothing to fetch.
+    let mut same = SseClient::connect(&stream, Some(&second.id.to_string())).await;
+    assert_eq!(same.next_event(Duration::from_millis(800)).await, None, "no needless refetch");
+}
+
+#[apply(on_each_backend)]
+#[tokio::test]
+async fn a_poll_followed_first_from_its_theme_page_still_streams_its_whole_timeline(#[case] backend: Backend) {
+    let app = spawn_app(backend).await;
+    let poll = app.create_poll(json!({ "question": "Timeline after a theme page?" })).await;
+    for _ in 0..3 {
+        app.post_form_with(
+            &new_client(),
+            &format!("/polls/{}/votes", poll.id),
+            &[("option", &poll.options[0].to_string())],
+            &[],
+        )
+        .await;
+    }
+    // The theme page's stream starts the live channel from the list, which has no timeline.
+    let mut theme = SseClient::connect(&app.url("/themes/sports/events"), None).await;
+    theme.until(Duration::from_secs(5), "the totals", |e| e.event == "totals").await;
+    app.wait_until_watched(poll.id).await;
+    let mut viewer = SseClient::connect(&app.url(&format!("/polls/{}/events", poll.id)), None).await;
+    let results = viewer.until(Duration::from_secs(5), "the results", |e| e.event == "results").await;
+    assert!(results.data.contains("most 3 votes in one"), "the whole timeline drawn: {}", results.data);
 }

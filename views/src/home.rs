@@ -46,7 +46,7 @@ pub fn join_box(problem: Option<(&str, &str)>) -> Markup {
     html! {
         // A whole page load, not a boosted swap: the page it leads to follows the
         // presenter from outside `main`.
-        form.join-box method="get" action=(paths::Join) role="search" aria-label="Join with a code" hx-boost="false" {
+        form.join-box method="get" action=(paths::Join) aria-label="Join with a code" hx-boost="false" {
             label for="join-code" { "Join with a code" }
             div.join-row {
                 input #join-code type="text" name="code" required minlength="6" maxlength="12"
@@ -62,13 +62,13 @@ pub fn join_box(problem: Option<(&str, &str)>) -> Markup {
     }
 }
 
-/// The page for a code that leads nowhere: the box again, with what was wrong.
-pub fn join_again(typed: &str, message: &str) -> Markup {
+/// `/j`: the box alone, or again with what was wrong with the code typed.
+pub fn join_page(problem: Option<(&str, &str)>) -> Markup {
     html! {
         section.hero {
             h1 { "Join a poll" }
             p { "Type the six characters shown on the presenter's screen." }
-            (join_box(Some((typed, message))))
+            (join_box(problem))
         }
     }
 }

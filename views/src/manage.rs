@@ -94,7 +94,8 @@ pub fn fragment(model: &ManagePage) -> Markup {
                 } @else {
                     button.button type="submit" name="action" value="close" { "Close voting now" }
                 }
-                a.button.secondary href=(model.present) { "Present on a screen" }
+                // A document of its own (its own layout and keys), not a boosted swap into this one.
+                a.button.secondary href=(model.present) hx-boost="false" { "Present on a screen" }
             }
             @if let Some(code) = &model.join_code {
                 p.join-code-line { "Join code " strong.code { (code) } ": the audience types it at " a href=(paths::Join) { "/j" } "." }

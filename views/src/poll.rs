@@ -59,6 +59,18 @@ fn withheld(results: &Results, reveal: Reveal) -> Markup {
     }
 }
 
+/// The ballot's listener for `event: closed`: the results take the ballot's place.
+fn on_close() -> Markup {
+    html! { div.on-close hidden sse-swap="closed" hx-target="closest .ballot" hx-swap="innerHTML" {} }
+}
+
+/// What takes an open ballot's place when the poll closes with its results held for the
+/// presenter's reveal: `content` (the notice), and the listener again, for the reveal's
+/// `event: closed` on the same stream.
+pub fn awaiting_reveal(content: Markup) -> Markup {
+    html! { (on_close()) (content) }
+}
+
 /// Results that follow the poll's stream: every `event: results` replaces them.
 pub fn live(poll_id: i64, content: Markup) -> Markup {
     html! {
@@ -124,7 +136,7 @@ fn choices(model: &VotePage) -> Markup {
     let several = model.max_choices > 1;
     html! {
         div.ballot hx-ext="sse" sse-connect=(paths::PollEvents { id: poll_id }) {
-            div.on-close hidden sse-swap="closed" hx-target="closest .ballot" hx-swap="innerHTML" {}
+            (on_close())
             form.vote-form method="post" action=(votes_path(model)) {
                 p.so-far sse-swap="total" hx-target="this" hx-swap="innerHTML" aria-live="polite" {
                     (total(model.results.total()))
@@ -267,7 +279,7 @@ fn share_box(share: &Share, poll_id: i64, join_code: Option<&str>) -> Markup {
             @if let Some(code) = join_code {
                 p.join-code-line {
                     "Join code " strong.code { (code) } ", typed at " a href=(paths::Join) { "/j" }
-                    " · " a href=(paths::PollPresent { id: poll_id }) { "Present this poll" }
+                    " · " a href=(paths::PollPresent { id: poll_id }) hx-boost="false" { "Present this poll" }
                 }
             }
         }

@@ -50,16 +50,18 @@ fn neighbour(model: &PresentPage, target: Option<i64>, forward: bool) -> Markup 
     };
     html! {
         @if model.controls.is_some() {
-            button.button.stage-button type="submit" name="action" value=(value) data-key=(key) disabled[target.is_none()] { (text) }
+            button.button.stage-button type="submit" name="action" value=(value) data-key=(key)
+                aria-keyshortcuts=(key) disabled[target.is_none()] { (text) }
         } @else if let Some(poll) = target {
-            a.button.stage-button href={ (model.browse) "?poll=" (poll) } data-key=(key) rel=(if forward { "next" } else { "prev" }) { (text) }
+            a.button.stage-button href={ (model.browse) "?poll=" (poll) } data-key=(key) aria-keyshortcuts=(key)
+                rel=(if forward { "next" } else { "prev" }) { (text) }
         }
     }
 }
 
 fn full_screen() -> Markup {
     html! {
-        button.button.secondary.stage-button type="button" data-fullscreen data-key="F" hidden {
+        button.button.secondary.stage-button type="button" data-fullscreen data-key="F" aria-keyshortcuts="F" hidden {
             "Full screen " kbd { "F" }
         }
     }
@@ -71,9 +73,9 @@ fn owner_controls(model: &PresentPage, controls: &PresenterControls) -> Markup {
         form.stage-controls method="post" action=(controls.action) aria-label="Presenter controls" {
             (neighbour(model, model.previous, false))
             (neighbour(model, model.next, true))
-            button.button.stage-button type="submit" name="action" value="close" data-key="C"
+            button.button.stage-button type="submit" name="action" value="close" data-key="C" aria-keyshortcuts="C"
                 disabled[controls.closed || !controls.owns_poll] { "Close voting " kbd { "C" } }
-            button.button.stage-button type="submit" name="action" value="reveal" data-key="R"
+            button.button.stage-button type="submit" name="action" value="reveal" data-key="R" aria-keyshortcuts="R"
                 disabled[!controls.held || !controls.owns_poll] { "Reveal results " kbd { "R" } }
             (full_screen())
         }
@@ -103,12 +105,15 @@ pub fn fragment(model: &PresentPage) -> Markup {
             }
             @if let Some(controls) = &model.controls {
                 (owner_controls(model, controls))
-            } @else {
+            } @else if model.previous.is_some() || model.next.is_some() {
                 nav.stage-controls aria-label="Polls of the theme" {
                     (neighbour(model, model.previous, false))
                     (neighbour(model, model.next, true))
                     (full_screen())
                 }
+            } @else {
+                // Nothing to browse (it follows the presenter): full screen alone, once scripts run.
+                div.stage-controls { (full_screen()) }
             }
         }
     }

@@ -80,8 +80,8 @@ async fn shown(state: &AppState, id: i64, voter: &VoterId) -> Result<PollUpdate,
         (status = 403, description = "The results are withheld from this caller", body = crate::error::ErrorBody),
         (status = 404, body = crate::error::ErrorBody)))]
 pub async fn timeline(State(state): State<AppState>, PollId(id): PollId, voter: VoterId) -> Result<Response, AppError> {
-    shown(&state, id, &voter).await?;
-    let minutes = minute_votes(&state.polls.store().timeline(id).await?);
+    let update = shown(&state, id, &voter).await?;
+    let minutes = minute_votes(&state.polls.whole_timeline(&update).await?);
     download(id, "timeline", timeline_csv(&minutes).map_err(|error| AppError::Internal(error.into()))?)
 }
 

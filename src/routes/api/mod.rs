@@ -226,9 +226,8 @@ async fn results(State(state): State<AppState>, PollId(id): PollId, voter: Voter
     let update = state.polls.current(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let sees = state.polls.sees_results(&update, &voter).await;
     let mut body = present::results_body(&Tally::of_update(&update), sees);
-    // The download has every minute; pages and live frames carry the latest day.
     if sees {
-        body.timeline = present::minute_votes(&state.polls.store().timeline(id).await?);
+        body.timeline = present::minute_votes(&state.polls.whole_timeline(&update).await?);
     }
     Ok(Json(body))
 }

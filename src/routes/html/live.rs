@@ -36,13 +36,16 @@ async fn stage_events(
     client: ClientIp,
     PollId(id): PollId,
     Query(query): Query<StageQuery>,
+    headers: HeaderMap,
 ) -> Result<Response> {
     let lifetime = match lifetime(&state, client) {
         Ok(lifetime) => lifetime,
         Err(full) => return Ok(full.into_response()),
     };
     let watcher = state.polls.live().hub().watch(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
-    Ok(streaming(stream::stage_events(watcher, query.showing.unwrap_or(id), lifetime)))
+    // A reconnect names the poll it was last sent; the first connection, the one it shows.
+    let showing = last_event_id(&headers).or(query.showing).unwrap_or(id);
+    Ok(streaming(stream::stage_events(watcher, showing, lifetime)))
 }
 
 #[derive(Debug, Deserialize)]

@@ -228,7 +228,8 @@ async fn joined(
     mode: HxMode,
     origin: SiteOrigin,
 ) -> Result<Response> {
-    let start = state.polls.load(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
+    // As written: the stage event that brought the phone here must not meet an older copy.
+    let start = state.polls.store().poll_as_written(id).await?.ok_or_else(|| AppError::poll_not_found(id))?;
     let shown = on_stage(&state, &start).await?;
     render_vote_page(&state, shown, &voter, (mode, Frame::Joined { origin, start: id }), StatusCode::OK, None).await
 }
@@ -236,7 +237,10 @@ async fn joined(
 /// `GET /j?code=…`: the home page's box. A code leads on to `/j/{CODE}`; anything else is
 /// the box again with what is wrong.
 async fn join_box(State(state): State<AppState>, Query(query): Query<JoinQuery>, mode: HxMode) -> Result<Response> {
-    let typed = query.code.unwrap_or_default();
+    // The address on the wall, opened as it is: the box, nothing wrong yet.
+    let Some(typed) = query.code else {
+        return Ok(mode.render(StatusCode::OK, "Join a poll", home::join_page(None)));
+    };
     match state.codes.canonical(&typed) {
         Ok(code) => Ok(Redirect::to(&paths::JoinCode { code }.to_string()).into_response()),
         Err(problem) => Ok(again(mode, StatusCode::BAD_REQUEST, &typed, &problem.describe())),
@@ -246,7 +250,7 @@ async fn join_box(State(state): State<AppState>, Query(query): Query<JoinQuery>,
 fn again(mode: HxMode, status: StatusCode, typed: &str, message: &str) -> Response {
     // What was typed goes back into the field, trimmed to what a code could be.
     let typed: String = typed.chars().take(12).collect();
-    mode.render(status, "Join a poll", home::join_again(&typed, message))
+    mode.render(status, "Join a poll", home::join_page(Some((&typed, message))))
 }
 
 /// `GET /j/{code}`: the poll's presentation (its phones' page) or the theme.
