@@ -47,8 +47,9 @@ pub struct PollUpdate {
     /// When voting ended, in minutes since 1970.
     #[serde(default)]
     pub closed_minute: Option<i64>,
-    /// Votes per minute: all of them from a poll read, the latest minutes from a vote's
-    /// read-back; the hub folds each into what it has ([`crate::domain::timeline::merge`]).
+    /// Votes per minute: all of them from a poll read, the current minute's count from a
+    /// vote's read-back; the hub folds each into what it has
+    /// ([`crate::domain::timeline::merge`]).
     #[serde(default)]
     pub timeline: Timeline,
     /// Whether `timeline` holds every minute pages draw (from a poll's own read), not only

@@ -563,9 +563,8 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
     Ok(Some(outcomes.into_iter().map(|o| o.unwrap_or(VoteOutcome::Refused(Refusal::Closed))).collect()))
 }
 
-/// The votes of a batch added to each poll's count for `minute`, in one statement; then
-/// every poll's counts for this minute and the one before, as `(poll, minute, votes)`, for
-/// the live timeline (two minutes, so one missed update heals with the next).
+/// The votes of a batch added to each poll's count for `minute`, in one statement that
+/// answers with the counts it leaves, as `(poll, minute, votes)`, for the live timeline.
 async fn count_minute(
     tx: &mut Transaction<'_, Db>,
     minute: i64,
@@ -576,12 +575,8 @@ async fn count_minute(
         row.push_bind(*poll).push_bind(minute).push_bind(*votes);
     });
     query.push(" on conflict (poll_id, minute) do update set votes = poll_minutes.votes + excluded.votes");
-    query.build().persistent(NAMED).execute(&mut **tx).await?;
-    let mut read = QueryBuilder::<Db>::new("select poll_id, minute, votes from poll_minutes where minute >= ");
-    read.push_bind(minute - 1).push(" and poll_id in (");
-    push_ids(&mut read, per_poll.keys().copied());
-    read.push(") order by poll_id, minute");
-    Ok(read.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?)
+    query.push(" returning poll_id, minute, votes");
+    Ok(query.build_query_as().persistent(NAMED).fetch_all(&mut **tx).await?)
 }
 
 /// `table.column += n` for each `(id, n)`, in one statement, in id order.

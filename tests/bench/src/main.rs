@@ -398,6 +398,8 @@ select id, closed_at is null and (closes_at is null or closes_at > 0), max_choic
 update options set votes = votes + :batch where id = :option;
 update polls set voters = voters + :batch where id = :poll;
 update themes set vote_count = vote_count + :batch where id = :theme;
+insert into poll_minutes (poll_id, minute, votes) values (:poll, floor(extract(epoch from now()) / 60)::bigint, :batch)
+    on conflict (poll_id, minute) do update set votes = poll_minutes.votes + excluded.votes returning poll_id, minute, votes;
 select p.id, o.id, o.votes from polls p join options o on o.poll_id = p.id where p.id in (:poll) order by p.id, o.position;
 commit;
 ";
