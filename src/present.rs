@@ -10,7 +10,7 @@ use votestream_views::{
 
 use crate::domain::{
     Field, MAX_OPTION_CHARS, MAX_OPTIONS, MAX_QUESTION_CHARS, MIN_OPTIONS, Page, Place, Poll, PollDraft, PollOption,
-    Problem, ResultsShown, Theme, ThemeStats, results_visible, rfc3339,
+    Problem, ResultsShown, Theme, ThemeStats, VotesOverTime, results_visible, rfc3339,
 };
 use crate::live::PollUpdate;
 
@@ -76,10 +76,8 @@ pub struct Tally<'a> {
     pub shown: ResultsShown,
     /// Closed from the presenter, results held for the reveal.
     pub held: bool,
-    /// When voting ended, in minutes since 1970.
-    pub closed_minute: Option<i64>,
     /// Votes per minute.
-    pub timeline: &'a [(i64, i64)],
+    pub timeline: &'a VotesOverTime,
 }
 
 impl<'a> Tally<'a> {
@@ -92,7 +90,6 @@ impl<'a> Tally<'a> {
             voters: poll.voters,
             shown: poll.settings.results,
             held: poll.held,
-            closed_minute: poll.closed_minute,
             timeline: &poll.timeline,
         }
     }
@@ -106,7 +103,6 @@ impl<'a> Tally<'a> {
             voters: update.voters,
             shown: update.shown,
             held: update.held,
-            closed_minute: update.closed_minute,
             timeline: &update.timeline,
         }
     }
@@ -130,7 +126,7 @@ pub fn results(tally: &Tally<'_>, voted: bool) -> Results {
         options: tally.options.iter().map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes }).collect(),
         closed: tally.closed,
         voters: tally.voters,
-        timeline: if withheld.is_none() { timeline(tally.timeline, tally.closed_minute) } else { None },
+        timeline: if withheld.is_none() { timeline(&tally.timeline.minutes, tally.timeline.closed_minute) } else { None },
         withheld,
     }
 }
@@ -248,7 +244,7 @@ pub fn results_body(tally: &Tally<'_>, voted: bool) -> ResultsBody {
         results_shown: tally.shown.as_str().to_owned(),
         withheld: !shown,
         held: tally.held,
-        timeline: if shown { minute_votes(tally.timeline) } else { Vec::new() },
+        timeline: if shown { minute_votes(&tally.timeline.minutes) } else { Vec::new() },
     }
 }
 
@@ -411,9 +407,7 @@ mod tests {
             revision: 0,
             held: false,
             stage: None,
-            closed_minute: None,
-            timeline: Vec::new(),
-            timeline_read: false,
+            timeline: VotesOverTime::default(),
             options: vec![
                 PollOption { id: 10, text: "Tea".into(), votes: 2 },
                 PollOption { id: 11, text: "Coffee".into(), votes: 1 },

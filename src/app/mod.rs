@@ -108,8 +108,8 @@ impl Polls {
     /// Every minute of the poll's timeline: `update`'s own when it holds the whole of it
     /// (read, and shorter than what pages draw), else from the database.
     pub async fn whole_timeline(&self, update: &PollUpdate) -> StoreResult<Timeline> {
-        if update.timeline_read && update.timeline.len() < SHOWN_MINUTES {
-            return Ok(update.timeline.clone());
+        if update.timeline.complete && update.timeline.minutes.len() < SHOWN_MINUTES {
+            return Ok(update.timeline.minutes.clone());
         }
         self.store.timeline(update.poll_id).await
     }

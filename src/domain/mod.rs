@@ -22,6 +22,6 @@ pub use poll::{
     PollDraft, PollOption, Problem, Question, results_visible,
 };
 pub use theme::{Place, Theme, ThemeContent, ThemeStats, Totals};
-pub use timeline::{SHOWN_MINUTES, Timeline, minute_of};
+pub use timeline::{SHOWN_MINUTES, Timeline, VotesOverTime, minute_of};
 pub use vote::{Ballot, Refusal, VoteOutcome};
 pub use voter::VoterId;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::owner::{ResultsShown, Settings};
 use super::text;
-pub use super::timeline::Timeline;
+use super::timeline::VotesOverTime;
 
 /// Fewest options a poll may have.
 pub const MIN_OPTIONS: usize = 2;
@@ -92,15 +92,9 @@ pub struct Poll {
     /// The poll a presentation started from this one shows now, if it moved on.
     #[serde(default)]
     pub stage: Option<i64>,
-    /// When voting ended, in minutes since 1970.
+    /// Votes per minute (only single-poll reads load them; lists leave them out).
     #[serde(default)]
-    pub closed_minute: Option<i64>,
-    /// Votes per minute (only single-poll reads load it; lists leave it empty).
-    #[serde(default)]
-    pub timeline: Timeline,
-    /// Whether `timeline` was read (a single-poll read), not left empty (a list).
-    #[serde(default)]
-    pub timeline_read: bool,
+    pub timeline: VotesOverTime,
 }
 
 impl Poll {

@@ -8,6 +8,33 @@ pub type Timeline = Vec<(i64, i64)>;
 /// exports carry them all.
 pub const SHOWN_MINUTES: usize = 1440;
 
+/// A poll's votes over time, as a poll read or a live update carries it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct VotesOverTime {
+    /// Votes per minute: up to [`SHOWN_MINUTES`] of them from a poll's own read, the
+    /// current minute's count from a vote's read-back, none from a list.
+    #[serde(default)]
+    pub minutes: Timeline,
+    /// Whether `minutes` holds all a page draws (a poll's own read), not only the latest
+    /// minute or none.
+    #[serde(default)]
+    pub complete: bool,
+    /// When voting ended, in minutes since 1970.
+    #[serde(default)]
+    pub closed_minute: Option<i64>,
+}
+
+impl VotesOverTime {
+    /// `newer` (the state of a later update) with these minutes folded in: counts only
+    /// grow, so the larger of two readings is the later one ([`merge`]).
+    #[must_use]
+    pub fn folded_into(&self, newer: &Self) -> Self {
+        let mut minutes = self.minutes.clone();
+        merge(&mut minutes, &newer.minutes);
+        Self { minutes, complete: self.complete || newer.complete, closed_minute: newer.closed_minute }
+    }
+}
+
 /// The minute `unix` seconds fall in.
 pub fn minute_of(unix: i64) -> i64 {
     unix.div_euclid(60)

@@ -8,7 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use tokio::sync::{Notify, watch};
 
 use super::PollUpdate;
-use crate::domain::timeline::merge;
 use crate::domain::{Poll, results_visible};
 use crate::store::{DynStore, StoreResult};
 
@@ -83,17 +82,14 @@ impl Snapshot {
     fn superseded_by(&self, update: &PollUpdate) -> bool {
         update.version > self.update.version
             || (update.closed && !self.update.closed)
-            || (update.version == self.update.version && update.timeline_read && !self.update.timeline_read)
+            || (update.version == self.update.version && update.timeline.complete && !self.update.timeline.complete)
     }
 
     /// `update` with this snapshot's timeline folded in: a vote's read-back carries only
     /// the latest minutes.
     fn folded(&self, update: &PollUpdate) -> PollUpdate {
         let mut update = update.clone();
-        let mut timeline = self.update.timeline.clone();
-        merge(&mut timeline, &update.timeline);
-        update.timeline = timeline;
-        update.timeline_read |= self.update.timeline_read;
+        update.timeline = self.update.timeline.folded_into(&update.timeline);
         update
     }
 }
@@ -125,7 +121,7 @@ impl Hub {
     pub async fn watch(self: &Arc<Self>, poll_id: i64) -> StoreResult<Option<Watcher>> {
         if let Some(watcher) = self.subscribe(poll_id) {
             // Started from a list (a theme page's stream), without the timeline: read it once.
-            if !watcher.receiver.borrow().update.timeline_read {
+            if !watcher.receiver.borrow().update.timeline.complete {
                 self.refresh(poll_id).await?;
             }
             return Ok(Some(watcher));

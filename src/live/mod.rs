@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 pub use hub::{Frames, Hub, Snapshot, Watcher};
 
-use crate::domain::{Poll, PollOption, ResultsShown, Timeline};
+use crate::domain::{Poll, PollOption, ResultsShown, VotesOverTime};
 use crate::metrics::{SharedMetrics, unix_millis};
 
 /// What travels on the bus: the poll's absolute state and a version that only grows (its
@@ -44,18 +44,9 @@ pub struct PollUpdate {
     /// Where a presentation started from this poll stands, if it moved on.
     #[serde(default)]
     pub stage: Option<i64>,
-    /// When voting ended, in minutes since 1970.
+    /// Votes per minute; the hub folds each update's into what it has.
     #[serde(default)]
-    pub closed_minute: Option<i64>,
-    /// Votes per minute: all of them from a poll read, the current minute's count from a
-    /// vote's read-back; the hub folds each into what it has
-    /// ([`crate::domain::timeline::merge`]).
-    #[serde(default)]
-    pub timeline: Timeline,
-    /// Whether `timeline` holds every minute pages draw (from a poll's own read), not only
-    /// the latest ones or none (a vote's read-back, a list).
-    #[serde(default)]
-    pub timeline_read: bool,
+    pub timeline: VotesOverTime,
 }
 
 #[cfg(test)]
@@ -73,9 +64,7 @@ impl PollUpdate {
             sent_at_ms: 0,
             held: false,
             stage: None,
-            closed_minute: None,
-            timeline: Vec::new(),
-            timeline_read: true,
+            timeline: VotesOverTime { complete: true, ..VotesOverTime::default() },
         }
     }
 }
@@ -94,9 +83,7 @@ impl PollUpdate {
             sent_at_ms: 0,
             held: poll.held,
             stage: poll.stage,
-            closed_minute: poll.closed_minute,
             timeline: poll.timeline.clone(),
-            timeline_read: poll.timeline_read,
         }
     }
 

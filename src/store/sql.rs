@@ -16,7 +16,7 @@ use sqlx::{Database, FromRow, Pool, QueryBuilder, Transaction};
 use super::SqlStore;
 use crate::domain::{
     Ballot, MAX_OPTIONS, NewPoll, OwnerChange, Page, Place, Poll, PollContent, PollOption, Protection, Refusal,
-    ResultsShown, SHOWN_MINUTES, Settings, Theme, ThemeContent, ThemeStats, Timeline, Totals, VoteOutcome, VoterId,
+    ResultsShown, SHOWN_MINUTES, Settings, Theme, ThemeContent, ThemeStats, Timeline, Totals, VoteOutcome, VoterId, VotesOverTime,
     minute_of, unix_now,
 };
 use crate::store::{PollFilter, PoolStats, SeedReport, SqlBackend, StandbyState, Store, StoreError, StoreResult};
@@ -179,9 +179,7 @@ fn assemble(rows: Vec<PollRow>) -> Vec<Poll> {
                 options: vec![option],
                 held: row.held,
                 stage: row.stage_poll_id,
-                closed_minute: row.closed_minute,
-                timeline: Vec::new(),
-                timeline_read: false,
+                timeline: VotesOverTime { closed_minute: row.closed_minute, ..VotesOverTime::default() },
             }),
         }
     }
@@ -311,8 +309,8 @@ async fn poll_with_timeline(pool: &Pool<Db>, id: i64) -> StoreResult<Option<Poll
     let Some(mut poll) = load_polls(pool, POLL_BY_ID, &[id]).await?.pop() else { return Ok(None) };
     let mut minutes: Vec<(i64, i64)> = read_rows(pool, SHOWN_TIMELINE, &[id]).await?;
     minutes.reverse();
-    poll.timeline = minutes;
-    poll.timeline_read = true;
+    poll.timeline.minutes = minutes;
+    poll.timeline.complete = true;
     Ok(Some(poll))
 }
 
@@ -552,7 +550,7 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         let read: HashMap<i64, Poll> = assemble(read)
             .into_iter()
             .map(|mut p| {
-                p.timeline = recent.iter().filter(|(poll, ..)| *poll == p.id).map(|&(_, m, v)| (m, v)).collect();
+                p.timeline.minutes = recent.iter().filter(|(poll, ..)| *poll == p.id).map(|&(_, m, v)| (m, v)).collect();
                 (p.id, p)
             })
             .collect();
