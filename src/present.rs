@@ -126,7 +126,11 @@ pub fn results(tally: &Tally<'_>, voted: bool) -> Results {
         options: tally.options.iter().map(|o| OptionTally { id: o.id, text: o.text.clone(), votes: o.votes }).collect(),
         closed: tally.closed,
         voters: tally.voters,
-        timeline: if withheld.is_none() { timeline(&tally.timeline.minutes, tally.timeline.closed_minute) } else { None },
+        timeline: if withheld.is_none() {
+            timeline(&tally.timeline.minutes, tally.timeline.closed_minute)
+        } else {
+            None
+        },
         withheld,
     }
 }

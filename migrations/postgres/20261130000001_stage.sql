@@ -17,8 +17,10 @@ alter table polls
     add column stage_poll_id bigint,
     -- Closed from the presenter, results held until the owner reveals them.
     add column held boolean not null default false,
-    -- When voting ended, in whole minutes since 1970 (the timeline marks it).
+    -- When voting ended, in whole minutes since 1970 (the timeline marks it): closed_at as
+    -- the app counts minutes, the same on both backends; set and cleared with it.
     add column closed_minute bigint;
+update polls set closed_minute = floor(extract(epoch from closed_at) / 60)::bigint where closed_at is not null;
 
 -- Votes per poll and minute, counted by each committed batch with the other counters.
 create table poll_minutes (

@@ -9,6 +9,7 @@ insert into site_keys (name, value) values ('join_codes', abs(random() % 9007199
 alter table polls add column stage_poll_id integer;
 alter table polls add column held boolean not null default false;
 alter table polls add column closed_minute integer;
+update polls set closed_minute = cast(strftime('%s', closed_at) as integer) / 60 where closed_at is not null;
 
 create table poll_minutes (
     poll_id integer not null references polls (id) on delete cascade,

@@ -16,8 +16,8 @@ use sqlx::{Database, FromRow, Pool, QueryBuilder, Transaction};
 use super::SqlStore;
 use crate::domain::{
     Ballot, MAX_OPTIONS, NewPoll, OwnerChange, Page, Place, Poll, PollContent, PollOption, Protection, Refusal,
-    ResultsShown, SHOWN_MINUTES, Settings, Theme, ThemeContent, ThemeStats, Timeline, Totals, VoteOutcome, VoterId, VotesOverTime,
-    minute_of, unix_now,
+    ResultsShown, SHOWN_MINUTES, Settings, Theme, ThemeContent, ThemeStats, Timeline, Totals, VoteOutcome, VoterId,
+    VotesOverTime, minute_of, unix_now,
 };
 use crate::store::{PollFilter, PoolStats, SeedReport, SqlBackend, StandbyState, Store, StoreError, StoreResult};
 
@@ -550,7 +550,8 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         let read: HashMap<i64, Poll> = assemble(read)
             .into_iter()
             .map(|mut p| {
-                p.timeline.minutes = recent.iter().filter(|(poll, ..)| *poll == p.id).map(|&(_, m, v)| (m, v)).collect();
+                p.timeline.minutes =
+                    recent.iter().filter(|(poll, ..)| *poll == p.id).map(|&(_, m, v)| (m, v)).collect();
                 (p.id, p)
             })
             .collect();

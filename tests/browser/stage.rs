@@ -161,7 +161,14 @@ async fn the_presenter_works_from_the_keyboard_alone() {
     let first = app.create_poll(json!({ "question": "Keyboard one?" })).await;
     app.create_poll(json!({ "question": "Keyboard two?" })).await;
     let (_wall_driver, screen) = wall(true).await;
-    screen.goto(&owner_wall(&app, &first)).await.unwrap();
+    // From the manage page: Tab to "Present on a screen", Enter, and the wall is a document
+    // of its own (its layout, its keys), not a swap into the manage page.
+    screen.goto(&app.url(&format!("/polls/{}/manage/{}", first.id, first.key))).await.unwrap();
+    tab_to(&screen, "a[href$='/present']").await;
+    press(&screen, ENTER).await;
+    wait_for_path(&screen, &format!("/polls/{}/manage/{}/present", first.id, first.key)).await;
+    let presenting = screen.execute("return document.body.classList.contains('presenting')", vec![]).await.unwrap();
+    assert_eq!(presenting, json!(true), "the presenter's own document");
     // Tab reaches the buttons in order (Previous is disabled at the first poll), the focus drawn.
     tab_to(&screen, "button[value='next']").await;
     press(&screen, ENTER).await;
