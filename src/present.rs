@@ -372,6 +372,8 @@ pub fn poll_form(themes: &[Theme], draft: PollDraft, problems: &[Problem], focus
         max_choices: draft.max_choices,
         limits: FORM_LIMITS,
         focus_option,
+        action: paths::Polls.to_string(),
+        sharing_key_of: None,
     }
 }
 

@@ -133,9 +133,16 @@ impl Polls {
     /// Stores a new poll; its id and the manage key, which exists only in this answer.
     pub async fn create(&self, poll: &NewPoll) -> StoreResult<(i64, ManageKey)> {
         let key = ManageKey::random();
+        let id = self.create_owned(poll, &key).await?;
+        Ok((id, key))
+    }
+
+    /// Stores a new poll managed by `key` (the owner's key of another poll: one manage link
+    /// for all the polls of a talk); its id.
+    pub async fn create_owned(&self, poll: &NewPoll, key: &ManageKey) -> StoreResult<i64> {
         let id = self.store.create_poll(poll, &key.digest()).await?;
         tracing::info!(poll_id = id, "poll created");
-        Ok((id, key))
+        Ok(id)
     }
 
     /// Records a ballot through the replica's vote writer, which announces each batch once

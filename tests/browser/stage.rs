@@ -239,3 +239,35 @@ async fn without_javascript_the_presenter_and_the_phone_are_links_and_buttons() 
     wait_for_text(&phone, ".total", "1 vote in total").await;
     look(&phone, "stage-phone-no-js-voted").await.is_poll("Scriptless two?").lacks(&[".choice"]);
 }
+
+#[tokio::test]
+async fn the_next_question_of_a_talk_is_made_from_the_manage_page_under_the_same_link() {
+    let app = spawn_app(crate::support::Backend::Sqlite).await;
+    let first = app.create_poll(json!({ "question": "Opening question?" })).await;
+    for javascript in [true, false] {
+        let (_driver, owner) = browser(javascript).await;
+        let name = if javascript { "stage-add-poll-js" } else { "stage-add-poll-no-js" };
+        owner.goto(&app.url(&format!("/polls/{}/manage/{}", first.id, first.key))).await.unwrap();
+        click(&owner, "a[href*='/manage/'][href$='/new']").await;
+        wait_for_text(&owner, ".notice", "the same manage link as “Opening question?”").await;
+        look(&owner, name)
+            .await
+            .is_page("Create a poll")
+            .shows(&["form.poll-form", "#theme option[value='sports'][selected]"]);
+        if javascript {
+            audit(&owner, name).await;
+        }
+        let question = format!("Follow-up question, scripts {}?", if javascript { "on" } else { "off" });
+        owner.find(Locator::Css("#question")).await.unwrap().send_keys(&question).await.unwrap();
+        owner.find(Locator::Css("#option-0")).await.unwrap().send_keys("Yes").await.unwrap();
+        owner.find(Locator::Css("#option-1")).await.unwrap().send_keys("No").await.unwrap();
+        click(&owner, ".actions button.primary").await;
+        wait_for_text(&owner, "h1", &question).await;
+        let path = owner.execute("return location.pathname", vec![]).await.unwrap();
+        assert!(
+            path.as_str().unwrap().ends_with(&format!("/manage/{}", first.key)),
+            "{name}: under the same link: {path}"
+        );
+        look(&owner, &format!("{name}-created")).await.is_page(&question).lacks(&[".manage-link"]);
+    }
+}

@@ -296,3 +296,57 @@ async fn a_poll_followed_first_from_its_theme_page_still_streams_its_whole_timel
     let results = viewer.until(Duration::from_secs(5), "the results", |e| e.event == "results").await;
     assert!(results.data.contains("most 3 votes in one"), "the whole timeline drawn: {}", results.data);
 }
+
+#[apply(on_each_backend)]
+#[tokio::test]
+async fn a_second_poll_made_from_the_manage_page_shares_its_link_and_the_presenter_closes_both(
+    #[case] backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let first = app.create_poll(json!({ "question": "Talk, question one?" })).await;
+    let form_path = format!("/polls/{}/manage/{}/new", first.id, first.key);
+    let form = app.get(&form_path).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert_eq!(form.header("cache-control"), "no-store", "its address holds the key");
+    assert_eq!(form.attrs("form.poll-form", "action"), [form_path.clone()]);
+    assert_eq!(form.attrs("#theme option[selected]", "value"), ["sports"], "the first poll's theme");
+    assert!(form.text(".notice").contains("the same manage link as “Talk, question one?”"));
+    // A row more, then the poll, as the form's buttons post them.
+    let added = app
+        .post_form(
+            &form_path,
+            &[("question", "Q"), ("theme", "sports"), ("option", "a"), ("option", "b"), ("intent", "add")],
+        )
+        .await;
+    assert_eq!(added.attrs("input[name='option']", "value").len(), 3);
+    let created = app
+        .post_form(
+            &form_path,
+            &[
+                ("question", "Talk, question two?"),
+                ("theme", "sports"),
+                ("option", "Yes"),
+                ("option", "No"),
+                ("intent", "create"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER);
+    let location = created.header("location");
+    assert!(location.ends_with(&format!("/manage/{}", first.key)), "the same key manages it: {location}");
+    let second_manage = app.get(&location).await;
+    assert_eq!(second_manage.text("h1"), "Talk, question two?");
+    let second: i64 = location.split('/').nth(2).unwrap().parse().unwrap();
+
+    // From the first poll's presenter: → to the second, and C closes it (its poll too).
+    assert_eq!(press(&app, &first, "next").await.status, StatusCode::SEE_OTHER);
+    let wall = app.get(&present_path(&first)).await;
+    assert_eq!(wall.texts("h1"), ["Talk, question two?"]);
+    assert!(wall.attrs(".stage-note", "class").is_empty(), "no 'someone else's poll' note");
+    assert_eq!(press(&app, &first, "close").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.api(&format!("/api/polls/{second}")).await["closed"], true);
+    // Another key gets nothing: neither the form nor a poll under it.
+    let stranger = app.create_poll(json!({})).await;
+    let refused = app.get(&format!("/polls/{}/manage/{}/new", first.id, stranger.key)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+}

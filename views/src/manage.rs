@@ -96,6 +96,7 @@ pub fn fragment(model: &ManagePage) -> Markup {
                 }
                 // A document of its own (its own layout and keys), not a boosted swap into this one.
                 a.button.secondary href=(model.present) hx-boost="false" { "Present on a screen" }
+                a href=(model.add_poll) { "Add a poll with this manage link" }
             }
             @if let Some(code) = &model.join_code {
                 p.join-code-line { "Join code " strong.code { (code) } ": the audience types it at " a href=(paths::Join) { "/j" } "." }

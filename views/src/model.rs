@@ -253,6 +253,11 @@ pub struct NewPollForm {
     /// The option row that takes the focus: the one just added, or the one in the place of
     /// a removed row, so a keyboard user goes on typing there.
     pub focus_option: Option<usize>,
+    /// Where the form posts.
+    pub action: String,
+    /// Made from a manage page: the question of the poll whose manage link the new poll
+    /// will share.
+    pub sharing_key_of: Option<String>,
 }
 
 /// What the poll form's fields accept, from the same constants the server checks against.
@@ -319,6 +324,8 @@ pub struct ManagePage {
     pub held: bool,
     /// The owner's presenter view (its address holds the key, like this page's).
     pub present: String,
+    /// The form for another poll under the same key.
+    pub add_poll: String,
     /// The poll's join code.
     pub join_code: Option<String>,
 }

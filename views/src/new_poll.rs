@@ -58,7 +58,10 @@ pub fn fragment(form: &NewPollForm) -> Markup {
         @if !errors.is_empty() {
             p.form-summary role="alert" { "Please fix the marked fields." }
         }
-        form.poll-form method="post" action=(paths::Polls) {
+        @if let Some(question) = &form.sharing_key_of {
+            p.notice { "This poll will have the same manage link as “" (question) "”: present them one after the other, and close and reveal each from the presenter. Keep the same theme so → reaches it." }
+        }
+        form.poll-form method="post" action=(form.action) {
             // First in the form, so pressing Enter in a field creates the poll rather than
             // pressing the first "Remove" button.
             button.visually-hidden type="submit" name="intent" value="create" tabindex="-1" aria-hidden="true" { "Create" }

@@ -93,6 +93,17 @@ pub struct ManagePoll {
     pub key: String,
 }
 
+/// `/polls/{id}/manage/{key}/new`: the poll form for another poll under the same manage
+/// key (the next question of the same talk).
+#[derive(Debug, Clone, TypedPath, Deserialize)]
+#[typed_path("/polls/{id}/manage/{key}/new")]
+pub struct ManageNewPoll {
+    /// The poll whose key the new one shares.
+    pub id: i64,
+    /// The manage key.
+    pub key: String,
+}
+
 /// Where a freshly created poll's owner lands: the manage page saying the link is shown
 /// only now.
 pub fn manage_new(id: i64, key: &str) -> String {

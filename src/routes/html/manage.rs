@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum_extra::routing::TypedPath;
 use serde::Deserialize;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -14,10 +14,12 @@ use votestream_views::paths;
 use votestream_views::{ManagePage, layout, manage};
 
 use super::form::Form;
+use super::polls::{PollForm, SharedKey, blank_draft, form_view, submit};
 use crate::domain::{
     JoinCodes, Joined, ManageKey, OwnerChange, Poll, Protection, ResultsShown, Settings, describe_time, unix_now,
 };
 use crate::error::{AppError, Result};
+use crate::guard::limits::Limits;
 use crate::present::{self, Tally};
 use crate::routes::extract::SiteOrigin;
 use crate::state::AppState;
@@ -25,9 +27,10 @@ use crate::web::HxMode;
 
 /// The manage page's routes. Its address holds the key: the responses are never cached,
 /// never indexed, and never named in a `Referer` sent from them.
-pub fn router() -> Router<AppState> {
+pub fn router(limits: &Limits) -> Router<AppState> {
     Router::new()
         .route(paths::ManagePoll::PATH, get(show).post(act))
+        .route(paths::ManageNewPoll::PATH, get(new_poll).merge(post(create_poll).layer(limits.create())))
         .route(paths::ManagePresent::PATH, get(super::stage::show_owner).post(super::stage::act_owner))
         .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
         .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
@@ -73,6 +76,7 @@ fn page(
         notice,
         held: poll.held,
         present: paths::ManagePresent { id: poll.id, key: link.key.clone() }.to_string(),
+        add_poll: paths::ManageNewPoll { id: poll.id, key: link.key.clone() }.to_string(),
         join_code: codes.code(Joined::Poll(poll.id)),
     }
 }
@@ -92,6 +96,35 @@ async fn show(
     let key = key_of(&link.key)?;
     let poll = owned(&state, link.id, &key).await?;
     Ok(render(mode, StatusCode::OK, &page(&state.codes, &poll, &link, &origin, query.created.is_some(), None)))
+}
+
+/// The key and the poll it owns, as the form for another poll under it needs them.
+async fn shared_key(state: &AppState, link: &paths::ManageNewPoll) -> Result<(Poll, SharedKey)> {
+    let key = key_of(&link.key)?;
+    let poll = owned(state, link.id, &key).await?;
+    let shared = SharedKey { key, question: poll.question.clone(), action: link.to_string() };
+    Ok((poll, shared))
+}
+
+/// `GET /polls/{id}/manage/{key}/new`: the poll form, in this poll's theme, for a poll that
+/// shares its manage link.
+async fn new_poll(link: paths::ManageNewPoll, State(state): State<AppState>, mode: HxMode) -> Result<Response> {
+    let (poll, shared) = shared_key(&state, &link).await?;
+    let themes = state.polls.store().themes().await?;
+    let theme = themes.iter().find(|t| t.id == poll.theme_id).map(|t| t.slug.clone()).unwrap_or_default();
+    let view = form_view(&themes, blank_draft(theme), &[], None, Some(&shared));
+    Ok(mode.render(StatusCode::OK, votestream_views::new_poll::TITLE, votestream_views::new_poll::fragment(&view)))
+}
+
+/// `POST /polls/{id}/manage/{key}/new`: the poll form posted, the new poll under this key.
+async fn create_poll(
+    link: paths::ManageNewPoll,
+    State(state): State<AppState>,
+    mode: HxMode,
+    Form(form): Form<PollForm>,
+) -> Result<Response> {
+    let (_, shared) = shared_key(&state, &link).await?;
+    submit(&state, mode, form, Some(shared)).await
 }
 
 /// The manage page's forms, told apart by their button's `action`.

@@ -24,7 +24,7 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         .merge(home::router())
         .merge(themes::router())
         .merge(polls::router(limits))
-        .merge(manage::router())
+        .merge(manage::router(limits))
         .merge(share::router())
         .merge(live::router())
         .merge(stage::router())

@@ -9,10 +9,10 @@ use axum_extra::routing::TypedPath;
 use axum_htmx::HX_PUSH_URL;
 use serde::Deserialize;
 use votestream_views::paths::{self, NewPollQuery};
-use votestream_views::{layout, new_poll, poll};
+use votestream_views::{NewPollForm, layout, new_poll, poll};
 
 use super::form::Form;
-use crate::domain::{Joined, MAX_OPTIONS, MIN_OPTIONS, Poll, PollDraft, Refusal, VoteOutcome, VoterId};
+use crate::domain::{Joined, MAX_OPTIONS, MIN_OPTIONS, ManageKey, Poll, PollDraft, Refusal, VoteOutcome, VoterId};
 use crate::error::{AppError, Result};
 use crate::guard::limits::Limits;
 use crate::guard::voter::Voter;
@@ -61,19 +61,13 @@ impl Frame {
 async fn new(State(store): State<DynStore>, Query(query): Query<NewPollQuery>, mode: HxMode) -> Result<Response> {
     let themes = store.themes().await?;
     let theme = query.theme.filter(|slug| themes.iter().any(|t| &t.slug == slug)).unwrap_or_default();
-    let draft = PollDraft {
-        question: String::new(),
-        theme,
-        options: vec![String::new(); MIN_OPTIONS],
-        max_choices: String::new(),
-    };
-    let form = present::poll_form(&themes, draft, &[], None);
+    let form = present::poll_form(&themes, blank_draft(theme), &[], None);
     Ok(mode.render(StatusCode::OK, new_poll::TITLE, new_poll::fragment(&form)))
 }
 
 /// The poll form as posted. `intent` says which button sent it.
 #[derive(Debug, Deserialize)]
-struct PollForm {
+pub(crate) struct PollForm {
     #[serde(default)]
     question: String,
     #[serde(default)]
@@ -111,12 +105,54 @@ impl Intent {
 /// shows the form again.
 #[tracing::instrument(level = "debug", skip_all)]
 async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<PollForm>) -> Result<Response> {
+    submit(&state, mode, form, None).await
+}
+
+/// The poll form under an owner's key: a poll made from another poll's manage page shares
+/// its manage link.
+pub(crate) struct SharedKey {
+    /// The key the new poll shares.
+    pub key: ManageKey,
+    /// The poll it comes from, by question (said on the form).
+    pub question: String,
+    /// Where the form posts (the manage address it was opened from).
+    pub action: String,
+}
+
+/// The poll form's empty state: two blank options, `theme` preselected.
+pub(crate) fn blank_draft(theme: String) -> PollDraft {
+    PollDraft { question: String::new(), theme, options: vec![String::new(); MIN_OPTIONS], max_choices: String::new() }
+}
+
+/// The poll form as `shared` (if any) shows it.
+pub(crate) fn form_view(
+    themes: &[crate::domain::Theme],
+    draft: PollDraft,
+    problems: &[crate::domain::Problem],
+    focus_option: Option<usize>,
+    shared: Option<&SharedKey>,
+) -> NewPollForm {
+    let mut view = present::poll_form(themes, draft, problems, focus_option);
+    if let Some(shared) = shared {
+        view.action.clone_from(&shared.action);
+        view.sharing_key_of = Some(shared.question.clone());
+    }
+    view
+}
+
+/// The poll form posted: create (under `shared`'s key, or a new one), or a row more or less.
+pub(crate) async fn submit(
+    state: &AppState,
+    mode: HxMode,
+    form: PollForm,
+    shared: Option<SharedKey>,
+) -> Result<Response> {
     let intent = Intent::parse(form.intent.as_deref())?;
     let themes = state.polls.store().themes().await?;
     let mut draft =
         PollDraft { question: form.question, theme: form.theme, options: form.option, max_choices: form.max_choices };
     let render = |status, draft, problems: &[_], focus_option| {
-        let view = present::poll_form(&themes, draft, problems, focus_option);
+        let view = form_view(&themes, draft, problems, focus_option, shared.as_ref());
         mode.render(status, new_poll::TITLE, new_poll::fragment(&view))
     };
     match intent {
@@ -137,11 +173,19 @@ async fn create(State(state): State<AppState>, mode: HxMode, Form(form): Form<Po
         Intent::Create => {
             let theme_id = themes.iter().find(|t| t.slug == draft.theme.trim()).map(|t| t.id);
             match draft.validate(theme_id) {
-                Ok(new_poll) => {
+                Ok(new_poll) => match &shared {
                     // To the manage page, which shows the manage link this once.
-                    let (id, key) = state.polls.create(&new_poll).await?;
-                    Ok(Redirect::to(&paths::manage_new(id, key.expose())).into_response())
-                }
+                    None => {
+                        let (id, key) = state.polls.create(&new_poll).await?;
+                        Ok(Redirect::to(&paths::manage_new(id, key.expose())).into_response())
+                    }
+                    // The link is known: the new poll's manage page, under it.
+                    Some(shared) => {
+                        let id = state.polls.create_owned(&new_poll, &shared.key).await?;
+                        let link = paths::ManagePoll { id, key: shared.key.expose().to_owned() };
+                        Ok(Redirect::to(&link.to_string()).into_response())
+                    }
+                },
                 Err(problems) => Ok(render(StatusCode::UNPROCESSABLE_ENTITY, draft, &problems, None)),
             }
         }
