@@ -147,6 +147,8 @@ fn form_errors_sit_next_to_their_fields() {
         },
         limits: FormLimits { min_options: 2, max_options: 10, question_chars: 300, option_chars: 120 },
         focus_option: None,
+        action: "/polls".into(),
+        sharing_key_of: None,
     };
 
     let html = votestream_views::new_poll::fragment(&form).into_string();
