@@ -308,7 +308,7 @@ async fn a_second_poll_made_from_the_manage_page_shares_its_link_and_the_present
     let form = app.get(&form_path).await;
     assert_eq!(form.status, StatusCode::OK);
     assert_eq!(form.header("cache-control"), "no-store", "its address holds the key");
-    assert_eq!(form.attrs("form.poll-form", "action"), [form_path.clone()]);
+    assert_eq!(form.attrs("form.poll-form", "action"), std::slice::from_ref(&form_path));
     assert_eq!(form.attrs("#theme option[selected]", "value"), ["sports"], "the first poll's theme");
     assert!(form.text(".notice").contains("the same manage link as “Talk, question one?”"));
     // A row more, then the poll, as the form's buttons post them.
