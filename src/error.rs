@@ -119,6 +119,11 @@ impl AppError {
         Self::NotFound(format!("There is no poll {id}. It may have been removed, or the link may be mistyped."))
     }
 
+    /// A stored poll whose theme is not: the database broke its own foreign key.
+    pub fn poll_without_theme(id: i64) -> Self {
+        Self::Internal(anyhow::anyhow!("poll {id} has no theme"))
+    }
+
     /// The 404 for a theme slug or key that is not stored.
     pub fn theme_not_found(slug_or_key: &str) -> Self {
         Self::NotFound(format!("There is no theme “{slug_or_key}”."))

@@ -201,9 +201,10 @@ pub struct ResultsBody {
     pub withheld: bool,
     /// Closed from the presenter, results held until the owner reveals them.
     pub held: bool,
-    /// Votes per minute, oldest first: every minute that had votes in a poll's own
-    /// results, the latest day of them in its live frames; absent while the results are
-    /// withheld, before the first vote, and in lists of polls.
+    /// Votes per minute, oldest first: every minute that had votes in a poll's results
+    /// (`GET /api/polls/{id}/results`), the latest day of them in a poll read alone;
+    /// absent while the results are withheld, before the first vote, in lists of polls and
+    /// in live frames.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<MinuteVotes>,
 }

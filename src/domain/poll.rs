@@ -105,7 +105,13 @@ impl Poll {
 
     /// Whether a viewer who has (or has not) voted may see the results.
     pub fn shows_results(&self, voted: bool) -> bool {
-        results_visible(self.settings.results, self.closed && !self.held, voted)
+        results_visible(self.settings.results, self.is_final(), voted)
+    }
+
+    /// Whether its results are final and shown to everyone: closed, and not held for a
+    /// reveal.
+    pub fn is_final(&self) -> bool {
+        self.closed && !self.held
     }
 }
 

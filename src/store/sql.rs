@@ -514,9 +514,12 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         let mut per_option: BTreeMap<i64, i64> = BTreeMap::new();
         let mut per_poll: BTreeMap<i64, i64> = BTreeMap::new();
         let mut per_theme: BTreeMap<i64, i64> = BTreeMap::new();
+        // Votes (not ballots) per poll: this minute's count on its timeline.
+        let mut votes_per_poll: BTreeMap<i64, i64> = BTreeMap::new();
         for &(_, poll, option) in &votes {
             *per_option.entry(option).or_default() += 1;
             *per_theme.entry(polls[&poll].theme_id).or_default() += 1;
+            *votes_per_poll.entry(poll).or_default() += 1;
         }
         for &(i, _) in &accepted {
             *per_poll.entry(ballots[i].poll_id).or_default() += 1;
@@ -533,12 +536,7 @@ async fn cast_in(tx: &mut Transaction<'_, Db>, ballots: &[Ballot]) -> StoreResul
         add_counts(tx, "options", "votes", &per_option).await?;
         add_counts(tx, "polls", "voters", &per_poll).await?;
         add_counts(tx, "themes", "vote_count", &per_theme).await?;
-        let mut votes_per_poll: BTreeMap<i64, i64> = BTreeMap::new();
-        for &(_, poll, _) in &votes {
-            *votes_per_poll.entry(poll).or_default() += 1;
-        }
-        let minute = minute_of(unix_now());
-        let recent = count_minute(tx, minute, &votes_per_poll).await?;
+        let recent = count_minute(tx, minute_of(unix_now()), &votes_per_poll).await?;
 
         // Read back inside the transaction, under the polls' locks: a batch that commits
         // after this one waits for them, so its read includes these votes, and the highest

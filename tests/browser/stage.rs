@@ -134,14 +134,17 @@ async fn c_then_r_on_an_after_close_poll_reveals_the_results_on_the_wall_the_pho
     let (_embed_driver, frame) = browser(true).await;
     frame.goto(&app.url(&format!("/embed/polls/{}", poll.id))).await.unwrap();
     wait_for_text(&screen, ".stage .total", "1 has voted").await;
-    look_at(&screen, "stage-wall-withheld", 1920).await.is_page("Guess the answer?").lacks(&[".result-list"]);
+    look_at(&screen, "stage-wall-withheld", WALL.0).await.is_page("Guess the answer?").lacks(&[".result-list"]);
 
     press(&screen, "c").await;
     let held = "The results are shown when the presenter reveals them.";
     wait_for_text(&screen, ".stage .reveal", held).await;
     wait_for_text(&phone, ".reveal", held).await;
     wait_for_text(&frame, ".reveal", held).await;
-    look_at(&screen, "stage-wall-closed-held", 1920).await.lacks(&[".result-list"]);
+    look_at(&screen, "stage-wall-closed-held", WALL.0).await.lacks(&[".result-list"]);
+    let count =
+        number(&screen, "return parseFloat(getComputedStyle(document.querySelector('.stage .total')).fontSize)").await;
+    assert!(count >= 40.0, "the number who voted, readable from the back: {count} px");
     look(&phone, "stage-phone-closed-held").await.is_poll("Guess the answer?").lacks(&[".result-list", ".choice"]);
 
     mark_document(&phone).await;

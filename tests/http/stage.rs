@@ -56,7 +56,7 @@ async fn a_code_typed_in_any_case_leads_to_its_poll_and_a_wrong_one_says_what_is
     assert_eq!(home.attrs("form.join-box", "action"), ["/j"]);
     assert_eq!(home.attrs("form.join-box input", "name"), ["code"]);
     let typed = format!(" {}-{} ", &code[..3].to_lowercase(), &code[3..]);
-    let boxed = app.get(&format!("/j?code={}", urlencoding(&typed))).await;
+    let boxed = app.get(&format!("/j?code={}", as_query(&typed))).await;
     assert_eq!(boxed.status, StatusCode::SEE_OTHER);
     assert_eq!(boxed.header("location"), format!("/j/{code}"));
     let phone = app.get(&format!("/polls/{}/join", poll.id)).await;
@@ -106,7 +106,7 @@ async fn a_code_typed_in_any_case_leads_to_its_poll_and_a_wrong_one_says_what_is
 }
 
 /// Spaces and dashes as a form sends them in a query.
-fn urlencoding(text: &str) -> String {
+fn as_query(text: &str) -> String {
     text.replace(' ', "+")
 }
 

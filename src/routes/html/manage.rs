@@ -40,11 +40,13 @@ pub fn router(limits: &Limits) -> Router<AppState> {
         ))
 }
 
-fn key_of(raw: &str) -> Result<ManageKey> {
+/// The manage key in an owner's address; one that is no key gets the same 403 as a wrong one.
+pub(super) fn key_of(raw: &str) -> Result<ManageKey> {
     ManageKey::parse(raw).ok_or_else(AppError::not_the_owner)
 }
 
-async fn owned(state: &AppState, id: i64, key: &ManageKey) -> Result<Poll> {
+/// The poll `key` owns; 403 for any other key, and for a poll that is not there.
+pub(super) async fn owned(state: &AppState, id: i64, key: &ManageKey) -> Result<Poll> {
     state.polls.owned(id, key).await?.ok_or_else(AppError::not_the_owner)
 }
 

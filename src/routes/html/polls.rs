@@ -208,7 +208,7 @@ pub(crate) async fn render_vote_page(
     let choices = async { if voter.fresh { Ok(Vec::new()) } else { store.choices(poll.id, &voter.id).await } };
     let (theme, place, choices) =
         tokio::join!(store.theme_by_id(poll.theme_id), store.place_in_theme(poll.theme_id, poll.id), choices);
-    let theme = theme?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("poll {} has no theme", poll.id)))?;
+    let theme = theme?.ok_or_else(|| AppError::poll_without_theme(poll.id))?;
     let place = place?;
     // With the database away the page still shows (from the last good copy), without a ballot.
     let choices = match choices {

@@ -18,9 +18,10 @@ use votestream_views::paths::{self, JoinQuery, PresentQuery};
 use votestream_views::{PresentPage, PresenterControls, home, presenter};
 
 use super::form::Form;
+use super::manage::{key_of, owned};
 use super::polls::{Frame, render_vote_page};
 use super::share::qr_svg;
-use crate::domain::{Joined, ManageKey, OwnerChange, Page, Poll, Theme};
+use crate::domain::{Joined, ManageKey, OwnerChange, Page, Poll};
 use crate::error::{AppError, Result};
 use crate::guard::voter::Voter;
 use crate::present;
@@ -44,27 +45,18 @@ pub fn router() -> Router<AppState> {
 /// never moved, or if the poll it moved to is gone).
 async fn on_stage(state: &AppState, start: &Poll) -> Result<Poll> {
     match start.stage {
-        Some(id) if id != start.id => match state.polls.store().poll_as_written(id).await? {
-            Some(poll) => Ok(poll),
-            None => Ok(start.clone()),
-        },
-        _ => Ok(start.clone()),
+        Some(id) => Ok(state.polls.store().poll_as_written(id).await?.unwrap_or_else(|| start.clone())),
+        None => Ok(start.clone()),
     }
-}
-
-async fn theme_of(state: &AppState, poll: &Poll) -> Result<Theme> {
-    state
-        .polls
-        .store()
-        .theme_by_id(poll.theme_id)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("poll {} has no theme", poll.id)))
 }
 
 /// The wall of the presentation started from `start`, showing `shown`.
 async fn wall(state: &AppState, origin: &SiteOrigin, start: i64, shown: &Poll) -> Result<PresentPage> {
-    let theme = theme_of(state, shown).await?;
-    let place = state.polls.store().place_in_theme(shown.theme_id, shown.id).await?;
+    let store = state.polls.store();
+    // Independent lookups: one round trip of waiting, not two.
+    let (theme, place) =
+        tokio::join!(store.theme_by_id(shown.theme_id), store.place_in_theme(shown.theme_id, shown.id));
+    let (theme, place) = (theme?.ok_or_else(|| AppError::poll_without_theme(shown.id))?, place?);
     let join = state.codes.code(Joined::Poll(start)).map(|code| present::join_info(&origin.0, code));
     Ok(present::present_page(shown, &theme, place, join, String::new()))
 }
@@ -121,10 +113,6 @@ async fn show_theme(
     Ok(render(mode, StatusCode::OK, &model))
 }
 
-fn key_of(raw: &str) -> Result<ManageKey> {
-    ManageKey::parse(raw).ok_or_else(AppError::not_the_owner)
-}
-
 /// The owner's wall, with its controls; `notice` says why an action could not be done.
 async fn owner_wall(
     state: &AppState,
@@ -133,7 +121,7 @@ async fn owner_wall(
     origin: &SiteOrigin,
     notice: Option<String>,
 ) -> Result<PresentPage> {
-    let start = state.polls.owned(link.id, key).await?.ok_or_else(AppError::not_the_owner)?;
+    let start = owned(state, link.id, key).await?;
     let shown = on_stage(state, &start).await?;
     let owns_poll = shown.id == start.id || state.polls.owned(shown.id, key).await?.is_some();
     let mut model = wall(state, origin, link.id, &shown).await?;
@@ -171,7 +159,7 @@ pub async fn act_owner(
     Form(form): Form<PresentForm>,
 ) -> Result<Response> {
     let key = key_of(&link.key)?;
-    let start = state.polls.owned(link.id, &key).await?.ok_or_else(AppError::not_the_owner)?;
+    let start = owned(&state, link.id, &key).await?;
     let shown = on_stage(&state, &start).await?;
     let place = || async { state.polls.store().place_in_theme(shown.theme_id, shown.id).await };
     let (target, change) = match form.action.as_deref() {
